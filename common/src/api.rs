@@ -1,0 +1,265 @@
+//! JSON messages between agent and verifier (HTTP API v1).
+//!
+//! Binary fields travel as standard base64 (RFC 4648 §4, padded); digests and
+//! nonces as lower-case hex. The routes, in order of use:
+//!
+//! | route | request | response |
+//! |---|---|---|
+//! | `POST /v1/agents/register` | [`RegisterRequest`] | [`RegisterResponse`] |
+//! | `POST /v1/agents/activate` | [`ActivateRequest`] | [`ActivateResponse`] |
+//! | `POST /v1/nonces` | [`NonceRequest`] | [`NonceResponse`] |
+//! | `POST /v1/attest` | [`AttestRequest`] | [`AttestResponse`] |
+//! | `GET /v1/result-key` | – | PEM text of the EAR signing key |
+//!
+//! Admin routes (`/v1/admin/...`, bearer token) are described in the verifier.
+//! Errors come back as [`ErrorBody`] with an HTTP status chosen in one place in
+//! the verifier.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Serde adapter: `Vec<u8>` as standard padded base64.
+pub mod b64 {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes bytes as base64.
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(v))
+    }
+
+    /// Deserializes base64 into bytes.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+
+    /// The same for `Option<Vec<u8>>`.
+    pub mod opt {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes optional bytes as base64 or null.
+        pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(b) => s.serialize_some(&STANDARD.encode(b)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserializes optional base64.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+            let s = Option::<String>::deserialize(d)?;
+            s.map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+
+    /// The same for `Vec<Vec<u8>>`.
+    pub mod list {
+        use base64::{engine::general_purpose::STANDARD, Engine};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serializes a list of byte strings as base64 strings.
+        pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|b| STANDARD.encode(b)))
+        }
+
+        /// Deserializes a list of base64 strings.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+            let v = Vec::<String>::deserialize(d)?;
+            v.into_iter()
+                .map(|s| STANDARD.decode(s).map_err(serde::de::Error::custom))
+                .collect()
+        }
+    }
+}
+
+/// Registration of a TPM: its EK and a freshly created AK.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    /// TPM2B_PUBLIC of the endorsement key.
+    #[serde(with = "b64")]
+    pub ek_public: Vec<u8>,
+    /// DER EK certificate read from the TPM's NV (absent for an allowlisted EK).
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    pub ek_certificate: Option<Vec<u8>>,
+    /// DER intermediates the agent found (e.g. in NV); untrusted hints.
+    #[serde(default, with = "b64::list", skip_serializing_if = "Vec::is_empty")]
+    pub ek_intermediates: Vec<Vec<u8>>,
+    /// TPM2B_PUBLIC of the attestation key.
+    #[serde(with = "b64")]
+    pub ak_public: Vec<u8>,
+}
+
+/// The verifier's MakeCredential challenge for the AK's Name.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterResponse {
+    /// Identifier of the agent (hex of the AK's Name).
+    pub agent_id: String,
+    /// Identifies this challenge; single use.
+    pub challenge_id: String,
+    /// TPM2B_ID_OBJECT (credentialBlob of TPM2_MakeCredential).
+    #[serde(with = "b64")]
+    pub credential_blob: Vec<u8>,
+    /// TPM2B_ENCRYPTED_SECRET (secret of TPM2_MakeCredential).
+    #[serde(with = "b64")]
+    pub encrypted_secret: Vec<u8>,
+}
+
+/// Proof that the TPM holding the EK also holds the AK.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateRequest {
+    /// From [`RegisterResponse::agent_id`].
+    pub agent_id: String,
+    /// From [`RegisterResponse::challenge_id`].
+    pub challenge_id: String,
+    /// The credential ActivateCredential recovered.
+    #[serde(with = "b64")]
+    pub secret: Vec<u8>,
+}
+
+/// Result of activation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ActivateResponse {
+    /// The agent now registered.
+    pub agent_id: String,
+    /// Issuer subject of the EK certificate the AK is bound to, when there was one.
+    pub ek_issuer: Option<String>,
+}
+
+/// Asks for a nonce.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NonceRequest {
+    /// The registered agent that will use it.
+    pub agent_id: String,
+}
+
+/// A single-use nonce.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct NonceResponse {
+    /// 32 bytes, hex.
+    pub nonce: String,
+    /// Unix seconds after which the verifier refuses it.
+    pub expires_at: u64,
+}
+
+/// TPM evidence for one attestation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TpmEvidence {
+    /// TPMS_ATTEST as the TPM returned it (`tpm2_quote -m`).
+    #[serde(with = "b64")]
+    pub quote: Vec<u8>,
+    /// TPMT_SIGNATURE over it (`tpm2_quote -s`).
+    #[serde(with = "b64")]
+    pub signature: Vec<u8>,
+    /// PCR values the agent read, per bank name then PCR index, hex.
+    pub pcrs: BTreeMap<String, BTreeMap<u32, String>>,
+    /// The firmware's TCG event log (binary_bios_measurements), if any.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    pub event_log: Option<Vec<u8>>,
+}
+
+/// Evidence, one variant per platform.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Evidence {
+    /// TPM 2.0 quote and logs.
+    Tpm(TpmEvidence),
+}
+
+/// Evidence plus the binding inputs.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AttestRequest {
+    /// The registered agent.
+    pub agent_id: String,
+    /// The nonce from [`NonceResponse`], hex.
+    pub nonce: String,
+    /// Serialized HPKE public key (DHKEM(X25519, HKDF-SHA256)) to seal keys to.
+    #[serde(with = "b64")]
+    pub ephemeral_public_key: Vec<u8>,
+    /// SHA-256 of the build statement, hex, when the attestation is for a build.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_digest: Option<String>,
+    /// The evidence.
+    pub evidence: Evidence,
+}
+
+/// Appraisal verdict.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every check passed and the policy matched.
+    Accepted,
+    /// At least one check failed; `reasons` says which.
+    Rejected,
+}
+
+/// One reason for a verdict, for people and for scripts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// Stable machine name of the check (`nonce`, `quote_signature`, `pcr_policy`, …).
+    pub check: String,
+    /// What the check expected, when it has one value to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What it saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// The whole sentence.
+    pub message: String,
+}
+
+/// A key sealed to the agent's ephemeral HPKE key (RFC 9180 single-shot, base mode).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SealedKey {
+    /// The key's identifier in the verifier.
+    pub key_id: String,
+    /// `ed25519`, `ecdsa-p256` or `ecdsa-p384`.
+    pub algorithm: String,
+    /// SubjectPublicKeyInfo PEM of the released key.
+    pub public_key_pem: String,
+    /// HPKE encapsulated key.
+    #[serde(with = "b64")]
+    pub enc: Vec<u8>,
+    /// HPKE ciphertext of the PKCS#8 DER private key.
+    #[serde(with = "b64")]
+    pub ciphertext: Vec<u8>,
+}
+
+/// The verifier's answer to an attestation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AttestResponse {
+    /// Accepted or rejected.
+    pub verdict: Verdict,
+    /// Why; empty when accepted.
+    pub reasons: Vec<Reason>,
+    /// The EAR attestation result as COSE_Sign1 (present on both verdicts).
+    #[serde(with = "b64")]
+    pub ear: Vec<u8>,
+    /// Keys the policy granted; empty when rejected.
+    pub keys: Vec<SealedKey>,
+}
+
+/// Body of every error response.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine name of the error class.
+    pub error: String,
+    /// Explanation for a person.
+    pub message: String,
+}
+
+/// HPKE `info` for sealing a released key; the key id follows it.
+pub const KEY_RELEASE_INFO: &[u8] = b"sealbuild/key-release/v1\0";

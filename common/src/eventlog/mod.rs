@@ -1,0 +1,1 @@
+//! TCG event log. (being written)
