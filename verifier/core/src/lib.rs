@@ -1,1 +1,24 @@
-//! placeholder
+//! The pure verification core of sealbuild.
+//!
+//! Bytes, collateral and a verification time go in; typed, explained results
+//! come out. Nothing here opens a file, a socket or reads a clock.
+//!
+//! * [`quote`]: TPM quote signature and content checks, AK attributes.
+//! * [`ekcert`]: EK certificate chains against TPM manufacturer CAs.
+//! * [`credential`]: TPM2_MakeCredential in software (AK ↔ EK binding).
+//! * [`claims`], [`policy`]: verified claims and their appraisal.
+//! * [`appraise`]: the whole TPM evidence appraisal, end to end.
+//! * [`ear`]: attestation results (EAR in COSE_Sign1).
+//! * [`seal`]: HPKE sealing of released keys.
+
+pub mod appraise;
+pub mod claims;
+pub mod credential;
+pub mod ear;
+pub mod ekcert;
+pub mod error;
+pub mod policy;
+pub mod quote;
+pub mod seal;
+
+pub use error::Error;

@@ -1,0 +1,82 @@
+//! Verified platform claims: what an appraisal policy is allowed to look at.
+//!
+//! A value of these types is only built by the verification code after the
+//! evidence checked out (signature, freshness, replay); a policy never sees raw
+//! evidence. The event list of [`TpmClaims`] holds only events of PCRs whose
+//! event-log replay matched the signed quote, so a rule on an event is a rule on
+//! a measured value.
+
+use sealbuild_common::HashAlg;
+use std::collections::BTreeMap;
+
+/// Which kind of hardware produced the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Platform {
+    /// TPM 2.0 (hardware, vTPM or swtpm).
+    Tpm,
+}
+
+impl Platform {
+    /// Name used in policies and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tpm => "tpm",
+        }
+    }
+}
+
+/// One event of a verified event log, as a policy sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventClaim {
+    /// Position in the log (0-based, as in rejection messages).
+    pub index: usize,
+    /// PCR it extended.
+    pub pcr: u32,
+    /// Event type name, e.g. `EV_EFI_BOOT_SERVICES_APPLICATION`.
+    pub event_type: String,
+    /// Its digests per bank.
+    pub digests: BTreeMap<HashAlg, Vec<u8>>,
+    /// One-line human description.
+    pub description: String,
+}
+
+/// Claims from a verified TPM quote.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TpmClaims {
+    /// SHA-256 (hex) of the DER trust anchor the EK certificate chained to,
+    /// `None` for an allowlisted EK without certificate.
+    pub ek_root_fingerprint: Option<String>,
+    /// Subject of that trust anchor, for messages.
+    pub ek_root_subject: Option<String>,
+    /// PCR values covered by the verified quote.
+    pub pcrs: BTreeMap<HashAlg, BTreeMap<u32, Vec<u8>>>,
+    /// Events of PCRs whose replay matched the quote; `None` without a log.
+    pub events: Option<Vec<EventClaim>>,
+}
+
+impl TpmClaims {
+    /// The last event that extended `pcr`, described for a message.
+    pub fn last_event(&self, pcr: u32) -> Option<&EventClaim> {
+        self.events
+            .as_ref()?
+            .iter()
+            .rev()
+            .find(|e| e.pcr == pcr && e.event_type != "EV_NO_ACTION")
+    }
+}
+
+/// Claims of any platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlatformClaims {
+    /// From a TPM quote.
+    Tpm(TpmClaims),
+}
+
+impl PlatformClaims {
+    /// The platform they came from.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Self::Tpm(_) => Platform::Tpm,
+        }
+    }
+}

@@ -1,0 +1,533 @@
+//! Appraisal policy, format version 1, and the [`Appraiser`] trait.
+//!
+//! A policy names *reference-value sets* and *key grants*. A reference set
+//! says what a trustworthy platform looks like; a key grant says which
+//! reference sets unlock a key. The verifier releases a key when the verified
+//! claims match at least one of the reference sets the key names.
+//!
+//! The same document is accepted as TOML or JSON:
+//!
+//! ```toml
+//! version = 1
+//!
+//! [[reference]]
+//! name = "build-vm-2026-11"          # unique; appears in results and provenance
+//! platform = "tpm"
+//! # Optional: SHA-256 (hex) of the DER root CAs an EK certificate must chain to.
+//! # Empty or absent: any CA in the verifier's configured EK CA directory.
+//! ek_cas = ["3b1f…"]
+//! # Optional: refuse evidence without a firmware event log (default false).
+//! require_event_log = true
+//!
+//! # Acceptable values per bank and PCR: the quoted value must be one of them.
+//! [reference.pcrs.sha256]
+//! "0" = ["0f35c214…", "a1b2…"]
+//! "7" = ["3365d7fa…"]
+//!
+//! # Event rules: the verified log must hold an event in this PCR with this
+//! # digest (and, if given, this type). Implies require_event_log.
+//! [[reference.event]]
+//! pcr = 4
+//! type = "EV_EFI_BOOT_SERVICES_APPLICATION"
+//! digest = "sha256:d690bdac…"
+//!
+//! [[key]]
+//! id = "build-signing"               # a key id in the verifier's key store
+//! references = ["build-vm-2026-11"]
+//! ```
+//!
+//! Parsing turns the document into typed values (banks, PCR indices < 24,
+//! digests of the bank's length, references that exist, unique names) or a
+//! [`PolicyError`] naming the offending entry. Appraisal sits behind
+//! [`Appraiser`] so another engine (e.g. Rego) can replace [`Policy`].
+
+use crate::claims::{Platform, PlatformClaims, TpmClaims};
+use sealbuild_common::api::Reason;
+use sealbuild_common::HashAlg;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet};
+use thiserror::Error;
+
+/// Why a policy document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PolicyError {
+    /// The text is not valid TOML/JSON of the v1 shape.
+    #[error("policy does not parse as {format}: {reason}")]
+    Syntax {
+        format: &'static str,
+        reason: String,
+    },
+    /// `version` is not 1.
+    #[error("policy version {0} is not supported (this verifier reads version 1)")]
+    Version(u32),
+    /// A field value is out of range or malformed.
+    #[error("policy {location}: {reason}")]
+    Invalid { location: String, reason: String },
+}
+
+fn invalid(location: impl Into<String>, reason: impl Into<String>) -> PolicyError {
+    PolicyError::Invalid {
+        location: location.into(),
+        reason: reason.into(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyDoc {
+    version: u32,
+    #[serde(default, rename = "reference")]
+    references: Vec<ReferenceDoc>,
+    #[serde(default, rename = "key")]
+    keys: Vec<KeyDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReferenceDoc {
+    name: String,
+    platform: String,
+    #[serde(default)]
+    ek_cas: Vec<String>,
+    #[serde(default)]
+    require_event_log: bool,
+    #[serde(default)]
+    pcrs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    #[serde(default, rename = "event")]
+    events: Vec<EventRuleDoc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventRuleDoc {
+    pcr: u32,
+    #[serde(default, rename = "type")]
+    event_type: Option<String>,
+    digest: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyDoc {
+    id: String,
+    references: Vec<String>,
+}
+
+/// A required event: in `pcr`, with `digest` in `bank`, of `event_type` if set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRule {
+    /// PCR index.
+    pub pcr: u32,
+    /// Event type name, if constrained.
+    pub event_type: Option<String>,
+    /// Bank of the digest.
+    pub bank: HashAlg,
+    /// The digest.
+    pub digest: Vec<u8>,
+}
+
+/// A named set of reference values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceSet {
+    /// Unique name.
+    pub name: String,
+    /// Platform it describes.
+    pub platform: Platform,
+    /// Acceptable EK roots (SHA-256 hex, lower case); empty = any configured.
+    pub ek_cas: BTreeSet<String>,
+    /// Whether a verified event log is required.
+    pub require_event_log: bool,
+    /// Acceptable values per bank and PCR.
+    pub pcrs: BTreeMap<HashAlg, BTreeMap<u32, BTreeSet<Vec<u8>>>>,
+    /// Required events.
+    pub events: Vec<EventRule>,
+}
+
+/// A key and the reference sets that unlock it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyGrant {
+    /// Key id in the key store.
+    pub key_id: String,
+    /// Names of reference sets.
+    pub references: Vec<String>,
+}
+
+/// A parsed, checked v1 policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Reference sets by declaration order.
+    pub references: Vec<ReferenceSet>,
+    /// Key grants by declaration order.
+    pub keys: Vec<KeyGrant>,
+    /// SHA-256 hex of the document text: the policy id in results and audit.
+    pub digest: String,
+}
+
+/// Outcome of appraising claims against a policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Appraisal {
+    /// Reference sets the claims matched.
+    pub matched_references: Vec<String>,
+    /// Keys the policy grants for these claims.
+    pub granted_keys: Vec<String>,
+    /// Why each unmatched reference set did not match.
+    pub reasons: Vec<Reason>,
+}
+
+/// An appraisal engine over verified claims.
+pub trait Appraiser: Send + Sync {
+    /// Identifier of the policy in force (a digest), for results and audit.
+    fn policy_id(&self) -> String;
+    /// Appraises verified claims. Never fails: a non-match is an outcome.
+    fn appraise(&self, claims: &PlatformClaims) -> Appraisal;
+}
+
+fn parse_platform(s: &str, loc: &str) -> Result<Platform, PolicyError> {
+    match s {
+        "tpm" => Ok(Platform::Tpm),
+        other => Err(invalid(
+            loc,
+            format!("platform '{other}' is not known (expected 'tpm')"),
+        )),
+    }
+}
+
+fn parse_bank(s: &str, loc: &str) -> Result<HashAlg, PolicyError> {
+    HashAlg::from_name(s).ok_or_else(|| {
+        invalid(
+            loc,
+            format!("bank '{s}' is not one of sha1, sha256, sha384, sha512"),
+        )
+    })
+}
+
+fn parse_pcr_index(s: &str, loc: &str) -> Result<u32, PolicyError> {
+    match s.parse::<u32>() {
+        Ok(i) if i < 24 => Ok(i),
+        _ => Err(invalid(loc, format!("'{s}' is not a PCR index 0..23"))),
+    }
+}
+
+fn parse_digest(s: &str, bank: HashAlg, loc: &str) -> Result<Vec<u8>, PolicyError> {
+    let bytes =
+        hex::decode(s).map_err(|e| invalid(loc, format!("'{s}' is not hex: {e}")))?;
+    if bytes.len() != bank.size() {
+        return Err(invalid(
+            loc,
+            format!(
+                "a {bank} digest has {} bytes, '{s}' has {}",
+                bank.size(),
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+impl Policy {
+    /// Parses a TOML policy.
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        let doc: PolicyDoc = toml::from_str(text).map_err(|e| PolicyError::Syntax {
+            format: "TOML",
+            reason: e.to_string(),
+        })?;
+        Self::from_doc(doc, text)
+    }
+
+    /// Parses a JSON policy.
+    pub fn from_json(text: &str) -> Result<Self, PolicyError> {
+        let doc: PolicyDoc = serde_json::from_str(text).map_err(|e| PolicyError::Syntax {
+            format: "JSON",
+            reason: e.to_string(),
+        })?;
+        Self::from_doc(doc, text)
+    }
+
+    /// Parses TOML or JSON, by the first non-blank character (`{` = JSON).
+    pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        if text.trim_start().starts_with('{') {
+            Self::from_json(text)
+        } else {
+            Self::from_toml(text)
+        }
+    }
+
+    fn from_doc(doc: PolicyDoc, text: &str) -> Result<Self, PolicyError> {
+        if doc.version != 1 {
+            return Err(PolicyError::Version(doc.version));
+        }
+        let mut names = BTreeSet::new();
+        let mut references = Vec::new();
+        for (i, r) in doc.references.into_iter().enumerate() {
+            let loc = format!("reference #{} '{}'", i + 1, r.name);
+            if r.name.is_empty() || !names.insert(r.name.clone()) {
+                return Err(invalid(loc, "name is empty or used twice"));
+            }
+            let platform = parse_platform(&r.platform, &loc)?;
+            let mut ek_cas = BTreeSet::new();
+            for ca in &r.ek_cas {
+                let lower = ca.to_ascii_lowercase();
+                parse_digest(&lower, HashAlg::Sha256, &format!("{loc} ek_cas"))?;
+                ek_cas.insert(lower);
+            }
+            let mut pcrs = BTreeMap::new();
+            for (bank_name, values) in &r.pcrs {
+                let bank = parse_bank(bank_name, &loc)?;
+                let mut per_pcr = BTreeMap::new();
+                for (idx, accepted) in values {
+                    let ploc = format!("{loc} pcrs.{bank_name}.{idx}");
+                    let pcr = parse_pcr_index(idx, &ploc)?;
+                    if accepted.is_empty() {
+                        return Err(invalid(ploc, "lists no acceptable value"));
+                    }
+                    let set = accepted
+                        .iter()
+                        .map(|v| parse_digest(&v.to_ascii_lowercase(), bank, &ploc))
+                        .collect::<Result<BTreeSet<_>, _>>()?;
+                    per_pcr.insert(pcr, set);
+                }
+                pcrs.insert(bank, per_pcr);
+            }
+            let mut events = Vec::new();
+            for (j, e) in r.events.iter().enumerate() {
+                let eloc = format!("{loc} event #{}", j + 1);
+                if e.pcr >= 24 {
+                    return Err(invalid(eloc, format!("pcr {} is not 0..23", e.pcr)));
+                }
+                let (bank_name, hexval) = e.digest.split_once(':').ok_or_else(|| {
+                    invalid(&eloc, "digest must be written 'bank:hex', e.g. 'sha256:ab12…'")
+                })?;
+                let bank = parse_bank(bank_name, &eloc)?;
+                let digest = parse_digest(&hexval.to_ascii_lowercase(), bank, &eloc)?;
+                events.push(EventRule {
+                    pcr: e.pcr,
+                    event_type: e.event_type.clone(),
+                    bank,
+                    digest,
+                });
+            }
+            references.push(ReferenceSet {
+                name: r.name,
+                platform,
+                ek_cas,
+                require_event_log: r.require_event_log || !events.is_empty(),
+                pcrs,
+                events,
+            });
+        }
+        let mut key_ids = BTreeSet::new();
+        let mut keys = Vec::new();
+        for (i, k) in doc.keys.into_iter().enumerate() {
+            let loc = format!("key #{} '{}'", i + 1, k.id);
+            if k.id.is_empty() || !key_ids.insert(k.id.clone()) {
+                return Err(invalid(loc, "id is empty or used twice"));
+            }
+            if k.references.is_empty() {
+                return Err(invalid(loc, "names no reference set"));
+            }
+            for r in &k.references {
+                if !names.contains(r) {
+                    return Err(invalid(&loc, format!("reference set '{r}' is not defined")));
+                }
+            }
+            keys.push(KeyGrant {
+                key_id: k.id,
+                references: k.references,
+            });
+        }
+        Ok(Self {
+            references,
+            keys,
+            digest: hex::encode(Sha256::digest(text.as_bytes())),
+        })
+    }
+
+    /// Key ids the policy can ever grant.
+    pub fn key_ids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|k| k.key_id.as_str())
+    }
+}
+
+fn reason(
+    check: &str,
+    expected: Option<String>,
+    observed: Option<String>,
+    message: String,
+) -> Reason {
+    Reason {
+        check: check.to_string(),
+        expected,
+        observed,
+        message,
+    }
+}
+
+fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let name = &r.name;
+    if !r.ek_cas.is_empty() {
+        match &c.ek_root_fingerprint {
+            Some(fp) if r.ek_cas.contains(fp) => {}
+            seen => out.push(reason(
+                "ek_ca",
+                Some(r.ek_cas.iter().cloned().collect::<Vec<_>>().join(" | ")),
+                Some(seen.clone().unwrap_or_else(|| "no EK certificate".into())),
+                format!(
+                    "reference '{name}': EK root CA {} is not one of the allowed CAs",
+                    c.ek_root_subject
+                        .as_deref()
+                        .or(seen.as_deref())
+                        .unwrap_or("(none)")
+                ),
+            )),
+        }
+    }
+    for (bank, per_pcr) in &r.pcrs {
+        for (pcr, accepted) in per_pcr {
+            let quoted = c.pcrs.get(bank).and_then(|b| b.get(pcr));
+            match quoted {
+                None => out.push(reason(
+                    "pcr_policy",
+                    Some(format!("{bank} PCR {pcr} in the quote")),
+                    Some("not quoted".into()),
+                    format!("reference '{name}': PCR {pcr} ({bank}) is required by policy but the quote does not cover it"),
+                )),
+                Some(v) if accepted.contains(v) => {}
+                Some(v) => {
+                    let expected = accepted.iter().map(hex::encode).collect::<Vec<_>>();
+                    let event = c
+                        .last_event(*pcr)
+                        .map(|e| format!(" (last event {}: {})", e.index, e.event_type))
+                        .unwrap_or_default();
+                    out.push(reason(
+                        "pcr_policy",
+                        Some(expected.join(" | ")),
+                        Some(hex::encode(v)),
+                        format!(
+                            "reference '{name}': PCR {pcr} ({bank}): expected {}, got {}{event}",
+                            if expected.len() == 1 {
+                                expected.join("")
+                            } else {
+                                format!("one of [{}]", expected.join(", "))
+                            },
+                            hex::encode(v)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    if r.require_event_log && c.events.is_none() {
+        out.push(reason(
+            "event_log",
+            Some("a firmware event log consistent with the quote".into()),
+            Some("none".into()),
+            format!("reference '{name}': requires a verified event log, none was supplied"),
+        ));
+    }
+    if let Some(events) = &c.events {
+        for rule in &r.events {
+            let found = events.iter().any(|e| {
+                e.pcr == rule.pcr
+                    && rule
+                        .event_type
+                        .as_ref()
+                        .is_none_or(|t| t == &e.event_type)
+                    && e.digests.get(&rule.bank) == Some(&rule.digest)
+            });
+            if !found {
+                let in_pcr: Vec<String> = events
+                    .iter()
+                    .filter(|e| {
+                        e.pcr == rule.pcr
+                            && rule.event_type.as_ref().is_none_or(|t| t == &e.event_type)
+                    })
+                    .map(|e| {
+                        format!(
+                            "event {}: {} {}",
+                            e.index,
+                            e.event_type,
+                            e.digests
+                                .get(&rule.bank)
+                                .map(hex::encode)
+                                .unwrap_or_else(|| format!("(no {} digest)", rule.bank))
+                        )
+                    })
+                    .collect();
+                out.push(reason(
+                    "event_policy",
+                    Some(format!("{}:{}", rule.bank, hex::encode(&rule.digest))),
+                    Some(if in_pcr.is_empty() {
+                        "no such event".into()
+                    } else {
+                        in_pcr.join("; ")
+                    }),
+                    format!(
+                        "reference '{name}': PCR {} has no {} event with {} digest {}{}",
+                        rule.pcr,
+                        rule.event_type.as_deref().unwrap_or("(any type)"),
+                        rule.bank,
+                        hex::encode(&rule.digest),
+                        if in_pcr.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (seen: {})", in_pcr.join("; "))
+                        }
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
+impl Appraiser for Policy {
+    fn policy_id(&self) -> String {
+        format!("sha256:{}", self.digest)
+    }
+
+    fn appraise(&self, claims: &PlatformClaims) -> Appraisal {
+        let mut appraisal = Appraisal::default();
+        for r in &self.references {
+            if r.platform != claims.platform() {
+                continue;
+            }
+            let reasons = match claims {
+                PlatformClaims::Tpm(c) => match_tpm(r, c),
+            };
+            if reasons.is_empty() {
+                appraisal.matched_references.push(r.name.clone());
+            } else {
+                appraisal.reasons.extend(reasons);
+            }
+        }
+        if appraisal.references_empty_for(self, claims.platform()) {
+            appraisal.reasons.push(reason(
+                "policy",
+                Some(format!("a reference set for platform '{}'", claims.platform().name())),
+                Some("none".into()),
+                format!(
+                    "the policy has no reference set for platform '{}'",
+                    claims.platform().name()
+                ),
+            ));
+        }
+        for k in &self.keys {
+            if k
+                .references
+                .iter()
+                .any(|r| appraisal.matched_references.contains(r))
+            {
+                appraisal.granted_keys.push(k.key_id.clone());
+            }
+        }
+        appraisal
+    }
+}
+
+impl Appraisal {
+    fn references_empty_for(&self, policy: &Policy, platform: Platform) -> bool {
+        !policy.references.iter().any(|r| r.platform == platform)
+    }
+}
