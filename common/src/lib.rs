@@ -7,6 +7,7 @@
 //! * [`eventlog`]: the TCG PC Client firmware event log, its replay and event decoding.
 //! * [`binding`]: how nonce, ephemeral key and statement are bound into evidence.
 //! * [`api`]: the JSON messages of the verifier's HTTP API.
+//! * [`seal`]: HPKE sealing of released keys to the agent's ephemeral key.
 
 pub mod api;
 pub mod binding;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod eventlog;
 pub mod hash;
 pub mod reader;
+pub mod seal;
 pub mod tpm;
 
 pub use error::FormatError;

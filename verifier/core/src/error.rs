@@ -16,5 +16,5 @@ pub enum Error {
     Ear(#[from] crate::ear::EarError),
     /// Sealing or opening a released key failed.
     #[error(transparent)]
-    Seal(#[from] crate::seal::SealError),
+    Seal(#[from] sealbuild_common::seal::SealError),
 }

@@ -9,7 +9,6 @@
 //! * [`claims`], [`policy`]: verified claims and their appraisal.
 //! * [`appraise`]: the whole TPM evidence appraisal, end to end.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
-//! * [`seal`]: HPKE sealing of released keys.
 
 pub mod appraise;
 pub mod claims;
@@ -19,6 +18,8 @@ pub mod ekcert;
 pub mod error;
 pub mod policy;
 pub mod quote;
-pub mod seal;
 
 pub use error::Error;
+
+/// HPKE sealing of released keys (shared with the agent, which opens them).
+pub use sealbuild_common::seal;

@@ -16,7 +16,7 @@ use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::{CryptoRng, RngCore};
-use sealbuild_common::api::KEY_RELEASE_INFO;
+use crate::api::KEY_RELEASE_INFO;
 use thiserror::Error;
 use zeroize::Zeroizing;
 

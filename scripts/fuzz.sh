@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Builds every fuzz target with cargo-fuzz (installing it if missing) and runs
+# each for SECONDS (default 15). Uses RUSTC_BOOTSTRAP=1 when no nightly
+# toolchain is present. Any crash fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+secs=${1:-15}
+ensure_rust
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  say "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --quiet
+fi
+export RUSTC_BOOTSTRAP=1
+cd fuzz
+targets=$(cargo fuzz list)
+[[ -n $targets ]] || die "no fuzz targets found"
+for t in $targets; do
+  say "fuzz $t for ${secs}s"
+  mkdir -p "corpus/$t"
+  # Seed corpora live in fuzz/seeds/<target> (real vectors); copied, never written back.
+  [[ -d "seeds/$t" ]] && cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
+  cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"/tmp/fuzz-$t.log" 2>&1 \
+    || { tail -40 "/tmp/fuzz-$t.log"; die "fuzz target $t failed"; }
+  grep -E "^Done|#[0-9]+.*DONE" "/tmp/fuzz-$t.log" | tail -1 || true
+done

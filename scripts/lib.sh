@@ -1,0 +1,37 @@
+# Shared helpers for sealbuild's scripts. Source it; do not run it.
+# shellcheck shell=bash
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 2; }
+
+# The Debian packages sealbuild needs at build, test and demo time.
+SEALBUILD_DEBIAN_PACKAGES=(
+  swtpm swtpm-tools    # software TPM and swtpm_setup / swtpm_localca
+  tpm2-tools           # peer for interoperability tests
+  libtss2-dev          # tpm2-tss headers and libraries for tss-esapi
+  pkg-config build-essential
+  openssl
+  python3 python3-venv
+)
+
+# Installs whatever of SEALBUILD_DEBIAN_PACKAGES is missing (as root), or
+# says exactly what to install.
+ensure_debian_packages() {
+  local missing=()
+  for p in "${SEALBUILD_DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    die "missing packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})"
+  fi
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup) first"
+}
