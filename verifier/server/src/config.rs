@@ -1,0 +1,143 @@
+//! Verifier configuration: a TOML file, overridden by environment variables,
+//! overridden by command-line flags (the binary applies the last two).
+//!
+//! ```toml
+//! listen = "127.0.0.1:8443"
+//! state_dir = "/var/lib/sealbuild-verifier"  # TLS material, result key, master key, database
+//! database = "/var/lib/sealbuild-verifier/verifier.db"  # default: state_dir/verifier.db
+//! ek_ca_dir = "/etc/sealbuild/ek-cas"       # PEM/DER TPM manufacturer CAs (roots and intermediates)
+//! master_key_file = "/etc/sealbuild/master.key"  # or SEALBUILD_MASTER_KEY (hex); default: state_dir/master.key
+//! admin_token_file = "/etc/sealbuild/admin.token" # or SEALBUILD_ADMIN_TOKEN
+//! nonce_ttl_secs = 60
+//! challenge_ttl_secs = 300
+//! allow_sha1 = false                        # SHA-1 quotes/banks refused unless true
+//! replay_pcrs = [0, 1, 2, 3, 4, 5, 6, 7]    # PCRs whose quoted value must equal the event-log replay
+//! allowed_ek_names = []                     # hex Names of EKs accepted without certificate
+//! tls_cert = "..."; tls_key = "..."         # operator TLS; default: generated local CA
+//! tls_names = ["verifier.example"]          # extra DNS names for the generated certificate
+//! ```
+
+use crate::error::{Result, ServerError};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The verifier's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for generated state.
+    pub state_dir: PathBuf,
+    /// SQLite database file.
+    pub database: Option<PathBuf>,
+    /// TPM manufacturer CA directory.
+    pub ek_ca_dir: Option<PathBuf>,
+    /// Master key file (32 bytes raw or 64 hex characters).
+    pub master_key_file: Option<PathBuf>,
+    /// Admin bearer token file.
+    pub admin_token_file: Option<PathBuf>,
+    /// Nonce lifetime.
+    pub nonce_ttl_secs: u64,
+    /// MakeCredential challenge lifetime.
+    pub challenge_ttl_secs: u64,
+    /// Accept SHA-1 signatures and banks.
+    pub allow_sha1: bool,
+    /// PCRs whose quoted value must match the event-log replay.
+    pub replay_pcrs: Vec<u32>,
+    /// EK Names (hex) accepted without an EK certificate.
+    pub allowed_ek_names: Vec<String>,
+    /// Operator-provided TLS certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// Operator-provided TLS key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Extra DNS names for the generated certificate.
+    pub tls_names: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            state_dir: PathBuf::from("/var/lib/sealbuild-verifier"),
+            database: None,
+            ek_ca_dir: None,
+            master_key_file: None,
+            admin_token_file: None,
+            nonce_ttl_secs: 60,
+            challenge_ttl_secs: 300,
+            allow_sha1: false,
+            replay_pcrs: (0..=7).collect(),
+            allowed_ek_names: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            tls_names: Vec::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML configuration file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?;
+        toml::from_str(&text)
+            .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The database path in effect.
+    pub fn database_path(&self) -> PathBuf {
+        self.database
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("verifier.db"))
+    }
+
+    /// Checks values that serde cannot.
+    pub fn validate(&self) -> Result<()> {
+        if self.nonce_ttl_secs == 0 || self.nonce_ttl_secs > 3600 {
+            return Err(ServerError::Config(format!(
+                "nonce_ttl_secs must be 1..=3600, got {}",
+                self.nonce_ttl_secs
+            )));
+        }
+        if let Some(p) = self.replay_pcrs.iter().find(|p| **p >= 24) {
+            return Err(ServerError::Config(format!(
+                "replay_pcrs: {p} is not a PCR index 0..23"
+            )));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ServerError::Config(
+                "tls_cert and tls_key must be given together".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads every certificate (PEM or DER) in `dir`, sorted by file name.
+pub fn load_ca_dir(dir: &Path) -> Result<Vec<Vec<u8>>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| ServerError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    for p in entries {
+        let bytes = std::fs::read(&p).map_err(|e| ServerError::io(&p, e))?;
+        if bytes.starts_with(b"-----BEGIN") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
+            for c in rustls_pemfile::certs(&mut bytes.as_slice()) {
+                out.push(c.map_err(|e| ServerError::io(&p, e))?.to_vec());
+            }
+        } else if bytes.first() == Some(&0x30) {
+            out.push(bytes);
+        }
+    }
+    if out.is_empty() {
+        return Err(ServerError::Config(format!(
+            "{}: no certificates found",
+            dir.display()
+        )));
+    }
+    Ok(out)
+}
