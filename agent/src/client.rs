@@ -190,16 +190,16 @@ impl VerifierClient {
         body: &Req,
     ) -> Result<Resp, ClientError> {
         let url = format!("{}{route}", self.base);
-        let resp = self
-            .http
-            .post(&url)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| ClientError::Transport {
-                url: url.clone(),
-                reason: error_chain(&e),
-            })?;
+        let resp =
+            self.http
+                .post(&url)
+                .json(body)
+                .send()
+                .await
+                .map_err(|e| ClientError::Transport {
+                    url: url.clone(),
+                    reason: error_chain(&e),
+                })?;
         decode(route, resp).await
     }
 

@@ -1,1 +1,11 @@
-//! placeholder
+//! The sealbuild agent library.
+//!
+//! * [`evidence`]: the evidence-collection trait and the crate's error type.
+//! * [`tpm`]: the TPM 2.0 backend (tss-esapi): EK, AK, ActivateCredential, quotes.
+//! * [`client`]: the verifier's HTTPS API, with CA trust or certificate pinning.
+//! * [`flow`]: registration and attestation against the verifier.
+
+pub mod client;
+pub mod evidence;
+pub mod flow;
+pub mod tpm;

@@ -1,1 +1,246 @@
-fn main() {}
+//! `sealbuild-agent`: collects TEE evidence in the build VM and receives keys
+//! the verifier releases to it.
+//!
+//! Exit codes: 0 = accepted / success, 1 = rejected by the verifier,
+//! 2 = usage, configuration, TPM or I/O error.
+
+mod cli_quote;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use sealbuild_agent::client::{VerifierClient, VerifierTrust};
+use sealbuild_agent::flow;
+use sealbuild_agent::tpm::ak::AkState;
+use sealbuild_agent::tpm::collector::TpmCollector;
+use sealbuild_agent::tpm::{AkType, EkSelection, PcrSelection, TctiConfig, TpmBackend};
+use sealbuild_common::api::Verdict;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sealbuild-agent",
+    version,
+    about = "sealbuild agent: TEE evidence and key release"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct VerifierArgs {
+    /// Verifier base URL, e.g. https://127.0.0.1:8443.
+    #[arg(long, env = "SEALBUILD_VERIFIER")]
+    verifier: String,
+    /// CA certificate(s) to trust for the verifier (PEM).
+    #[arg(long, env = "SEALBUILD_VERIFIER_CA", conflicts_with = "verifier_pin")]
+    verifier_ca: Option<PathBuf>,
+    /// Pin of the verifier's certificate: sha256:HEX of its DER.
+    #[arg(long, env = "SEALBUILD_VERIFIER_PIN")]
+    verifier_pin: Option<String>,
+    /// How to reach the TPM: device:/dev/tpmrm0, swtpm:host=H,port=P, tabrmd.
+    #[arg(long, env = "SEALBUILD_TCTI", default_value = "device:/dev/tpmrm0")]
+    tcti: TctiConfig,
+    /// Where the agent keeps its AK between runs.
+    #[arg(
+        long,
+        env = "SEALBUILD_AGENT_STATE",
+        default_value = "/var/lib/sealbuild-agent"
+    )]
+    state_dir: PathBuf,
+}
+
+impl VerifierArgs {
+    fn client(&self) -> Result<VerifierClient> {
+        let trust = match (&self.verifier_ca, &self.verifier_pin) {
+            (Some(ca), None) => VerifierTrust::ca_file(ca)?,
+            (None, Some(pin)) => VerifierTrust::pin(pin)?,
+            _ => anyhow::bail!("give --verifier-ca FILE or --verifier-pin sha256:HEX"),
+        };
+        Ok(VerifierClient::new(&self.verifier, &trust)?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Quotes and writes tpm2-tools compatible files (ak.pub, quote.msg, quote.sig, quote.pcrs).
+    Quote(cli_quote::QuoteArgs),
+    /// Registers this TPM with the verifier (EK certificate, AK, ActivateCredential).
+    Register {
+        #[command(flatten)]
+        v: VerifierArgs,
+        /// EK to use: rsa, ecc (P-256), ecc384, or auto (first with a certificate).
+        #[arg(long, default_value = "auto")]
+        ek: String,
+        /// AK algorithm: ecc (P-256) or rsa (2048).
+        #[arg(long, default_value = "ecc")]
+        ak_type: AkType,
+    },
+    /// Attests and receives the keys the policy grants.
+    Attest {
+        #[command(flatten)]
+        v: VerifierArgs,
+        /// PCRs to quote, tpm2-tools syntax.
+        #[arg(long, default_value = "sha256:0,1,2,3,4,5,6,7")]
+        pcrs: PcrSelection,
+        /// Firmware event log to send.
+        #[arg(long, default_value = sealbuild_agent::tpm::DEFAULT_EVENT_LOG_PATH)]
+        eventlog: PathBuf,
+        /// Send no event log.
+        #[arg(long)]
+        no_eventlog: bool,
+        /// SHA-256 (hex) of a statement to bind into the evidence.
+        #[arg(long)]
+        statement_digest: Option<String>,
+        /// Directory to write the EAR and released keys (0600) into.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn ek_selection(s: &str) -> Result<EkSelection> {
+    Ok(match s {
+        "auto" => EkSelection::Auto,
+        other => EkSelection::Fixed(other.parse().map_err(|e| anyhow::anyhow!("--ek: {e}"))?),
+    })
+}
+
+async fn run(cli: Cli) -> Result<bool> {
+    match cli.cmd {
+        Cmd::Quote(a) => {
+            cli_quote::run_quote(a)?;
+            Ok(true)
+        }
+        Cmd::Register { v, ek, ak_type } => {
+            let client = v.client()?;
+            let mut backend = TpmBackend::open(&v.tcti)?;
+            std::fs::create_dir_all(&v.state_dir)
+                .with_context(|| format!("creating {}", v.state_dir.display()))?;
+            let r = flow::register(
+                &client,
+                &mut backend,
+                ek_selection(&ek)?,
+                ak_type,
+                &v.state_dir,
+            )
+            .await?;
+            println!("registered agent {}", r.agent_id);
+            if let Some(i) = r.ek_issuer {
+                println!("EK certificate anchored at {i}");
+            }
+            Ok(true)
+        }
+        Cmd::Attest {
+            v,
+            pcrs,
+            eventlog,
+            no_eventlog,
+            statement_digest,
+            out,
+            json,
+        } => {
+            let client = v.client()?;
+            let ak = AkState::load(&v.state_dir)?;
+            let agent_id = hex::encode(&ak.name);
+            let backend = TpmBackend::open(&v.tcti)?;
+            let mut collector =
+                TpmCollector::new(backend, ak, pcrs, (!no_eventlog).then_some(eventlog));
+            let statement = statement_digest
+                .map(|h| {
+                    hex::decode(&h)
+                        .ok()
+                        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                        .with_context(|| format!("--statement-digest '{h}' is not 32 bytes of hex"))
+                })
+                .transpose()?;
+            let a = flow::attest(&client, &mut collector, &agent_id, statement).await?;
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::write(dir.join("ear.cose"), &a.response.ear)?;
+                for k in &a.keys {
+                    write_private(&dir.join(format!("{}.pk8", k.key_id)), &k.pkcs8)?;
+                    std::fs::write(dir.join(format!("{}.pub.pem", k.key_id)), &k.public_key_pem)?;
+                }
+            }
+            let accepted = a.response.verdict == Verdict::Accepted;
+            if json {
+                let keys: Vec<_> = a
+                    .keys
+                    .iter()
+                    .map(|k| serde_json::json!({"key_id": k.key_id, "algorithm": k.algorithm, "fingerprint": k.fingerprint}))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "verdict": a.response.verdict,
+                        "reasons": a.response.reasons,
+                        "keys": keys,
+                        "binding": hex::encode(a.binding),
+                    }))?
+                );
+            } else if accepted {
+                println!("attestation accepted");
+                for k in &a.keys {
+                    println!(
+                        "released key {} ({}) sha256:{}",
+                        k.key_id, k.algorithm, k.fingerprint
+                    );
+                }
+            } else {
+                println!("attestation rejected:");
+                for r in &a.response.reasons {
+                    println!("  - [{}] {}", r.check, r.message);
+                }
+            }
+            Ok(accepted)
+        }
+    }
+}
+
+fn write_private(path: &std::path::Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(data)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! * [`quote`]: TPM quote signature and content checks, AK attributes.
 //! * [`ekcert`]: EK certificate chains against TPM manufacturer CAs.
 //! * [`credential`]: TPM2_MakeCredential in software (AK ↔ EK binding).
+//! * [`registration`]: the checks of an agent's registration.
 //! * [`claims`], [`policy`]: verified claims and their appraisal.
 //! * [`appraise`]: the whole TPM evidence appraisal, end to end.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
@@ -18,6 +19,7 @@ pub mod ekcert;
 pub mod error;
 pub mod policy;
 pub mod quote;
+pub mod registration;
 
 pub use error::Error;
 

@@ -1,1 +1,20 @@
-//! placeholder
+//! The sealbuild verifier service library.
+//!
+//! * [`service`]: registration, activation, nonces, appraisal and key release.
+//! * [`http`]: the HTTP/JSON API over TLS.
+//! * [`store`]: the storage trait and its SQLite implementation.
+//! * [`keys`]: release keys: generation, PKCS#8 import, encryption at rest.
+//! * [`audit`]: the append-only, hash-chained audit log.
+//! * [`config`], [`tls`], [`resultkey`], [`clock`]: the service's edges.
+//! * [`error`]: the error type and its one mapping to HTTP statuses.
+
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod resultkey;
+pub mod service;
+pub mod store;
+pub mod tls;

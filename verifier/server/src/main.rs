@@ -1,1 +1,132 @@
-fn main() {}
+//! `sealbuild-verifier`: the verifier service and its operator commands.
+//!
+//! Exit codes, everywhere: 0 = accepted / success, 1 = rejected,
+//! 2 = usage, configuration or I/O error.
+
+mod cli_admin;
+mod cli_verify;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use sealbuild_verifier::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options shared by commands that use the verifier's state.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StateArgs {
+    /// Configuration file (TOML).
+    #[arg(long, env = "SEALBUILD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// State directory (overrides the configuration).
+    #[arg(long, env = "SEALBUILD_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// Database file (overrides the configuration).
+    #[arg(long, env = "SEALBUILD_DB", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+impl StateArgs {
+    /// The configuration in effect: file, then environment/flags.
+    pub fn load(&self) -> Result<Config> {
+        let mut cfg = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(d) = &self.state_dir {
+            cfg.state_dir = d.clone();
+        }
+        if let Some(d) = &self.db {
+            cfg.database = Some(d.clone());
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "sealbuild-verifier", version, about = "sealbuild's remote attestation verifier and key server")]
+struct Cli {
+    #[command(flatten)]
+    state: StateArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Runs the HTTPS service.
+    Serve(cli_admin::ServeArgs),
+    /// Manages release keys.
+    #[command(subcommand)]
+    Keys(cli_admin::KeysCmd),
+    /// Manages the appraisal policy.
+    #[command(subcommand)]
+    Policy(cli_admin::PolicyCmd),
+    /// Reads and checks the audit log.
+    #[command(subcommand)]
+    Audit(cli_admin::AuditCmd),
+    /// Prints the public key that signs attestation results (PEM).
+    ResultKey,
+    /// Verifies evidence offline.
+    #[command(subcommand)]
+    Verify(cli_verify::VerifyCmd),
+    /// Works with TCG firmware event logs.
+    #[command(subcommand)]
+    Eventlog(cli_verify::EventlogCmd),
+}
+
+/// What a command concluded.
+pub enum Outcome {
+    /// Success / accepted: exit 0.
+    Ok,
+    /// Rejected: exit 1.
+    Rejected,
+}
+
+fn run(cli: Cli) -> Result<Outcome> {
+    match cli.cmd {
+        Cmd::Serve(a) => cli_admin::serve(&cli.state, a),
+        Cmd::Keys(c) => cli_admin::keys(&cli.state, c),
+        Cmd::Policy(c) => cli_admin::policy(&cli.state, c),
+        Cmd::Audit(c) => cli_admin::audit(&cli.state, c),
+        Cmd::ResultKey => {
+            let cfg = cli.state.load()?;
+            let key = sealbuild_verifier::resultkey::ResultKey::load_or_create(&cfg.state_dir)
+                .context("loading the result key")?;
+            print!("{}", key.public_pem()?);
+            Ok(Outcome::Ok)
+        }
+        Cmd::Verify(c) => cli_verify::verify(c),
+        Cmd::Eventlog(c) => cli_verify::eventlog(c),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SEALBUILD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Rejected) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! The agent's two protocol flows against the verifier: `register` (EK + AK,
+//! MakeCredential / ActivateCredential) and `attest` (nonce, binding,
+//! evidence, sealed keys). Both are library functions so tests drive them
+//! in-process against a verifier on loopback.
+
+use crate::client::{ClientError, VerifierClient};
+use crate::evidence::{AgentError, EvidenceCollector};
+use crate::tpm::ak::{AkState, AkType};
+use crate::tpm::ek::EkSelection;
+use crate::tpm::TpmBackend;
+use pkcs8::DecodePrivateKey;
+use sealbuild_common::api::{
+    ActivateRequest, AttestRequest, AttestResponse, NonceRequest, SealedKey, Verdict,
+};
+use sealbuild_common::binding::{Binding, NONCE_LEN};
+use sealbuild_common::seal;
+use sha2::{Digest, Sha256};
+use std::path::Path;
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+/// Why a flow failed (a rejection is not an error: see [`Attested`]).
+#[derive(Debug, Error)]
+pub enum FlowError {
+    /// TPM or local state.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// The verifier could not be reached or refused the call.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The verifier's answer is inconsistent.
+    #[error("verifier answer: {0}")]
+    Protocol(String),
+}
+
+/// A registered agent.
+#[derive(Debug, Clone)]
+pub struct Registered {
+    /// The verifier's id for this agent.
+    pub agent_id: String,
+    /// EK certificate issuer the verifier accepted, if any.
+    pub ek_issuer: Option<String>,
+}
+
+/// Registers this TPM with the verifier and proves the AK is resident in it.
+/// Stores the AK in `state_dir`.
+pub async fn register(
+    client: &VerifierClient,
+    backend: &mut TpmBackend,
+    ek: EkSelection,
+    ak_type: AkType,
+    state_dir: &Path,
+) -> Result<Registered, FlowError> {
+    let reg = backend.register(ek, ak_type)?;
+    let resp = client.register(&reg.register_request()).await?;
+    if resp.agent_id != hex::encode(&reg.ak.name) {
+        return Err(FlowError::Protocol(format!(
+            "agent id {} is not the AK's Name {}",
+            resp.agent_id,
+            hex::encode(&reg.ak.name)
+        )));
+    }
+    reg.ak.save(state_dir)?;
+    let secret =
+        backend.activate_credential(&reg.ak, &resp.credential_blob, &resp.encrypted_secret)?;
+    let act = client
+        .activate(&ActivateRequest {
+            agent_id: resp.agent_id.clone(),
+            challenge_id: resp.challenge_id,
+            secret: secret.to_vec(),
+        })
+        .await?;
+    Ok(Registered {
+        agent_id: act.agent_id,
+        ek_issuer: act.ek_issuer,
+    })
+}
+
+/// A released key, opened.
+pub struct ReleasedKey {
+    /// Key id.
+    pub key_id: String,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// SPKI PEM as the verifier stated it (checked against the private key).
+    pub public_key_pem: String,
+    /// SHA-256 (hex) of the SPKI DER.
+    pub fingerprint: String,
+    /// PKCS#8 DER private key.
+    pub pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ReleasedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReleasedKey")
+            .field("key_id", &self.key_id)
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Outcome of an attestation.
+#[derive(Debug)]
+pub struct Attested {
+    /// The verifier's full answer (verdict, reasons, EAR).
+    pub response: AttestResponse,
+    /// Keys opened with the ephemeral key (empty when rejected).
+    pub keys: Vec<ReleasedKey>,
+    /// The nonce used.
+    pub nonce: [u8; NONCE_LEN],
+    /// The binding digest put into the evidence.
+    pub binding: [u8; 32],
+}
+
+/// SPKI DER of a PKCS#8 private key of a supported algorithm.
+pub fn spki_of_pkcs8(pkcs8_der: &[u8]) -> Result<Vec<u8>, String> {
+    use pkcs8::EncodePublicKey;
+    if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_der(pkcs8_der) {
+        return k
+            .verifying_key()
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(k) = p256::SecretKey::from_pkcs8_der(pkcs8_der) {
+        return k
+            .public_key()
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .map_err(|e| e.to_string());
+    }
+    if let Ok(k) = p384::SecretKey::from_pkcs8_der(pkcs8_der) {
+        return k
+            .public_key()
+            .to_public_key_der()
+            .map(|d| d.into_vec())
+            .map_err(|e| e.to_string());
+    }
+    Err("not an Ed25519, P-256 or P-384 PKCS#8 key".into())
+}
+
+fn open_key(
+    sk: &[u8],
+    sealed: &SealedKey,
+    result_digest: &[u8; 32],
+) -> Result<ReleasedKey, FlowError> {
+    let pkcs8 = seal::open(
+        sk,
+        &sealed.key_id,
+        &seal::Sealed {
+            enc: sealed.enc.clone(),
+            ciphertext: sealed.ciphertext.clone(),
+        },
+        result_digest,
+    )
+    .map_err(|e| FlowError::Protocol(format!("key {}: {e}", sealed.key_id)))?;
+    let spki = spki_of_pkcs8(&pkcs8)
+        .map_err(|e| FlowError::Protocol(format!("key {}: {e}", sealed.key_id)))?;
+    let stated = pem_body(&sealed.public_key_pem)
+        .ok_or_else(|| FlowError::Protocol(format!("key {}: public key PEM", sealed.key_id)))?;
+    if stated != spki {
+        return Err(FlowError::Protocol(format!(
+            "key {}: the opened private key does not match the stated public key",
+            sealed.key_id
+        )));
+    }
+    Ok(ReleasedKey {
+        key_id: sealed.key_id.clone(),
+        algorithm: sealed.algorithm.clone(),
+        public_key_pem: sealed.public_key_pem.clone(),
+        fingerprint: hex::encode(Sha256::digest(&spki)),
+        pkcs8,
+    })
+}
+
+/// Decodes the base64 body of a single-block PEM.
+pub fn pem_body(pem: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .map(str::trim)
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// Attests: asks a nonce, binds it with a fresh ephemeral key (and an
+/// optional statement digest), collects evidence and opens released keys.
+pub async fn attest(
+    client: &VerifierClient,
+    collector: &mut dyn EvidenceCollector,
+    agent_id: &str,
+    statement_digest: Option<[u8; 32]>,
+) -> Result<Attested, FlowError> {
+    attest_with(client, collector, agent_id, statement_digest, |_| {}).await
+}
+
+/// [`attest`] with a hook that may alter the request before it is sent
+/// (tests use it to play an attacker; production passes a no-op).
+pub async fn attest_with(
+    client: &VerifierClient,
+    collector: &mut dyn EvidenceCollector,
+    agent_id: &str,
+    statement_digest: Option<[u8; 32]>,
+    tamper: impl FnOnce(&mut AttestRequest),
+) -> Result<Attested, FlowError> {
+    let n = client
+        .nonce(&NonceRequest {
+            agent_id: agent_id.to_string(),
+        })
+        .await?;
+    let nonce: [u8; NONCE_LEN] = hex::decode(&n.nonce)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            FlowError::Protocol(format!("nonce '{}' is not 32 bytes of hex", n.nonce))
+        })?;
+    let (sk, pk) = seal::generate_keypair(&mut rand::rngs::OsRng);
+    let binding = Binding {
+        nonce: &nonce,
+        ephemeral_public_key: &pk,
+        statement_digest: statement_digest.as_ref(),
+    }
+    .digest();
+    let evidence = collector.collect(&binding)?;
+    let mut req = AttestRequest {
+        agent_id: agent_id.to_string(),
+        nonce: n.nonce,
+        ephemeral_public_key: pk,
+        statement_digest: statement_digest.map(hex::encode),
+        evidence,
+    };
+    tamper(&mut req);
+    let response = client.attest(&req).await?;
+    let mut keys = Vec::new();
+    if response.verdict == Verdict::Accepted {
+        let result_digest: [u8; 32] = Sha256::digest(&response.ear).into();
+        for k in &response.keys {
+            keys.push(open_key(&sk, k, &result_digest)?);
+        }
+    }
+    Ok(Attested {
+        response,
+        keys,
+        nonce,
+        binding,
+    })
+}
+
+/// Reads the agent id stored by `register`.
+pub fn stored_agent_id(state_dir: &Path) -> Result<String, AgentError> {
+    Ok(hex::encode(AkState::load(state_dir)?.name))
+}

@@ -1,0 +1,185 @@
+//! The whole TPM evidence check, pure: registered AK, expected binding,
+//! evidence and options in; verified [`TpmClaims`] or the list of reasons out.
+//!
+//! Order of checks (each failure is a [`Reason`] with a stable `check` name):
+//!
+//! | check | what |
+//! |---|---|
+//! | `ak_public` | the registered AK parses (an internal inconsistency otherwise) |
+//! | `evidence_format` | signature and PCR values parse |
+//! | `ak_attributes` | restricted signing key resident in the TPM |
+//! | `quote_signature` | the AK's signature over TPMS_ATTEST verifies (scheme, hash policy) |
+//! | `quote_structure` | it is a TPM_ST_ATTEST_QUOTE |
+//! | `binding` | `extraData` equals the binding digest (nonce, ephemeral key, statement) |
+//! | `pcr_digest` | the PCR values sent hash to the signed `pcrDigest` |
+//! | `event_log_format` | the event log parses |
+//! | `event_log_replay` | replaying the log gives the quoted value of every PCR in `replay_pcrs` |
+//!
+//! Only events of PCRs whose replay matched are handed to the policy.
+
+use crate::claims::{EventClaim, TpmClaims};
+use crate::quote::{verify_quote, QuoteError, QuoteOptions};
+use sealbuild_common::api::{Reason, TpmEvidence};
+use sealbuild_common::eventlog::EventLog;
+use sealbuild_common::tpm::{PcrValues, Public, Signature};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Inputs of a TPM appraisal.
+#[derive(Debug, Clone)]
+pub struct TpmInput<'a> {
+    /// TPM2B_PUBLIC of the registered, activated AK.
+    pub ak_public: &'a [u8],
+    /// The binding digest the quote must carry as qualifying data.
+    pub binding: &'a [u8; 32],
+    /// The evidence as sent.
+    pub evidence: &'a TpmEvidence,
+    /// PCRs whose quoted values the event log must explain.
+    pub replay_pcrs: &'a [u32],
+    /// Hash-algorithm policy.
+    pub options: QuoteOptions,
+    /// SHA-256 (hex) of the EK's trust anchor, from registration.
+    pub ek_root_fingerprint: Option<String>,
+    /// Subject of that anchor.
+    pub ek_root_subject: Option<String>,
+}
+
+fn reason(check: &str, expected: Option<String>, observed: Option<String>, message: String) -> Reason {
+    Reason {
+        check: check.into(),
+        expected,
+        observed,
+        message,
+    }
+}
+
+fn quote_reason(e: QuoteError) -> Reason {
+    let message = e.to_string();
+    match e {
+        QuoteError::QualifyingDataMismatch { expected, got } => reason(
+            "binding",
+            Some(expected),
+            Some(got),
+            format!("{message} (wrong, reused or foreign nonce, or a substituted ephemeral key)"),
+        ),
+        QuoteError::PcrDigestMismatch {
+            quoted, computed, ..
+        } => reason("pcr_digest", Some(quoted), Some(computed), message),
+        QuoteError::MissingPcrs { .. } | QuoteError::PcrDigestSize { .. } | QuoteError::PcrDigestHash { .. } => {
+            reason("pcr_digest", None, None, message)
+        }
+        QuoteError::NotAQuote { .. } => reason("quote_structure", None, None, message),
+        QuoteError::AkAttributes { .. } => reason("ak_attributes", None, None, message),
+        QuoteError::Format(_) => reason("quote_structure", None, None, message),
+        QuoteError::Sha1NotAllowed { .. }
+        | QuoteError::SchemeMismatch { .. }
+        | QuoteError::BadKey { .. }
+        | QuoteError::BadSignature { .. } => reason("quote_signature", None, None, message),
+    }
+}
+
+/// Verifies TPM evidence; on success the claims a policy may appraise.
+pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
+    let ak = Public::parse_tpm2b(input.ak_public).map_err(|e| {
+        vec![reason(
+            "ak_public",
+            None,
+            None,
+            format!("the registered AK does not parse: {e}"),
+        )]
+    })?;
+    let sig = Signature::parse(&input.evidence.signature).map_err(|e| {
+        vec![reason(
+            "evidence_format",
+            None,
+            None,
+            format!("quote signature (TPMT_SIGNATURE) does not parse: {e}"),
+        )]
+    })?;
+    let pcrs = PcrValues::from_named_hex(&input.evidence.pcrs).map_err(|e| {
+        vec![reason(
+            "evidence_format",
+            None,
+            None,
+            format!("PCR values do not parse: {e}"),
+        )]
+    })?;
+    let checked = verify_quote(
+        &ak,
+        &input.evidence.quote,
+        &sig,
+        input.binding,
+        &pcrs,
+        &input.options,
+    )
+    .map_err(|e| vec![quote_reason(e)])?;
+
+    let mut claims = TpmClaims {
+        ek_root_fingerprint: input.ek_root_fingerprint.clone(),
+        ek_root_subject: input.ek_root_subject.clone(),
+        pcrs: checked.pcrs.banks().clone(),
+        events: None,
+    };
+
+    let Some(log_bytes) = &input.evidence.event_log else {
+        return Ok(claims);
+    };
+    let log = EventLog::parse(log_bytes).map_err(|e| {
+        vec![reason(
+            "event_log_format",
+            None,
+            None,
+            format!("event log does not parse: {e}"),
+        )]
+    })?;
+    let replay = log.replay();
+    let replay_set: BTreeSet<u32> = input.replay_pcrs.iter().copied().collect();
+    let mut reasons = Vec::new();
+    // (bank, pcr) pairs whose replay equals the quoted value.
+    let mut explained: BTreeSet<u32> = BTreeSet::new();
+    let mut unexplained: BTreeSet<u32> = BTreeSet::new();
+    for (bank, values) in checked.pcrs.banks() {
+        let to_check: BTreeMap<u32, Vec<u8>> = values
+            .iter()
+            .filter(|(pcr, _)| replay_set.contains(pcr))
+            .map(|(pcr, v)| (*pcr, v.clone()))
+            .collect();
+        let mismatches = replay.compare(*bank, &to_check);
+        for m in &mismatches {
+            unexplained.insert(m.pcr);
+            let event = m
+                .last_event
+                .and_then(|ev| log.event(ev.index))
+                .map(|ev| format!("; last event: {}", ev.describe()))
+                .unwrap_or_default();
+            reasons.push(reason(
+                "event_log_replay",
+                Some(hex::encode(&m.quoted)),
+                Some(hex::encode(&m.replayed)),
+                format!("{m}{event}"),
+            ));
+        }
+        explained.extend(to_check.keys().copied());
+    }
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    let verified: BTreeSet<u32> = explained.difference(&unexplained).copied().collect();
+    claims.events = Some(
+        log.events()
+            .iter()
+            .filter(|e| verified.contains(&e.pcr))
+            .map(|e| EventClaim {
+                index: usize::try_from(e.index).unwrap_or(usize::MAX),
+                pcr: e.pcr,
+                event_type: e.event_type.to_string(),
+                digests: e
+                    .digests
+                    .iter()
+                    .filter_map(|d| d.hash_alg().map(|a| (a, d.digest.clone())))
+                    .collect(),
+                description: e.describe(),
+            })
+            .collect(),
+    );
+    Ok(claims)
+}

@@ -1,0 +1,181 @@
+//! Typed bodies of audit entries (serialized as canonical JSON, see the
+//! parent module) and the records callers hand to the store.
+
+use super::hex32;
+use sealbuild_common::api::{Reason, Verdict};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Body of an [`AuditKind::Appraisal`](super::AuditKind::Appraisal) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppraisalBody {
+    /// The agent the evidence claims to come from (as sent; may be unknown).
+    pub agent_id: String,
+    /// SHA-256 of the evidence as received, lower-case hex (64 characters;
+    /// [`Store::record_decision`](crate::store::Store::record_decision) refuses other text).
+    pub evidence_digest: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why (empty when accepted).
+    pub reasons: Vec<Reason>,
+    /// Policy in force: its id.
+    pub policy_id: String,
+    /// Its version.
+    pub policy_version: u32,
+    /// SHA-256 (hex) of its document.
+    pub policy_sha256: String,
+    /// SHA-256 of the signed EAR returned to the agent, lower-case hex (64 characters).
+    pub result_digest: String,
+}
+
+/// The agent and ephemeral key a key was sealed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipient {
+    /// The agent.
+    pub agent_id: String,
+    /// SHA-256 of the serialized ephemeral HPKE public key (hex in JSON).
+    #[serde(with = "hex32")]
+    pub ephemeral_key_digest: [u8; 32],
+}
+
+/// Body of an [`AuditKind::Release`](super::AuditKind::Release) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseBody {
+    /// The released key.
+    pub key_id: String,
+    /// Who it was sealed to.
+    pub recipient: Recipient,
+    /// SHA-256 of the EAR (also the HPKE AAD of the sealed key; hex in JSON).
+    #[serde(with = "hex32")]
+    pub result_digest: [u8; 32],
+    /// Seq of the appraisal entry that granted it.
+    pub appraisal_seq: u64,
+}
+
+/// Body of an [`AuditKind::PolicyUpdate`](super::AuditKind::PolicyUpdate) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUpdateBody {
+    /// Policy id.
+    pub policy_id: String,
+    /// The new version.
+    pub version: u32,
+    /// SHA-256 (hex) of the document.
+    pub sha256: String,
+    /// Whether it became the current policy.
+    pub current: bool,
+}
+
+/// A policy version reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRef {
+    /// Policy id.
+    pub policy_id: String,
+    /// Version.
+    pub version: u32,
+}
+
+/// Body of an [`AuditKind::PolicyCurrent`](super::AuditKind::PolicyCurrent) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyCurrentBody {
+    /// Policy id now current.
+    pub policy_id: String,
+    /// Its version.
+    pub version: u32,
+    /// SHA-256 (hex) of its document.
+    pub sha256: String,
+    /// The policy current before, if any.
+    pub previous: Option<PolicyRef>,
+}
+
+/// Body of [`AuditKind::KeyCreated`](super::AuditKind::KeyCreated) and [`AuditKind::KeyImported`](super::AuditKind::KeyImported) entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyBody {
+    /// Key id.
+    pub key_id: String,
+    /// Algorithm name.
+    pub algorithm: String,
+    /// SHA-256 (hex) of the SPKI DER.
+    pub fingerprint: String,
+}
+
+/// Body of [`AuditKind::KeyDisabled`](super::AuditKind::KeyDisabled) and [`AuditKind::KeyEnabled`](super::AuditKind::KeyEnabled) entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyStateBody {
+    /// Key id.
+    pub key_id: String,
+    /// Its new state.
+    pub disabled: bool,
+}
+
+/// Body of an [`AuditKind::AgentRegistered`](super::AuditKind::AgentRegistered) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRegisteredBody {
+    /// The agent.
+    pub agent_id: String,
+    /// AK Name (hex).
+    pub ak_name: String,
+    /// SHA-256 (hex) of the EK TPM2B_PUBLIC.
+    pub ek_public_sha256: String,
+    /// EK certificate issuer, when there was a certificate.
+    pub ek_issuer: Option<String>,
+}
+
+/// Body of an [`AuditKind::AgentActivated`](super::AuditKind::AgentActivated) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentActivatedBody {
+    /// The agent.
+    pub agent_id: String,
+    /// The challenge it answered.
+    pub challenge_id: String,
+}
+
+/// Body of an [`AuditKind::Notice`](super::AuditKind::Notice) entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeBody {
+    /// What happened, for people.
+    pub message: String,
+    /// Structured details.
+    pub details: Value,
+}
+
+/// A [`AuditKind::Notice`](super::AuditKind::Notice) entry to append with
+/// [`Store::append_notice`](crate::store::Store::append_notice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeRecord {
+    /// Unix seconds.
+    pub time: u64,
+    /// The body.
+    pub body: NoticeBody,
+}
+
+/// The appraisal half of [`Store::record_decision`](crate::store::Store::record_decision).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppraisalRecord {
+    /// Unix seconds of the decision (also the time of its release entries).
+    pub time: u64,
+    /// The body.
+    pub body: AppraisalBody,
+}
+
+/// One key release of a decision. The recipient agent and the time are the
+/// appraisal's; `result_digest` must equal the appraisal's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    /// The key released.
+    pub key_id: String,
+    /// SHA-256 of the agent's serialized ephemeral HPKE public key.
+    pub ephemeral_key_digest: [u8; 32],
+    /// SHA-256 of the EAR (the HPKE AAD the key was sealed with).
+    pub result_digest: [u8; 32],
+}

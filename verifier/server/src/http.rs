@@ -1,0 +1,240 @@
+//! The HTTP/JSON API over TLS (axum on hyper, rustls).
+//!
+//! Routes: see `sealbuild_common::api` for the agent routes; admin routes
+//! need `Authorization: Bearer <token>`:
+//!
+//! | route | body | answer |
+//! |---|---|---|
+//! | `GET /v1/admin/policy` | – | `{"policy_id", "version", "text"}` |
+//! | `PUT /v1/admin/policy` | policy text (TOML or JSON) | `{"policy_id", "version"}` |
+//! | `POST /v1/admin/keys` | `{"algorithm", "id"?}` | key info |
+//! | `GET /v1/admin/keys` | – | list of key info |
+//! | `GET /v1/admin/audit?from=N&limit=M` | – | audit entries |
+//!
+//! Errors are [`ErrorBody`] with the status from [`ServerError::status`],
+//! the single mapping.
+
+use crate::error::ServerError;
+use crate::service::Verifier;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use sealbuild_common::api::{
+    ActivateRequest, AttestRequest, ErrorBody, NonceRequest, RegisterRequest,
+};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tower::Service;
+
+/// Largest request body accepted (evidence with a large event log fits).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+impl IntoResponse for ServerError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        (
+            status,
+            Json(ErrorBody {
+                error: self.class().to_string(),
+                message: self.to_string(),
+            }),
+        )
+            .into_response()
+    }
+}
+
+type Shared = Arc<Verifier>;
+
+fn admin(v: &Verifier, headers: &HeaderMap) -> Result<(), ServerError> {
+    let token = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| ServerError::Unauthorized("missing bearer token".into()))?;
+    v.check_admin_token(token)
+}
+
+async fn register(
+    State(v): State<Shared>,
+    Json(req): Json<RegisterRequest>,
+) -> Result<Response, ServerError> {
+    Ok(Json(v.register(req).await?).into_response())
+}
+
+async fn activate(
+    State(v): State<Shared>,
+    Json(req): Json<ActivateRequest>,
+) -> Result<Response, ServerError> {
+    Ok(Json(v.activate(req).await?).into_response())
+}
+
+async fn nonce(
+    State(v): State<Shared>,
+    Json(req): Json<NonceRequest>,
+) -> Result<Response, ServerError> {
+    Ok(Json(v.nonce(req).await?).into_response())
+}
+
+async fn attest(
+    State(v): State<Shared>,
+    Json(req): Json<AttestRequest>,
+) -> Result<Response, ServerError> {
+    Ok(Json(v.attest(req).await?).into_response())
+}
+
+async fn result_key(State(v): State<Shared>) -> Result<Response, ServerError> {
+    Ok(v.result_key_pem()?.into_response())
+}
+
+async fn get_policy(
+    State(v): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    Ok(Json(v.current_policy().await?).into_response())
+}
+
+async fn put_policy(
+    State(v): State<Shared>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    Ok(Json(v.set_policy(body).await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct NewKey {
+    algorithm: String,
+    id: Option<String>,
+}
+
+async fn create_key(
+    State(v): State<Shared>,
+    headers: HeaderMap,
+    Json(req): Json<NewKey>,
+) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    Ok(Json(v.generate_key(&req.algorithm, req.id).await?).into_response())
+}
+
+async fn list_keys(
+    State(v): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    Ok(Json(v.list_keys().await?).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    from: Option<u64>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(v): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    Ok(Json(
+        v.audit_entries(q.from.unwrap_or(1), q.limit.unwrap_or(100).min(1000))
+            .await?,
+    )
+    .into_response())
+}
+
+/// The API router.
+pub fn router(v: Shared) -> Router {
+    Router::new()
+        .route("/v1/agents/register", post(register))
+        .route("/v1/agents/activate", post(activate))
+        .route("/v1/nonces", post(nonce))
+        .route("/v1/attest", post(attest))
+        .route("/v1/result-key", get(result_key))
+        .route("/v1/admin/policy", get(get_policy).put(put_policy))
+        .route("/v1/admin/keys", get(list_keys).post(create_key))
+        .route("/v1/admin/audit", get(audit))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .with_state(v)
+}
+
+/// A running server: its address and a handle to stop it.
+pub struct Running {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops accepting and waits for the accept loop to end.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `addr` and serves the API over TLS until stopped.
+pub async fn serve(
+    v: Shared,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+) -> Result<Running, ServerError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| ServerError::Config(format!("cannot listen on {addr}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Config(format!("listener address: {e}")))?;
+    let acceptor = TlsAcceptor::from(tls);
+    let app = router(v);
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        loop {
+            let (tcp, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                },
+                _ = stopped.changed() => break,
+            };
+            let acceptor = acceptor.clone();
+            let app = app.clone();
+            tokio::spawn(async move {
+                let stream = match tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    acceptor.accept(tcp),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                };
+                let svc = hyper::service::service_fn(move |req| app.clone().call(req));
+                if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await
+                {
+                    tracing::debug!(%peer, error = %e, "connection ended with error");
+                }
+            });
+        }
+    });
+    Ok(Running { addr, stop, task })
+}

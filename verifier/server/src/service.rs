@@ -1,0 +1,634 @@
+//! The verifier service: registration, activation, nonces, appraisal and key
+//! release, over a [`Store`]. HTTP-agnostic; `http` maps it to routes.
+//!
+//! Time comes from the [`Clock`] and is passed down as a value. Blocking
+//! storage calls run on tokio's blocking pool.
+
+use crate::audit::{AppraisalBody, AppraisalRecord, AuditEntryJson, ReleaseRecord};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::error::{Result, ServerError};
+use crate::keys::{KeyAlgorithm, KeyManager, PublicKeyInfo};
+use crate::resultkey::ResultKey;
+use crate::store::{
+    AgentStatus, KeySummary, NewAgent, NewChallenge, NewNonce, NewPolicy, PolicyRecord, Store,
+    StoreError, Take,
+};
+use rand::RngCore;
+use sealbuild_common::api::{
+    ActivateRequest, ActivateResponse, AttestRequest, AttestResponse, Evidence, NonceRequest,
+    NonceResponse, Reason, RegisterRequest, RegisterResponse, SealedKey, Verdict,
+};
+use sealbuild_common::binding::{Binding, NONCE_LEN};
+use sealbuild_common::seal;
+use sealbuild_verifier_core::appraise::{verify_tpm, TpmInput};
+use sealbuild_verifier_core::claims::PlatformClaims;
+use sealbuild_verifier_core::credential::make_credential;
+use sealbuild_verifier_core::ear::{Ear, Status, Submodule};
+use sealbuild_verifier_core::policy::{Appraiser, Policy};
+use sealbuild_verifier_core::quote::QuoteOptions;
+use sealbuild_verifier_core::registration::{check_registration, RegistrationInput};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Policy id under which the admin API and CLI store documents.
+pub const POLICY_ID: &str = "default";
+
+fn store_err(e: StoreError) -> ServerError {
+    match e {
+        StoreError::NotFound { .. } => ServerError::NotFound(e.to_string()),
+        StoreError::Conflict(_) | StoreError::AlreadyExists { .. } => {
+            ServerError::Conflict(e.to_string())
+        }
+        StoreError::InvalidInput(_) => ServerError::BadRequest(e.to_string()),
+        other => ServerError::Store(other.to_string()),
+    }
+}
+
+/// Runs a blocking store call off the async executor.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, StoreError> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ServerError::Store(format!("storage task failed: {e}")))?
+        .map_err(store_err)
+}
+
+/// Summary of a stored policy for the admin API.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyInfo {
+    /// `sha256:<hex>` of the document.
+    pub policy_id: String,
+    /// Version in the store.
+    pub version: u32,
+    /// The document.
+    pub text: String,
+}
+
+/// The verifier.
+pub struct Verifier {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    keys: Arc<KeyManager>,
+    result_key: ResultKey,
+    ek_anchors: Vec<Vec<u8>>,
+    allowed_ek_names: Vec<Vec<u8>>,
+    admin_token_digest: Option<[u8; 32]>,
+    config: Config,
+}
+
+impl Verifier {
+    /// Assembles a verifier from its parts (the binary and tests build these).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        keys: KeyManager,
+        result_key: ResultKey,
+        ek_anchors: Vec<Vec<u8>>,
+        admin_token: Option<String>,
+        config: Config,
+    ) -> Result<Self> {
+        let allowed_ek_names = config
+            .allowed_ek_names
+            .iter()
+            .map(|h| {
+                hex::decode(h).map_err(|e| {
+                    ServerError::Config(format!("allowed_ek_names: '{h}' is not hex: {e}"))
+                })
+            })
+            .collect::<Result<_>>()?;
+        config.validate()?;
+        Ok(Self {
+            store,
+            clock,
+            keys: Arc::new(keys),
+            result_key,
+            ek_anchors,
+            allowed_ek_names,
+            admin_token_digest: admin_token.map(|t| Sha256::digest(t.trim().as_bytes()).into()),
+            config,
+        })
+    }
+
+    /// Checks an admin bearer token in constant time.
+    pub fn check_admin_token(&self, token: &str) -> Result<()> {
+        let Some(expected) = &self.admin_token_digest else {
+            return Err(ServerError::Unauthorized(
+                "the admin API is disabled (no admin token configured)".into(),
+            ));
+        };
+        let seen: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        if bool::from(seen.ct_eq(expected)) {
+            Ok(())
+        } else {
+            Err(ServerError::Unauthorized("wrong admin token".into()))
+        }
+    }
+
+    /// PEM of the EAR verification key.
+    pub fn result_key_pem(&self) -> Result<String> {
+        self.result_key.public_pem()
+    }
+
+    /// Registration: EK chain, AK attributes, MakeCredential.
+    pub async fn register(&self, req: RegisterRequest) -> Result<RegisterResponse> {
+        let now = self.clock.now();
+        let checked = check_registration(&RegistrationInput {
+            ek_public: &req.ek_public,
+            ek_certificate: req.ek_certificate.as_deref(),
+            ek_intermediates: &req.ek_intermediates,
+            anchors: &self.ek_anchors,
+            allowed_ek_names: &self.allowed_ek_names,
+            ak_public: &req.ak_public,
+            now,
+        })
+        .map_err(|e| ServerError::BadRequest(format!("registration refused: {e}")))?;
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let made = make_credential(
+            &checked.ek_key,
+            &checked.ak_name,
+            &secret,
+            &mut rand::rngs::OsRng,
+        )
+        .map_err(|e| ServerError::BadRequest(format!("MakeCredential for this EK: {e}")))?;
+        let mut cid = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut cid);
+        let challenge_id = hex::encode(cid);
+        let agent_id = hex::encode(&checked.ak_name);
+        let agent = NewAgent {
+            agent_id: agent_id.clone(),
+            ek_public: req.ek_public.clone(),
+            ek_certificate: req.ek_certificate.clone(),
+            ek_issuer: checked.ek_root_record(),
+            ak_public: req.ak_public.clone(),
+            ak_name: checked.ak_name.clone(),
+        };
+        let challenge = NewChallenge {
+            challenge_id: challenge_id.clone(),
+            secret_digest: Sha256::digest(secret).into(),
+            expires_at: now.saturating_add(self.config.challenge_ttl_secs),
+        };
+        let store = self.store.clone();
+        blocking(move || store.register_agent(&agent, &challenge, now)).await?;
+        Ok(RegisterResponse {
+            agent_id,
+            challenge_id,
+            credential_blob: made.id_object,
+            encrypted_secret: made.encrypted_secret,
+        })
+    }
+
+    /// Activation: the secret ActivateCredential recovered.
+    pub async fn activate(&self, req: ActivateRequest) -> Result<ActivateResponse> {
+        let now = self.clock.now();
+        let store = self.store.clone();
+        let cid = req.challenge_id.clone();
+        let taken = blocking(move || store.take_challenge(&cid, now)).await?;
+        let record = match taken {
+            Take::Taken(r) => r,
+            Take::NotFound => {
+                return Err(ServerError::NotFound(format!(
+                    "challenge {} was never issued",
+                    req.challenge_id
+                )))
+            }
+            Take::Expired(r) => {
+                return Err(ServerError::Conflict(format!(
+                    "challenge {} expired at {}",
+                    req.challenge_id, r.expires_at
+                )))
+            }
+            Take::AlreadyUsed(r) => {
+                return Err(ServerError::Conflict(format!(
+                    "challenge {} was already answered at {}",
+                    req.challenge_id,
+                    r.used_at.unwrap_or(0)
+                )))
+            }
+        };
+        if record.agent_id != req.agent_id {
+            return Err(ServerError::Conflict(format!(
+                "challenge {} belongs to another agent",
+                req.challenge_id
+            )));
+        }
+        let seen: [u8; 32] = Sha256::digest(&req.secret).into();
+        if !bool::from(seen.ct_eq(&record.secret_digest)) {
+            return Err(ServerError::Conflict(
+                "the activated credential does not match: the AK is not in the TPM that holds this EK"
+                    .into(),
+            ));
+        }
+        let store = self.store.clone();
+        let (aid, cid) = (req.agent_id.clone(), req.challenge_id.clone());
+        let agent = blocking(move || store.activate_agent(&aid, &cid, now)).await?;
+        Ok(ActivateResponse {
+            agent_id: agent.agent_id,
+            ek_issuer: agent.ek_issuer,
+        })
+    }
+
+    /// A single-use nonce for an active agent.
+    pub async fn nonce(&self, req: NonceRequest) -> Result<NonceResponse> {
+        let now = self.clock.now();
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let expires_at = now.saturating_add(self.config.nonce_ttl_secs);
+        let store = self.store.clone();
+        let rec = NewNonce {
+            nonce: nonce.to_vec(),
+            agent_id: req.agent_id.clone(),
+            expires_at,
+        };
+        blocking(move || store.insert_nonce(&rec, now)).await?;
+        Ok(NonceResponse {
+            nonce: hex::encode(nonce),
+            expires_at,
+        })
+    }
+
+    async fn current_policy_record(&self) -> Result<Option<PolicyRecord>> {
+        let store = self.store.clone();
+        blocking(move || store.current_policy()).await
+    }
+
+    /// Appraisal and key release.
+    pub async fn attest(&self, req: AttestRequest) -> Result<AttestResponse> {
+        let now = self.clock.now();
+        let evidence_json = serde_json::to_vec(&req.evidence)
+            .map_err(|e| ServerError::BadRequest(format!("evidence: {e}")))?;
+        let evidence_digest = Sha256::digest(&evidence_json);
+        let mut reasons: Vec<Reason> = Vec::new();
+        let reject = |check: &str, expected: Option<String>, observed: Option<String>, message: String| Reason {
+            check: check.into(),
+            expected,
+            observed,
+            message,
+        };
+
+        // 1. The nonce: consumed first, whatever else happens.
+        let nonce_bytes = hex::decode(&req.nonce).ok();
+        let nonce: Option<[u8; NONCE_LEN]> = nonce_bytes.as_deref().and_then(|b| b.try_into().ok());
+        match nonce {
+            None => reasons.push(reject(
+                "nonce",
+                Some(format!("{NONCE_LEN} bytes of hex")),
+                Some(req.nonce.chars().take(80).collect()),
+                "nonce is not 32 bytes of hex".into(),
+            )),
+            Some(n) => {
+                let store = self.store.clone();
+                match blocking(move || store.take_nonce(&n, now)).await? {
+                    Take::Taken(r) if r.agent_id == req.agent_id => {}
+                    Take::Taken(r) => reasons.push(reject(
+                        "nonce",
+                        Some(format!("a nonce issued to {}", req.agent_id)),
+                        Some(format!("a nonce issued to {}", r.agent_id)),
+                        "nonce was issued to another agent".into(),
+                    )),
+                    Take::NotFound => reasons.push(reject(
+                        "nonce",
+                        Some("a nonce issued by this verifier".into()),
+                        Some(req.nonce.clone()),
+                        "nonce was never issued by this verifier".into(),
+                    )),
+                    Take::Expired(r) => reasons.push(reject(
+                        "nonce",
+                        Some(format!("use before {}", r.expires_at)),
+                        Some(format!("used at {now}")),
+                        format!(
+                            "nonce expired at {} ({} s before this attestation)",
+                            r.expires_at,
+                            now.saturating_sub(r.expires_at)
+                        ),
+                    )),
+                    Take::AlreadyUsed(r) => reasons.push(reject(
+                        "nonce",
+                        Some("an unused nonce".into()),
+                        Some(format!("used at {}", r.used_at.unwrap_or(0))),
+                        format!(
+                            "nonce was already used at {} (replayed evidence)",
+                            r.used_at.unwrap_or(0)
+                        ),
+                    )),
+                }
+            }
+        }
+
+        // 2. The agent must be registered and active.
+        let store = self.store.clone();
+        let aid = req.agent_id.clone();
+        let agent = blocking(move || store.agent(&aid)).await?;
+        let agent = match agent {
+            None => {
+                reasons.push(reject(
+                    "agent",
+                    Some("a registered agent".into()),
+                    Some(req.agent_id.clone()),
+                    format!("agent {} is not registered", req.agent_id),
+                ));
+                None
+            }
+            Some(a) if a.status != AgentStatus::Active => {
+                reasons.push(reject(
+                    "agent",
+                    Some("active".into()),
+                    Some(a.status.to_string()),
+                    format!(
+                        "agent {}: its AK never completed activation (ActivateCredential)",
+                        a.agent_id
+                    ),
+                ));
+                None
+            }
+            Some(a) => Some(a),
+        };
+
+        let statement: Option<[u8; 32]> = match &req.statement_digest {
+            None => None,
+            Some(h) => match hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                Some(d) => Some(d),
+                None => {
+                    reasons.push(reject(
+                        "statement",
+                        Some("32 bytes of hex".into()),
+                        Some(h.chars().take(80).collect()),
+                        "statement digest is not a SHA-256 in hex".into(),
+                    ));
+                    None
+                }
+            },
+        };
+        let binding = Binding {
+            nonce: &nonce.unwrap_or([0u8; NONCE_LEN]),
+            ephemeral_public_key: &req.ephemeral_public_key,
+            statement_digest: statement.as_ref(),
+        }
+        .digest();
+
+        // 3. Evidence, then policy.
+        let policy_rec = self.current_policy_record().await?;
+        let policy = match &policy_rec {
+            Some(p) => Some(Policy::parse(&p.document).map_err(|e| {
+                ServerError::Store(format!("stored policy no longer parses: {e}"))
+            })?),
+            None => {
+                reasons.push(reject(
+                    "policy",
+                    Some("a current policy".into()),
+                    Some("none".into()),
+                    "no policy is loaded: nothing can be accepted".into(),
+                ));
+                None
+            }
+        };
+        let mut matched = Vec::new();
+        let mut granted = Vec::new();
+        if let Some(agent) = &agent {
+            let (ek_root_fingerprint, ek_root_subject) = split_root_record(agent.ek_issuer.as_deref());
+            let Evidence::Tpm(tpm) = &req.evidence;
+            let verified = verify_tpm(&TpmInput {
+                ak_public: &agent.ak_public,
+                binding: &binding,
+                evidence: tpm,
+                replay_pcrs: &self.config.replay_pcrs,
+                options: QuoteOptions {
+                    allow_sha1: self.config.allow_sha1,
+                },
+                ek_root_fingerprint,
+                ek_root_subject,
+            });
+            match verified {
+                Err(mut r) => reasons.append(&mut r),
+                Ok(claims) => {
+                    if let Some(policy) = &policy {
+                        let a = policy.appraise(&PlatformClaims::Tpm(claims));
+                        if reasons.is_empty() && a.granted_keys.is_empty() {
+                            reasons.extend(a.reasons);
+                            if reasons.is_empty() {
+                                reasons.push(reject(
+                                    "policy",
+                                    Some("a key grant for a matched reference set".into()),
+                                    Some(format!("matched: {}", a.matched_references.join(", "))),
+                                    "the evidence matched no reference set that grants a key".into(),
+                                ));
+                            }
+                        }
+                        matched = a.matched_references;
+                        granted = a.granted_keys;
+                    }
+                }
+            }
+        }
+        let verdict = if reasons.is_empty() {
+            Verdict::Accepted
+        } else {
+            Verdict::Rejected
+        };
+        if verdict == Verdict::Rejected {
+            granted.clear();
+        }
+
+        // 4. The attestation result.
+        let policy_id = policy
+            .as_ref()
+            .map(|p| p.policy_id())
+            .unwrap_or_else(|| "none".into());
+        let mut tv = BTreeMap::new();
+        let (status, tier) = match verdict {
+            Verdict::Accepted => (Status::Affirming, 2i8),
+            Verdict::Rejected => (Status::Contraindicated, 96i8),
+        };
+        tv.insert(0u8, tier); // instance-identity
+        tv.insert(1u8, tier); // configuration
+        tv.insert(2u8, tier); // executables
+        tv.insert(4u8, tier); // hardware
+        let mut submods = BTreeMap::new();
+        submods.insert(
+            "tpm".to_string(),
+            Submodule {
+                status,
+                trust_vector: tv,
+                policy_id: policy_id.clone(),
+                agent_id: req.agent_id.clone(),
+                binding: binding.to_vec(),
+                evidence_digest: evidence_digest.to_vec(),
+                references: matched,
+                statement_digest: statement.map(|s| s.to_vec()),
+            },
+        );
+        let ear = Ear {
+            iat: now,
+            nonce: nonce.map(|n| n.to_vec()).unwrap_or_default(),
+            verifier_build: format!("sealbuild-verifier {}", env!("CARGO_PKG_VERSION")),
+            verifier_developer: "sealbuild".into(),
+            submods,
+        }
+        .sign(&self.result_key.signing, &self.result_key.key_id)
+        .map_err(sealbuild_verifier_core::Error::from)?;
+        let result_digest: [u8; 32] = Sha256::digest(&ear).into();
+
+        // 5. Seal granted keys (before the audit commit, released only after).
+        let mut sealed = Vec::new();
+        let mut releases = Vec::new();
+        let eph_digest: [u8; 32] = Sha256::digest(&req.ephemeral_public_key).into();
+        for key_id in &granted {
+            let store = self.store.clone();
+            let kid = key_id.clone();
+            let Some(record) = blocking(move || store.key(&kid)).await? else {
+                return Err(ServerError::Store(format!(
+                    "policy grants key '{key_id}' but the key store has no such key"
+                )));
+            };
+            if record.disabled {
+                continue;
+            }
+            let secret = self
+                .keys
+                .unseal(&record)
+                .map_err(|e| ServerError::Key(e.to_string()))?;
+            let s = seal::seal(
+                &req.ephemeral_public_key,
+                key_id,
+                &secret,
+                &result_digest,
+                &mut rand::rngs::OsRng,
+            )
+            .map_err(sealbuild_verifier_core::Error::from)?;
+            sealed.push(SealedKey {
+                key_id: key_id.clone(),
+                algorithm: record.public.algorithm.as_str().to_string(),
+                public_key_pem: record.public.public_key_pem.clone(),
+                enc: s.enc,
+                ciphertext: s.ciphertext,
+            });
+            releases.push(ReleaseRecord {
+                key_id: key_id.clone(),
+                ephemeral_key_digest: eph_digest,
+                result_digest,
+            });
+        }
+
+        // 6. One transaction: the appraisal and every release. Keys leave only after it.
+        let record = AppraisalRecord {
+            time: now,
+            body: AppraisalBody {
+                agent_id: req.agent_id.clone(),
+                evidence_digest: hex::encode(evidence_digest),
+                verdict,
+                reasons: reasons.clone(),
+                policy_id: policy_rec
+                    .as_ref()
+                    .map(|p| p.policy_id.clone())
+                    .unwrap_or_else(|| "none".into()),
+                policy_version: policy_rec.as_ref().map(|p| p.version).unwrap_or(0),
+                policy_sha256: policy_rec
+                    .as_ref()
+                    .map(|p| p.sha256.clone())
+                    .unwrap_or_default(),
+                result_digest: hex::encode(result_digest),
+            },
+        };
+        let store = self.store.clone();
+        blocking(move || store.record_decision(record, releases)).await?;
+        if verdict == Verdict::Rejected {
+            tracing::info!(agent = %req.agent_id, reasons = reasons.len(), "attestation rejected");
+        }
+        Ok(AttestResponse {
+            verdict,
+            reasons,
+            ear,
+            keys: sealed,
+        })
+    }
+
+    /// The current policy.
+    pub async fn current_policy(&self) -> Result<PolicyInfo> {
+        let rec = self
+            .current_policy_record()
+            .await?
+            .ok_or_else(|| ServerError::NotFound("no policy is loaded".into()))?;
+        Ok(PolicyInfo {
+            policy_id: format!("sha256:{}", rec.sha256),
+            version: rec.version,
+            text: rec.document,
+        })
+    }
+
+    /// Checks and stores a policy document as the current policy.
+    pub async fn set_policy(&self, text: String) -> Result<PolicyInfo> {
+        let policy = Policy::parse(&text).map_err(sealbuild_verifier_core::Error::from)?;
+        for key_id in policy.key_ids() {
+            let store = self.store.clone();
+            let kid = key_id.to_string();
+            if blocking(move || store.key(&kid)).await?.is_none() {
+                return Err(ServerError::BadRequest(format!(
+                    "policy grants key '{key_id}', which the key store does not hold"
+                )));
+            }
+        }
+        let now = self.clock.now();
+        let store = self.store.clone();
+        let doc = text.clone();
+        let rec = blocking(move || {
+            store.put_policy(
+                &NewPolicy {
+                    policy_id: POLICY_ID.into(),
+                    document: doc,
+                    make_current: true,
+                },
+                now,
+            )
+        })
+        .await?;
+        Ok(PolicyInfo {
+            policy_id: format!("sha256:{}", rec.sha256),
+            version: rec.version,
+            text,
+        })
+    }
+
+    /// Generates and stores a key.
+    pub async fn generate_key(&self, algorithm: &str, id: Option<String>) -> Result<PublicKeyInfo> {
+        let alg = KeyAlgorithm::from_name(algorithm).map_err(|e| ServerError::BadRequest(e.to_string()))?;
+        let new = self
+            .keys
+            .generate(alg, id.as_deref())
+            .map_err(|e| ServerError::Key(e.to_string()))?;
+        let now = self.clock.now();
+        let store = self.store.clone();
+        let rec = blocking(move || store.insert_key(&new, now)).await?;
+        Ok(rec.public)
+    }
+
+    /// Every key, public halves only.
+    pub async fn list_keys(&self) -> Result<Vec<KeySummary>> {
+        let store = self.store.clone();
+        let keys = blocking(move || store.list_keys()).await?;
+        Ok(keys.iter().map(|k| k.summary()).collect())
+    }
+
+    /// Audit entries from `from`.
+    pub async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntryJson>> {
+        let store = self.store.clone();
+        let entries = blocking(move || store.audit_entries(from, limit)).await?;
+        Ok(entries.iter().map(|e| e.to_json()).collect())
+    }
+}
+
+/// The agent record keeps the EK trust anchor as `sha256:<hex> <subject>`.
+fn split_root_record(rec: Option<&str>) -> (Option<String>, Option<String>) {
+    match rec {
+        None => (None, None),
+        Some(s) => match s.strip_prefix("sha256:").and_then(|r| r.split_once(' ')) {
+            Some((fp, subject)) => (Some(fp.to_string()), Some(subject.to_string())),
+            None => (None, Some(s.to_string())),
+        },
+    }
+}

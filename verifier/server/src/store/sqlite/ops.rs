@@ -1,0 +1,685 @@
+//! [`Store`] operations of [`SqliteStore`]: every write in one
+//! `BEGIN IMMEDIATE` transaction together with its audit entry.
+
+use super::rows::{
+    agent_row, append, audit_row, challenge_row, get_agent, get_current_policy, get_key,
+    get_policy, head, key_row, nonce_row, policy_row, set_current, AGENT_COLS, AUDIT_COLS,
+    CHALLENGE_COLS, KEY_COLS, NONCE_COLS, POLICY_SELECT,
+};
+use super::{check_time, db, is_unique_violation, SqliteStore};
+use crate::audit::{
+    AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry, AuditHead, AuditKind,
+    KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef, PolicyUpdateBody, Recipient,
+    ReleaseBody, ReleaseRecord,
+};
+use crate::keys::KeyOrigin;
+use crate::store::{
+    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, KeyRecord, NewAgent,
+    NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
+    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+};
+use rusqlite::{params, OptionalExtension};
+use sealbuild_common::api::Verdict;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+impl Store for SqliteStore {
+    fn register_agent(
+        &self,
+        agent: &NewAgent,
+        challenge: &NewChallenge,
+        now: u64,
+    ) -> Result<Registration, StoreError> {
+        check_time("now", now)?;
+        check_time("challenge expires_at", challenge.expires_at)?;
+        if challenge.expires_at < now {
+            return Err(StoreError::InvalidInput(format!(
+                "challenge '{}' expires at {} before now ({now})",
+                challenge.challenge_id, challenge.expires_at
+            )));
+        }
+        let d = db("registering an agent");
+        self.write("registering an agent", |tx| {
+            let existing = get_agent(tx, &agent.agent_id)?;
+            let new_agent = match &existing {
+                Some(a) => {
+                    if a.ek_public != agent.ek_public
+                        || a.ak_public != agent.ak_public
+                        || a.ak_name != agent.ak_name
+                    {
+                        return Err(StoreError::Conflict(format!(
+                            "agent '{}' is already registered with a different EK or AK",
+                            agent.agent_id
+                        )));
+                    }
+                    false
+                }
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+                         ak_public, ak_name, status, created_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+                    )
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            agent.agent_id,
+                            agent.ek_public,
+                            agent.ek_certificate,
+                            agent.ek_issuer,
+                            agent.ak_public,
+                            agent.ak_name,
+                            now
+                        ])
+                    })
+                    .map_err(d)?;
+                    append(
+                        tx,
+                        now,
+                        AuditKind::AgentRegistered,
+                        &AgentRegisteredBody {
+                            agent_id: agent.agent_id.clone(),
+                            ak_name: hex::encode(&agent.ak_name),
+                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
+                            ek_issuer: agent.ek_issuer.clone(),
+                        },
+                    )?;
+                    true
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    challenge.challenge_id,
+                    agent.agent_id,
+                    challenge.secret_digest,
+                    now,
+                    challenge.expires_at
+                ])
+            })
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists {
+                        what: "challenge",
+                        id: challenge.challenge_id.clone(),
+                    }
+                } else {
+                    d(e)
+                }
+            })?;
+            let agent = get_agent(tx, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent.agent_id.clone(),
+            })?;
+            Ok(Registration { agent, new_agent })
+        })
+    }
+
+    fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.read(|c| get_agent(c, agent_id))
+    }
+
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.read(|c| {
+            let d = db("listing agents");
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {AGENT_COLS} FROM agents ORDER BY agent_id"
+                ))
+                .map_err(d)?;
+            let rows = s.query_map([], agent_row).map_err(d)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(d)
+        })
+    }
+
+    fn take_challenge(
+        &self,
+        challenge_id: &str,
+        now: u64,
+    ) -> Result<Take<ChallengeRecord>, StoreError> {
+        check_time("now", now)?;
+        let d = db("taking a challenge");
+        self.write("taking a challenge", |tx| {
+            let taken = tx
+                .prepare_cached(&format!(
+                    "UPDATE challenges SET used_at = ?2 \
+                     WHERE challenge_id = ?1 AND used_at IS NULL RETURNING {CHALLENGE_COLS}"
+                ))
+                .and_then(|mut s| {
+                    s.query_row(params![challenge_id, now], challenge_row)
+                        .optional()
+                })
+                .map_err(d)?;
+            if let Some(rec) = taken {
+                return Ok(if now > rec.expires_at {
+                    Take::Expired(rec)
+                } else {
+                    Take::Taken(rec)
+                });
+            }
+            let old = tx
+                .prepare_cached(&format!(
+                    "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
+                ))
+                .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
+                .map_err(d)?;
+            Ok(old.map_or(Take::NotFound, Take::AlreadyUsed))
+        })
+    }
+
+    fn activate_agent(
+        &self,
+        agent_id: &str,
+        challenge_id: &str,
+        now: u64,
+    ) -> Result<AgentRecord, StoreError> {
+        check_time("now", now)?;
+        let d = db("activating an agent");
+        self.write("activating an agent", |tx| {
+            let agent = get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent_id.to_string(),
+            })?;
+            let challenge = tx
+                .prepare_cached(&format!(
+                    "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
+                ))
+                .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
+                .map_err(d)?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "challenge",
+                    id: challenge_id.to_string(),
+                })?;
+            if challenge.agent_id != agent_id {
+                return Err(StoreError::Conflict(format!(
+                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
+                    challenge.agent_id
+                )));
+            }
+            if challenge.used_at.is_none() {
+                return Err(StoreError::Conflict(format!(
+                    "challenge '{challenge_id}' has not been taken; take it before activating"
+                )));
+            }
+            if agent.status == AgentStatus::Active {
+                return Ok(agent);
+            }
+            tx.prepare_cached(
+                "UPDATE agents SET status = 'active', activated_at = ?2 \
+                 WHERE agent_id = ?1 AND status = 'pending'",
+            )
+            .and_then(|mut s| s.execute(params![agent_id, now]))
+            .map_err(d)?;
+            append(
+                tx,
+                now,
+                AuditKind::AgentActivated,
+                &AgentActivatedBody {
+                    agent_id: agent_id.to_string(),
+                    challenge_id: challenge_id.to_string(),
+                },
+            )?;
+            get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent_id.to_string(),
+            })
+        })
+    }
+
+    fn insert_nonce(&self, nonce: &NewNonce, now: u64) -> Result<(), StoreError> {
+        check_time("now", now)?;
+        check_time("nonce expires_at", nonce.expires_at)?;
+        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
+            return Err(StoreError::InvalidInput(format!(
+                "a nonce has 1 to 64 bytes, got {}",
+                nonce.nonce.len()
+            )));
+        }
+        let d = db("storing a nonce");
+        self.write("storing a nonce", |tx| {
+            let agent = get_agent(tx, &nonce.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: nonce.agent_id.clone(),
+            })?;
+            if agent.status != AgentStatus::Active {
+                return Err(StoreError::Conflict(format!(
+                    "agent '{}' is {}, not active: it gets nonces after activation",
+                    agent.agent_id, agent.status
+                )));
+            }
+            tx.prepare_cached(
+                "INSERT INTO nonces (nonce, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![nonce.nonce, nonce.agent_id, now, nonce.expires_at]))
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists {
+                        what: "nonce",
+                        id: hex::encode(&nonce.nonce),
+                    }
+                } else {
+                    d(e)
+                }
+            })?;
+            Ok(())
+        })
+    }
+
+    fn take_nonce(&self, nonce: &[u8], now: u64) -> Result<Take<NonceRecord>, StoreError> {
+        check_time("now", now)?;
+        let d = db("taking a nonce");
+        self.write("taking a nonce", |tx| {
+            // The one atomic step: only the caller whose UPDATE flips
+            // used_at from NULL gets the row back.
+            let taken = tx
+                .prepare_cached(&format!(
+                    "UPDATE nonces SET used_at = ?2 \
+                     WHERE nonce = ?1 AND used_at IS NULL RETURNING {NONCE_COLS}"
+                ))
+                .and_then(|mut s| s.query_row(params![nonce, now], nonce_row).optional())
+                .map_err(d)?;
+            if let Some(rec) = taken {
+                return Ok(if now > rec.expires_at {
+                    Take::Expired(rec)
+                } else {
+                    Take::Taken(rec)
+                });
+            }
+            let old = tx
+                .prepare_cached(&format!("SELECT {NONCE_COLS} FROM nonces WHERE nonce = ?1"))
+                .and_then(|mut s| s.query_row([nonce], nonce_row).optional())
+                .map_err(d)?;
+            Ok(old.map_or(Take::NotFound, Take::AlreadyUsed))
+        })
+    }
+
+    fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
+        check_time("now", now)?;
+        validate_policy_id(&policy.policy_id)?;
+        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
+        let d = db("storing a policy");
+        self.write("storing a policy", |tx| {
+            let last: u32 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = ?1",
+                )
+                .and_then(|mut s| s.query_row([&policy.policy_id], |r| r.get(0)))
+                .map_err(d)?;
+            let version = last.checked_add(1).ok_or_else(|| {
+                StoreError::InvalidInput(format!(
+                    "policy '{}' has no versions left",
+                    policy.policy_id
+                ))
+            })?;
+            tx.prepare_cached(
+                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    policy.policy_id,
+                    version,
+                    policy.document,
+                    sha256,
+                    now
+                ])
+            })
+            .map_err(d)?;
+            if policy.make_current {
+                set_current(tx, &policy.policy_id, version)?;
+            }
+            append(
+                tx,
+                now,
+                AuditKind::PolicyUpdate,
+                &PolicyUpdateBody {
+                    policy_id: policy.policy_id.clone(),
+                    version,
+                    sha256: sha256.clone(),
+                    current: policy.make_current,
+                },
+            )?;
+            get_policy(tx, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
+                what: "policy",
+                id: format!("{} v{version}", policy.policy_id),
+            })
+        })
+    }
+
+    fn policy(&self, policy_id: &str, version: u32) -> Result<Option<PolicyRecord>, StoreError> {
+        self.read(|c| get_policy(c, policy_id, version))
+    }
+
+    fn current_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        self.read(get_current_policy)
+    }
+
+    fn set_current_policy(
+        &self,
+        policy_id: &str,
+        version: u32,
+        now: u64,
+    ) -> Result<PolicyRecord, StoreError> {
+        check_time("now", now)?;
+        self.write("switching the current policy", |tx| {
+            let target =
+                get_policy(tx, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
+                    what: "policy",
+                    id: format!("{policy_id} v{version}"),
+                })?;
+            if target.current {
+                return Ok(target);
+            }
+            let previous = get_current_policy(tx)?.map(|p| PolicyRef {
+                policy_id: p.policy_id,
+                version: p.version,
+            });
+            set_current(tx, policy_id, version)?;
+            append(
+                tx,
+                now,
+                AuditKind::PolicyCurrent,
+                &PolicyCurrentBody {
+                    policy_id: policy_id.to_string(),
+                    version,
+                    sha256: target.sha256.clone(),
+                    previous,
+                },
+            )?;
+            Ok(PolicyRecord {
+                current: true,
+                ..target
+            })
+        })
+    }
+
+    fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
+        self.read(|c| {
+            let d = db("listing policies");
+            let mut s = c
+                .prepare_cached(&format!("{POLICY_SELECT} ORDER BY p.policy_id, p.version"))
+                .map_err(d)?;
+            let rows = s.query_map([], policy_row).map_err(d)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(d)
+        })
+    }
+
+    fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
+        check_time("now", now)?;
+        let d = db("storing a key");
+        let p = &key.public;
+        self.write("storing a key", |tx| {
+            let same_public: Option<String> = tx
+                .prepare_cached("SELECT key_id FROM keys WHERE fingerprint = ?1")
+                .and_then(|mut s| s.query_row([&p.fingerprint], |r| r.get(0)).optional())
+                .map_err(d)?;
+            if let Some(existing) = same_public {
+                return Err(StoreError::AlreadyExists {
+                    what: "key with this public key",
+                    id: existing,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+                 sealed_private_key, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    p.key_id,
+                    p.algorithm.as_str(),
+                    p.public_key_pem,
+                    p.fingerprint,
+                    key.sealed.to_bytes(),
+                    key.origin.as_str(),
+                    now
+                ])
+            })
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists {
+                        what: "key",
+                        id: p.key_id.clone(),
+                    }
+                } else {
+                    d(e)
+                }
+            })?;
+            let kind = match key.origin {
+                KeyOrigin::Generated => AuditKind::KeyCreated,
+                KeyOrigin::Imported => AuditKind::KeyImported,
+            };
+            append(
+                tx,
+                now,
+                kind,
+                &KeyBody {
+                    key_id: p.key_id.clone(),
+                    algorithm: p.algorithm.as_str().to_string(),
+                    fingerprint: p.fingerprint.clone(),
+                },
+            )?;
+            get_key(tx, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "key",
+                id: p.key_id.clone(),
+            })
+        })
+    }
+
+    fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.read(|c| get_key(c, key_id))
+    }
+
+    fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read(|c| {
+            let d = db("listing keys");
+            let mut s = c
+                .prepare_cached(&format!("SELECT {KEY_COLS} FROM keys ORDER BY key_id"))
+                .map_err(d)?;
+            let rows = s.query_map([], key_row).map_err(d)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(d)
+        })
+    }
+
+    fn set_key_disabled(
+        &self,
+        key_id: &str,
+        disabled: bool,
+        now: u64,
+    ) -> Result<KeyRecord, StoreError> {
+        check_time("now", now)?;
+        self.write("changing a key's state", |tx| {
+            let key = get_key(tx, key_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "key",
+                id: key_id.to_string(),
+            })?;
+            if key.disabled == disabled {
+                return Ok(key);
+            }
+            tx.prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
+                .and_then(|mut s| s.execute(params![key_id, disabled]))
+                .map_err(db("changing a key's state"))?;
+            let kind = if disabled {
+                AuditKind::KeyDisabled
+            } else {
+                AuditKind::KeyEnabled
+            };
+            append(
+                tx,
+                now,
+                kind,
+                &KeyStateBody {
+                    key_id: key_id.to_string(),
+                    disabled,
+                },
+            )?;
+            Ok(KeyRecord { disabled, ..key })
+        })
+    }
+
+    fn record_decision(
+        &self,
+        appraisal: AppraisalRecord,
+        releases: Vec<ReleaseRecord>,
+    ) -> Result<AuditHead, StoreError> {
+        let body = &appraisal.body;
+        if !releases.is_empty() && body.verdict != Verdict::Accepted {
+            return Err(StoreError::InvalidInput(format!(
+                "{} key release(s) with a rejected verdict for agent '{}'",
+                releases.len(),
+                body.agent_id
+            )));
+        }
+        for (what, digest) in [
+            ("evidence_digest", &body.evidence_digest),
+            ("result_digest", &body.result_digest),
+        ] {
+            if digest.len() != 64
+                || !digest
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(StoreError::InvalidInput(format!(
+                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
+                )));
+            }
+        }
+        if let Some(r) = releases
+            .iter()
+            .find(|r| hex::encode(r.result_digest) != body.result_digest)
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "release of key '{}' names result digest {}, the appraisal {}",
+                r.key_id,
+                hex::encode(r.result_digest),
+                body.result_digest
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
+            return Err(StoreError::InvalidInput(format!(
+                "key '{}' is released twice in one decision",
+                dup.key_id
+            )));
+        }
+        let op = "recording a decision";
+        self.write(op, |tx| {
+            if !releases.is_empty() {
+                let agent = get_agent(tx, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                    what: "agent",
+                    id: body.agent_id.clone(),
+                })?;
+                if agent.status != AgentStatus::Active {
+                    return Err(StoreError::Conflict(format!(
+                        "agent '{}' is {}: keys are released only to active agents",
+                        body.agent_id, agent.status
+                    )));
+                }
+            }
+            let appraisal_entry = append(tx, appraisal.time, AuditKind::Appraisal, body)?;
+            let mut last = appraisal_entry.head();
+            for r in &releases {
+                // Checked inside the transaction, so a key disabled
+                // concurrently is either disabled before or after this
+                // decision, never during it.
+                let disabled: Option<bool> = tx
+                    .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
+                    .and_then(|mut s| s.query_row([&r.key_id], |row| row.get(0)).optional())
+                    .map_err(db(op))?;
+                if disabled == Some(true) {
+                    return Err(StoreError::Conflict(format!(
+                        "key '{}' is disabled and cannot be released",
+                        r.key_id
+                    )));
+                }
+                let entry = append(
+                    tx,
+                    appraisal.time,
+                    AuditKind::Release,
+                    &ReleaseBody {
+                        key_id: r.key_id.clone(),
+                        recipient: Recipient {
+                            agent_id: body.agent_id.clone(),
+                            ephemeral_key_digest: r.ephemeral_key_digest,
+                        },
+                        result_digest: r.result_digest,
+                        appraisal_seq: appraisal_entry.seq,
+                    },
+                )?;
+                tx.prepare_cached(
+                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+                     ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        entry.seq,
+                        appraisal_entry.seq,
+                        r.key_id,
+                        body.agent_id,
+                        r.ephemeral_key_digest,
+                        appraisal.time
+                    ])
+                })
+                .map_err(|e| match db(op)(e) {
+                    StoreError::Constraint { op, message } => StoreError::Constraint {
+                        op,
+                        message: format!("release of key '{}': {message}", r.key_id),
+                    },
+                    other => other,
+                })?;
+                last = entry.head();
+            }
+            Ok(last)
+        })
+    }
+
+    fn append_notice(&self, notice: NoticeRecord) -> Result<AuditEntry, StoreError> {
+        self.write("appending a notice", |tx| {
+            append(tx, notice.time, AuditKind::Notice, &notice.body)
+        })
+    }
+
+    fn audit_entries(&self, from_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        check_time("from_seq", from_seq)?;
+        let limit = limit.min(MAX_AUDIT_PAGE);
+        self.read(|c| {
+            let d = db("reading the audit log");
+            let mut s = c
+                .prepare_cached(&format!(
+                    "SELECT {AUDIT_COLS} FROM audit WHERE seq >= ?1 ORDER BY seq LIMIT ?2"
+                ))
+                .map_err(d)?;
+            let rows = s
+                .query_map(params![from_seq, limit], audit_row)
+                .map_err(d)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(d)
+        })
+    }
+
+    fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.read(head)
+    }
+
+    fn purge_expired(&self, before: u64) -> Result<PurgeReport, StoreError> {
+        check_time("before", before)?;
+        let d = db("purging expired rows");
+        self.write("purging expired rows", |tx| {
+            let run = |sql: &str| -> Result<u64, StoreError> {
+                let n = tx.execute(sql, [before]).map_err(d)?;
+                Ok(n as u64)
+            };
+            let nonces = run("DELETE FROM nonces WHERE expires_at < ?1")?;
+            let challenges = run("DELETE FROM challenges WHERE expires_at < ?1")?;
+            let pending_agents = run(
+                "DELETE FROM agents WHERE status = 'pending' AND created_at < ?1 \
+                 AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.agent_id = agents.agent_id)",
+            )?;
+            Ok(PurgeReport {
+                nonces,
+                challenges,
+                pending_agents,
+            })
+        })
+    }
+}

@@ -1,0 +1,292 @@
+//! The audit chain in a real database file: a valid log of 100 entries
+//! verifies; rows changed or deleted with plain SQL are named by seq.
+
+mod store_support;
+
+use sealbuild_common::api::Verdict;
+use sealbuild_verifier::audit::{
+    entry_hash, list_json, verify_store, AuditEntryJson, AuditError, AuditHead, AuditVerifyError,
+    ReleaseRecord,
+};
+use sealbuild_verifier::keys::{KeyAlgorithm, KeyManager, MasterKey};
+use sealbuild_verifier::store::{SqliteStore, Store};
+use std::path::{Path, PathBuf};
+use store_support::*;
+use tempfile::TempDir;
+
+/// A log of exactly 100 entries of several kinds.
+fn hundred_entries() -> (TempDir, PathBuf) {
+    let (dir, path) = temp_db();
+    let store = open(&path);
+    active_agent(&store, "a1", NOW); // 2 entries
+    let km = KeyManager::new(MasterKey::from_bytes([1; 32]));
+    store
+        .insert_key(
+            &km.generate(KeyAlgorithm::EcdsaP256, Some("k1")).unwrap(),
+            NOW,
+        )
+        .unwrap(); // 3
+    let mut i = 0;
+    while store.audit_head().unwrap().seq < 100 {
+        i += 1;
+        let head = store.audit_head().unwrap();
+        if i % 3 == 0 && head.seq <= 98 {
+            store
+                .record_decision(
+                    appraisal("a1", Verdict::Accepted, NOW + i),
+                    vec![ReleaseRecord {
+                        key_id: "k1".into(),
+                        ephemeral_key_digest: [i as u8; 32],
+                        result_digest: [0xd2; 32],
+                    }],
+                )
+                .unwrap();
+        } else if i % 3 == 1 {
+            store
+                .record_decision(appraisal("a1", Verdict::Rejected, NOW + i), vec![])
+                .unwrap();
+        } else {
+            store.append_notice(notice(NOW + i, i)).unwrap();
+        }
+    }
+    assert_eq!(store.audit_head().unwrap().seq, 100);
+    (dir, path)
+}
+
+fn verify(path: &Path) -> Result<AuditHead, AuditVerifyError> {
+    let store = SqliteStore::open(path).unwrap();
+    verify_store(&store, None).map(|r| r.head)
+}
+
+fn chain_error(path: &Path) -> AuditError {
+    match verify(path) {
+        Err(AuditVerifyError::Chain(e)) => e,
+        other => panic!("expected a chain error, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_valid_chain_of_100_entries_verifies() {
+    let (_dir, path) = hundred_entries();
+    let store = open(&path);
+    let report = verify_store(&store, None).unwrap();
+    assert_eq!(report.entries, 100);
+    assert_eq!(report.head, store.audit_head().unwrap());
+    assert_eq!(report.head.seq, 100);
+    // Against a checkpoint taken earlier, and against the head itself.
+    let e50 = store.audit_entries(50, 1).unwrap().remove(0);
+    verify_store(&store, Some(e50.head())).unwrap();
+    verify_store(&store, Some(report.head)).unwrap();
+    // The head's text form is what `audit verify` prints.
+    assert_eq!(
+        AuditHead::parse(&report.head.to_string()).unwrap(),
+        report.head
+    );
+    // Entry 1 links to genesis.
+    let first = store.audit_entries(1, 1).unwrap().remove(0);
+    assert_eq!(first.prev_hash, [0u8; 32]);
+    let kinds: std::collections::BTreeSet<String> = store
+        .audit_entries(1, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        [
+            "agent_activated",
+            "agent_registered",
+            "appraisal",
+            "key_created",
+            "notice",
+            "release"
+        ]
+    );
+}
+
+#[test]
+fn the_triggers_refuse_plain_updates_and_deletes() {
+    let (_dir, path) = hundred_entries();
+    let c = raw(&path);
+    let err = c
+        .execute("UPDATE audit SET body = '{}' WHERE seq = 37", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = c
+        .execute("DELETE FROM audit WHERE seq = 50", [])
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+    assert_eq!(verify(&path).unwrap().seq, 100);
+}
+
+#[test]
+fn an_updated_body_is_named_by_its_seq() {
+    let (_dir, path) = hundred_entries();
+    let c = raw(&path);
+    // Turn the first accepted appraisal at or after entry 37 into a rejection.
+    let seq: u64 = c
+        .query_row(
+            "SELECT min(seq) FROM audit WHERE seq >= 37 AND kind = 'appraisal' \
+             AND body LIKE '%\"verdict\":\"accepted\"%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_update").unwrap();
+    let n = c
+        .execute(
+            "UPDATE audit SET body = replace(body, '\"accepted\"', '\"rejected\"') WHERE seq = ?1",
+            [seq],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = chain_error(&path);
+    let AuditError::HashMismatch { seq: bad, .. } = &err else {
+        panic!("expected HashMismatch, got {err}")
+    };
+    assert_eq!(*bad, seq);
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("audit entry {seq}: stored entry_hash")),
+        "{msg}"
+    );
+    assert!(msg.contains("does not match the recomputed"), "{msg}");
+
+    // A changed time is found the same way.
+    let (_dir2, path2) = hundred_entries();
+    let c2 = raw(&path2);
+    c2.execute_batch(
+        "DROP TRIGGER audit_no_update; UPDATE audit SET time = time + 1 WHERE seq = 64",
+    )
+    .unwrap();
+    assert!(matches!(
+        chain_error(&path2),
+        AuditError::HashMismatch { seq: 64, .. }
+    ));
+}
+
+#[test]
+fn a_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link() {
+    let (_dir, path) = hundred_entries();
+    let c = raw(&path);
+    c.execute_batch("DROP TRIGGER audit_no_update").unwrap();
+    let (time, kind, prev): (u64, String, [u8; 32]) = c
+        .query_row(
+            "SELECT time, kind, prev_hash FROM audit WHERE seq = 37",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    let body = r#"{"forged":true}"#;
+    let hash = entry_hash(37, time, &kind, body, &prev).unwrap();
+    c.execute(
+        "UPDATE audit SET body = ?1, entry_hash = ?2 WHERE seq = 37",
+        rusqlite::params![body, hash],
+    )
+    .unwrap();
+    let err = chain_error(&path);
+    assert!(
+        matches!(err, AuditError::PrevLinkBroken { seq: 38, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("entry 37"), "{err}");
+}
+
+#[test]
+fn a_deleted_row_is_named_as_a_gap() {
+    let (_dir, path) = hundred_entries();
+    let c = raw(&path);
+    // The releases table references audit rows; pick an entry without one.
+    let seq: u64 = c
+        .query_row(
+            "SELECT min(seq) FROM audit WHERE seq >= 50 AND kind = 'notice'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute_batch("DROP TRIGGER audit_no_delete").unwrap();
+    assert_eq!(
+        c.execute("DELETE FROM audit WHERE seq = ?1", [seq])
+            .unwrap(),
+        1
+    );
+    let err = chain_error(&path);
+    assert_eq!(
+        err,
+        AuditError::SeqGap {
+            expected: seq,
+            found: seq + 1
+        }
+    );
+    assert!(
+        err.to_string().contains(&format!(
+            "expected seq {seq}, found {} (entry {seq} is missing)",
+            seq + 1
+        )),
+        "{err}"
+    );
+
+    // Deleting the first entry is found too.
+    c.execute("DELETE FROM audit WHERE seq = 1", []).unwrap();
+    assert_eq!(
+        chain_error(&path),
+        AuditError::SeqGap {
+            expected: 1,
+            found: 2
+        }
+    );
+}
+
+#[test]
+fn a_cut_off_tail_is_found_only_with_a_checkpoint() {
+    let (_dir, path) = hundred_entries();
+    let store = open(&path);
+    let checkpoint = store.audit_head().unwrap();
+    let c = raw(&path);
+    let last_kind: String = c
+        .query_row("SELECT kind FROM audit WHERE seq = 100", [], |r| r.get(0))
+        .unwrap();
+    c.execute_batch(
+        "DROP TRIGGER audit_no_delete; PRAGMA foreign_keys = OFF; \
+         DELETE FROM releases WHERE audit_seq = 100; DELETE FROM audit WHERE seq = 100",
+    )
+    .unwrap();
+    // Without a checkpoint the shorter chain is self-consistent...
+    assert_eq!(verify(&path).unwrap().seq, 99, "last entry was {last_kind}");
+    // ...with one, the truncation is named.
+    let err = verify_store(&store, Some(checkpoint)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AuditVerifyError::Chain(AuditError::Truncated {
+                last_seq: 99,
+                checkpoint_seq: 100
+            })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_json_prints_entries_with_hex_hashes_and_json_bodies() {
+    let (_dir, path) = hundred_entries();
+    let store = open(&path);
+    let page = list_json(&store, 98, 10).unwrap();
+    assert_eq!(
+        page.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [98, 99, 100]
+    );
+    let text = serde_json::to_string(&page).unwrap();
+    let back: Vec<AuditEntryJson> = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, page);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let e = &v[2];
+    assert_eq!(e["seq"], 100);
+    assert!(e["body"].is_object());
+    assert_eq!(e["entry_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(
+        e["entry_hash"].as_str().unwrap(),
+        hex::encode(store.audit_head().unwrap().hash)
+    );
+    assert_eq!(e["prev_hash"], v[1]["entry_hash"]);
+}

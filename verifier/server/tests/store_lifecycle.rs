@@ -1,0 +1,458 @@
+//! The SQLite store on a real database file: schema creation and versioning,
+//! the agent → challenge → activation → nonce lifecycle, policies, purging.
+
+mod store_support;
+
+use sealbuild_verifier::audit::{verify_store, AuditKind};
+use sealbuild_verifier::store::{
+    AgentStatus, NewNonce, NewPolicy, SqliteStore, Store, StoreError, Take, SCHEMA_VERSION,
+};
+use sha2::{Digest, Sha256};
+use store_support::*;
+
+fn kinds(store: &dyn Store) -> Vec<String> {
+    store
+        .audit_entries(1, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+#[test]
+fn migrations_create_the_schema_in_an_empty_file() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    assert_eq!(SCHEMA_VERSION, 1);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+
+    let c = raw(&path);
+    let v: u32 = c
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, SCHEMA_VERSION);
+    let mode: String = c
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let mut s = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap();
+    let tables: Vec<String> = s
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        tables,
+        [
+            "agents",
+            "audit",
+            "challenges",
+            "current_policy",
+            "keys",
+            "nonces",
+            "policies",
+            "releases"
+        ]
+    );
+    let mut s = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        .unwrap();
+    let triggers: Vec<String> = s
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(triggers, ["audit_no_delete", "audit_no_update"]);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "database file mode {mode:o}");
+    }
+
+    // Reopening migrates nothing and keeps the data.
+    store
+        .put_policy(
+            &NewPolicy {
+                policy_id: "default".into(),
+                document: "version = 1\n".into(),
+                make_current: true,
+            },
+            NOW,
+        )
+        .unwrap();
+    drop(store);
+    let store = open(&path);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(store.current_policy().unwrap().unwrap().version, 1);
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused() {
+    let (_dir, path) = temp_db();
+    drop(open(&path));
+    raw(&path).pragma_update(None, "user_version", 99).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 1
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_refused() {
+    let (_dir, path) = temp_db();
+    std::fs::write(&path, vec![0xa5u8; 4096]).unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    assert!(err.to_string().contains("verifier.db"), "{err}");
+}
+
+#[test]
+fn agent_registration_challenge_and_activation() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+
+    let reg = store
+        .register_agent(&new_agent("a1"), &challenge("c1", NOW), NOW)
+        .unwrap();
+    assert!(reg.new_agent);
+    assert_eq!(reg.agent.status, AgentStatus::Pending);
+    assert_eq!(reg.agent.created_at, NOW);
+    assert_eq!(reg.agent.activated_at, None);
+    assert_eq!(reg.agent.ek_issuer.as_deref(), Some("CN=Test TPM CA"));
+    assert_eq!(store.agent("a1").unwrap().unwrap(), reg.agent);
+    assert_eq!(store.agent("nobody").unwrap(), None);
+
+    // Pending agents get no nonces.
+    let nonce = NewNonce {
+        nonce: vec![1; 32],
+        agent_id: "a1".into(),
+        expires_at: NOW + 60,
+    };
+    let err = store.insert_nonce(&nonce, NOW).unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    assert!(err.to_string().contains("pending"), "{err}");
+
+    // Activation needs the challenge to have been taken first.
+    let err = store.activate_agent("a1", "c1", NOW + 1).unwrap_err();
+    assert!(err.to_string().contains("has not been taken"), "{err}");
+
+    assert_eq!(
+        store.take_challenge("nope", NOW + 1).unwrap(),
+        Take::NotFound
+    );
+    let Take::Taken(ch) = store.take_challenge("c1", NOW + 1).unwrap() else {
+        panic!("first take must succeed")
+    };
+    assert_eq!(ch.agent_id, "a1");
+    assert_eq!(ch.secret_digest, [0x5a; 32]);
+    assert_eq!(ch.used_at, Some(NOW + 1));
+    let Take::AlreadyUsed(again) = store.take_challenge("c1", NOW + 2).unwrap() else {
+        panic!("second take must say AlreadyUsed")
+    };
+    assert_eq!(again.used_at, Some(NOW + 1));
+
+    // A challenge of another agent does not activate this one.
+    store
+        .register_agent(&new_agent("a2"), &challenge("c2", NOW), NOW)
+        .unwrap();
+    store.take_challenge("c2", NOW + 1).unwrap();
+    let err = store.activate_agent("a1", "c2", NOW + 2).unwrap_err();
+    assert!(err.to_string().contains("issued to agent 'a2'"), "{err}");
+
+    let a = store.activate_agent("a1", "c1", NOW + 3).unwrap();
+    assert_eq!(a.status, AgentStatus::Active);
+    assert_eq!(a.activated_at, Some(NOW + 3));
+    // Idempotent, and only one audit entry.
+    let head = store.audit_head().unwrap();
+    assert_eq!(store.activate_agent("a1", "c1", NOW + 4).unwrap(), a);
+    assert_eq!(store.audit_head().unwrap(), head);
+
+    // Re-registration with the same keys keeps the status; a different EK is refused.
+    let reg = store
+        .register_agent(&new_agent("a1"), &challenge("c3", NOW + 5), NOW + 5)
+        .unwrap();
+    assert!(!reg.new_agent);
+    assert_eq!(reg.agent.status, AgentStatus::Active);
+    let mut other = new_agent("a1");
+    other.ek_public = b"another EK".to_vec();
+    let err = store
+        .register_agent(&other, &challenge("c4", NOW + 6), NOW + 6)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
+    // A duplicate challenge id is refused and the registration is not stored.
+    let err = store
+        .register_agent(&new_agent("a3"), &challenge("c1", NOW + 7), NOW + 7)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::AlreadyExists {
+                what: "challenge",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(store.agent("a3").unwrap(), None);
+
+    // Expired challenges are refused distinctly and burnt.
+    store
+        .register_agent(&new_agent("a4"), &challenge("c5", NOW), NOW)
+        .unwrap();
+    let Take::Expired(exp) = store.take_challenge("c5", NOW + 301).unwrap() else {
+        panic!("expired take must say Expired")
+    };
+    assert_eq!(exp.expires_at, NOW + 300);
+    assert!(matches!(
+        store.take_challenge("c5", NOW + 302).unwrap(),
+        Take::AlreadyUsed(_)
+    ));
+
+    let ids: Vec<String> = store
+        .list_agents()
+        .unwrap()
+        .into_iter()
+        .map(|a| a.agent_id)
+        .collect();
+    assert_eq!(ids, ["a1", "a2", "a4"]);
+    assert_eq!(
+        kinds(&store),
+        [
+            "agent_registered",
+            "agent_registered",
+            "agent_activated",
+            "agent_registered"
+        ]
+    );
+    verify_store(&store, None).unwrap();
+}
+
+#[test]
+fn nonces_are_single_use_and_expire() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    active_agent(&store, "a1", NOW);
+
+    let n = |b: u8, ttl: u64| NewNonce {
+        nonce: vec![b; 32],
+        agent_id: "a1".into(),
+        expires_at: NOW + ttl,
+    };
+    store.insert_nonce(&n(1, 60), NOW).unwrap();
+    store.insert_nonce(&n(2, 60), NOW).unwrap();
+    store.insert_nonce(&n(3, 60), NOW).unwrap();
+    let err = store.insert_nonce(&n(1, 60), NOW).unwrap_err();
+    assert!(
+        matches!(err, StoreError::AlreadyExists { what: "nonce", .. }),
+        "{err}"
+    );
+    let err = store
+        .insert_nonce(
+            &NewNonce {
+                nonce: vec![9; 32],
+                agent_id: "ghost".into(),
+                expires_at: NOW + 60,
+            },
+            NOW,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "agent", .. }),
+        "{err}"
+    );
+    let err = store
+        .insert_nonce(
+            &NewNonce {
+                nonce: vec![],
+                agent_id: "a1".into(),
+                expires_at: NOW + 60,
+            },
+            NOW,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+
+    // First take wins, the second says AlreadyUsed with the first time.
+    let Take::Taken(rec) = store.take_nonce(&[1; 32], NOW + 10).unwrap() else {
+        panic!("first take must succeed")
+    };
+    assert_eq!(rec.agent_id, "a1");
+    assert_eq!(rec.created_at, NOW);
+    assert_eq!(rec.used_at, Some(NOW + 10));
+    let Take::AlreadyUsed(rec) = store.take_nonce(&[1; 32], NOW + 11).unwrap() else {
+        panic!("second take must say AlreadyUsed")
+    };
+    assert_eq!(rec.used_at, Some(NOW + 10));
+
+    // Unknown.
+    assert_eq!(store.take_nonce(&[7; 32], NOW).unwrap(), Take::NotFound);
+
+    // Valid through expires_at, expired one second later; an expired take burns it.
+    assert!(matches!(
+        store.take_nonce(&[2; 32], NOW + 60).unwrap(),
+        Take::Taken(_)
+    ));
+    let Take::Expired(rec) = store.take_nonce(&[3; 32], NOW + 61).unwrap() else {
+        panic!("late take must say Expired")
+    };
+    assert_eq!(rec.expires_at, NOW + 60);
+    assert!(matches!(
+        store.take_nonce(&[3; 32], NOW + 62).unwrap(),
+        Take::AlreadyUsed(_)
+    ));
+    assert_eq!(Take::<()>::NotFound.name(), "not_found");
+
+    // The state is in the file: a second store on the same file sees it.
+    let other = open(&path);
+    assert!(matches!(
+        other.take_nonce(&[1; 32], NOW + 12).unwrap(),
+        Take::AlreadyUsed(_)
+    ));
+}
+
+#[test]
+fn policies_are_versioned_and_switching_is_audited() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    assert_eq!(store.current_policy().unwrap(), None);
+
+    let doc1 = "version = 1\n# first\n";
+    let p1 = store
+        .put_policy(
+            &NewPolicy {
+                policy_id: "default".into(),
+                document: doc1.into(),
+                make_current: true,
+            },
+            NOW,
+        )
+        .unwrap();
+    assert_eq!(p1.version, 1);
+    assert!(p1.current);
+    assert_eq!(p1.sha256, hex::encode(Sha256::digest(doc1.as_bytes())));
+
+    let p2 = store
+        .put_policy(
+            &NewPolicy {
+                policy_id: "default".into(),
+                document: "version = 1\n# second\n".into(),
+                make_current: false,
+            },
+            NOW + 1,
+        )
+        .unwrap();
+    assert_eq!(p2.version, 2);
+    assert!(!p2.current);
+    assert_eq!(store.current_policy().unwrap().unwrap().version, 1);
+
+    let cur = store.set_current_policy("default", 2, NOW + 2).unwrap();
+    assert!(cur.current);
+    assert_eq!(store.current_policy().unwrap().unwrap(), cur);
+    assert!(!store.policy("default", 1).unwrap().unwrap().current);
+    // No change, no entry.
+    let head = store.audit_head().unwrap();
+    store.set_current_policy("default", 2, NOW + 3).unwrap();
+    assert_eq!(store.audit_head().unwrap(), head);
+
+    let err = store.set_current_policy("default", 9, NOW).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NotFound { what: "policy", .. }),
+        "{err}"
+    );
+    let err = store
+        .put_policy(
+            &NewPolicy {
+                policy_id: "bad id".into(),
+                document: String::new(),
+                make_current: false,
+            },
+            NOW,
+        )
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+
+    let versions: Vec<(String, u32, bool)> = store
+        .list_policies()
+        .unwrap()
+        .into_iter()
+        .map(|p| (p.policy_id, p.version, p.current))
+        .collect();
+    assert_eq!(
+        versions,
+        [("default".into(), 1, false), ("default".into(), 2, true)]
+    );
+
+    let entries = store.audit_entries(1, 10).unwrap();
+    assert_eq!(
+        entries.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["policy_update", "policy_update", "policy_current"]
+    );
+    let body: serde_json::Value = serde_json::from_str(&entries[2].body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "policy_id": "default", "version": 2, "sha256": p2.sha256,
+            "previous": {"policy_id": "default", "version": 1}
+        })
+    );
+    assert_eq!(
+        AuditKind::from_name(&entries[2].kind),
+        Some(AuditKind::PolicyCurrent)
+    );
+}
+
+#[test]
+fn purge_removes_expired_rows_and_abandoned_registrations() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    active_agent(&store, "active", NOW);
+    store
+        .register_agent(&new_agent("abandoned"), &challenge("cx", NOW), NOW)
+        .unwrap();
+    for (b, ttl) in [(1u8, 10u64), (2, 10_000)] {
+        store
+            .insert_nonce(
+                &NewNonce {
+                    nonce: vec![b; 32],
+                    agent_id: "active".into(),
+                    expires_at: NOW + ttl,
+                },
+                NOW,
+            )
+            .unwrap();
+    }
+    let report = store.purge_expired(NOW + 1000).unwrap();
+    assert_eq!(report.nonces, 1);
+    assert_eq!(report.challenges, 2);
+    assert_eq!(report.pending_agents, 1);
+    assert_eq!(store.agent("abandoned").unwrap(), None);
+    assert!(store.agent("active").unwrap().is_some());
+    assert_eq!(store.take_nonce(&[1; 32], NOW).unwrap(), Take::NotFound);
+    assert!(matches!(
+        store.take_nonce(&[2; 32], NOW).unwrap(),
+        Take::Taken(_)
+    ));
+    // The audit log is never purged.
+    verify_store(&store, None).unwrap();
+    assert_eq!(count(&raw(&path), "audit"), 3);
+}
+
+#[test]
+fn times_beyond_sqlite_integers_are_refused() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    let err = store.take_nonce(&[1; 32], u64::MAX).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+}
