@@ -10,7 +10,7 @@ SEALBUILD_DEBIAN_PACKAGES=(
   tpm2-tools           # peer for interoperability tests
   libtss2-dev          # tpm2-tss headers and libraries for tss-esapi
   pkg-config build-essential
-  openssl
+  openssl gnutls-bin  # certtool, used by swtpm_localca
   python3 python3-venv
 )
 

@@ -3,15 +3,18 @@
 //! Creates the EK (TCG template, first one with an NV certificate, else RSA
 //! 2048) and a fresh AK under it, quotes the selected PCRs with NONCE as
 //! qualifying data and writes into DIR the files listed in
-//! [`crate::tpm::files`] (ak.pub, ak.name, ek.pub, quote.msg,
+//! `sealbuild_agent::tpm::files` (ak.pub, ak.name, ek.pub, quote.msg,
 //! quote.sig, quote.pcrs), which
 //! `tpm2_checkquote -u DIR/ak.pub -m DIR/quote.msg -s DIR/quote.sig -f DIR/quote.pcrs -g sha256 -q NONCE`
 //! accepts. Nothing is stored and nothing stays loaded in the TPM.
+//!
+//! A module of the binary; it uses only the library's public API, so the
+//! integration tests include it too (`#[path]` in tests/tpm_interop.rs).
 
+use anyhow::Context as _;
 use sealbuild_agent::tpm::files::write_quote_files;
 use sealbuild_agent::tpm::quote::MAX_QUALIFYING_DATA;
 use sealbuild_agent::tpm::{AkType, EkSelection, PcrSelection, TctiConfig, TpmBackend};
-use anyhow::Context as _;
 use std::path::PathBuf;
 
 /// Arguments of `sealbuild-agent quote`.

@@ -4,8 +4,10 @@
 //! * [`tpm`]: the TPM 2.0 backend (tss-esapi): EK, AK, ActivateCredential, quotes.
 //! * [`client`]: the verifier's HTTPS API, with CA trust or certificate pinning.
 //! * [`flow`]: registration and attestation against the verifier.
+//! * [`simboot`]: simulated measured boot into a software TPM (demos, tests).
 
 pub mod client;
 pub mod evidence;
 pub mod flow;
+pub mod simboot;
 pub mod tpm;

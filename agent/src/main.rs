@@ -77,6 +77,19 @@ enum Cmd {
         #[arg(long, default_value = "ecc")]
         ak_type: AkType,
     },
+    /// Extends a (software) TPM's PCRs with a firmware event log's events, as
+    /// the firmware did: a simulated measured boot for swtpm demos and tests.
+    SimulateBoot {
+        /// How to reach the TPM.
+        #[arg(long, env = "SEALBUILD_TCTI")]
+        tcti: TctiConfig,
+        /// The firmware event log to replay.
+        #[arg(long)]
+        eventlog: PathBuf,
+        /// Banks to extend (those the TPM has allocated), comma-separated.
+        #[arg(long, default_value = "sha256")]
+        banks: String,
+    },
     /// Attests and receives the keys the policy grants.
     Attest {
         #[command(flatten)]
@@ -113,6 +126,27 @@ async fn run(cli: Cli) -> Result<bool> {
     match cli.cmd {
         Cmd::Quote(a) => {
             cli_quote::run_quote(a)?;
+            Ok(true)
+        }
+        Cmd::SimulateBoot {
+            tcti,
+            eventlog,
+            banks,
+        } => {
+            let bytes = std::fs::read(&eventlog)
+                .with_context(|| format!("reading {}", eventlog.display()))?;
+            let log = sealbuild_common::eventlog::EventLog::parse(&bytes)
+                .with_context(|| format!("{}: event log", eventlog.display()))?;
+            let banks = banks
+                .split(',')
+                .map(|b| {
+                    sealbuild_common::HashAlg::from_name(b.trim())
+                        .with_context(|| format!("--banks: unknown bank '{b}'"))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut backend = TpmBackend::open(&tcti)?;
+            let n = sealbuild_agent::simboot::replay_into_tpm(&mut backend, &log, &banks)?;
+            println!("extended {n} events from {}", eventlog.display());
             Ok(true)
         }
         Cmd::Register { v, ek, ak_type } => {

@@ -13,7 +13,10 @@
 
 mod tpm_support;
 
-use sealbuild_agent::cli_quote::{run_quote, QuoteArgs};
+#[path = "../src/cli_quote.rs"]
+mod cli_quote;
+
+use cli_quote::{run_quote, QuoteArgs};
 use sealbuild_agent::evidence::AgentError;
 use sealbuild_agent::tpm::{AkType, EkSelection, EkType, TpmBackend};
 use sealbuild_common::HashAlg;

@@ -1,1 +1,293 @@
-//! Test harness helpers.
+//! Harness of sealbuild's end-to-end tests: a manufactured swtpm (EK
+//! certificates from a local CA, via `scripts/swtpm-setup.sh`), a verifier
+//! serving HTTPS on 127.0.0.1 with a real SQLite file, and an agent talking
+//! to both. Everything a test starts is stopped when its handle drops.
+//!
+//! Test support: a failing step must stop the test with a message, so the
+//! panicking shortcuts the libraries forbid are allowed here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use sealbuild_agent::client::{VerifierClient, VerifierTrust};
+use sealbuild_agent::tpm::TctiConfig;
+use sealbuild_verifier::clock::OffsetClock;
+use sealbuild_verifier::config::{load_ca_dir, Config};
+use sealbuild_verifier::http::Running;
+use sealbuild_verifier::keys::{KeyManager, MasterKey};
+use sealbuild_verifier::resultkey::ResultKey;
+use sealbuild_verifier::service::Verifier;
+use sealbuild_verifier::store::SqliteStore;
+use std::io::Read as _;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// A file under tests/data.
+pub fn data(rel: &str) -> PathBuf {
+    repo().join("tests/data").join(rel)
+}
+
+/// The real firmware event log the simulated measured boot replays: a GCE
+/// SEV-SNP VM running Ubuntu 24.04 (see tests/data/NOTICE.md).
+pub fn boot_log() -> PathBuf {
+    data("tpm/go-tpm-tools/eventlogs/ubuntu-2404-amd-sevsnp.bin")
+}
+
+/// Fails the test with a clear message when `tool` is missing.
+pub fn require_tool(tool: &str, package: &str) {
+    match Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "{tool} is not installed; this test needs the Debian package {package} \
+             (scripts/test.sh installs it)"
+        ),
+        Err(e) => panic!("cannot run {tool}: {e}"),
+    }
+}
+
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
+            continue;
+        };
+        let p = l.local_addr().unwrap().port();
+        if p < 65534 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free pair of TCP ports on 127.0.0.1");
+}
+
+/// A manufactured software TPM: a local CA, a swtpm state with RSA and ECC
+/// EK certificates, and a running swtpm on a free port pair.
+pub struct Tpm {
+    child: Child,
+    port: u16,
+    /// Temporary directory holding `state/` and `ca/`.
+    pub dir: tempfile::TempDir,
+}
+
+impl Tpm {
+    /// Manufactures a TPM (scripts/swtpm-setup.sh) and starts it.
+    pub fn manufacture() -> Self {
+        require_tool("swtpm", "swtpm");
+        require_tool("swtpm_setup", "swtpm-tools");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let ca = dir.path().join("ca");
+        let out = Command::new("bash")
+            .arg(repo().join("scripts/swtpm-setup.sh"))
+            .arg(&state)
+            .arg(&ca)
+            .output()
+            .expect("running scripts/swtpm-setup.sh");
+        assert!(
+            out.status.success(),
+            "scripts/swtpm-setup.sh failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (child, port) = spawn_swtpm(&state);
+        Self { child, port, dir }
+    }
+
+    /// Directory of DER CA certificates (trust anchors) of the local TPM CA.
+    pub fn ca_certs(&self) -> PathBuf {
+        self.dir.path().join("ca/ca-certs")
+    }
+
+    /// TCTI string.
+    pub fn tcti_string(&self) -> String {
+        format!("swtpm:host=127.0.0.1,port={}", self.port)
+    }
+
+    /// The agent's TCTI.
+    pub fn tcti(&self) -> TctiConfig {
+        self.tcti_string().parse().unwrap()
+    }
+
+    /// Replays the boot log into the TPM (simulated measured boot).
+    pub fn simulate_boot(&self) -> sealbuild_common::eventlog::EventLog {
+        let bytes = std::fs::read(boot_log()).unwrap();
+        let log = sealbuild_common::eventlog::EventLog::parse(&bytes).unwrap();
+        let mut backend = sealbuild_agent::tpm::TpmBackend::open(&self.tcti()).unwrap();
+        let n = sealbuild_agent::simboot::replay_into_tpm(
+            &mut backend,
+            &log,
+            &[sealbuild_common::HashAlg::Sha256],
+        )
+        .unwrap();
+        assert!(n > 10, "the boot log extended only {n} events");
+        log
+    }
+}
+
+fn spawn_swtpm(state: &Path) -> (Child, u16) {
+    let mut last_err = String::new();
+    for _ in 0..10 {
+        let port = free_port_pair();
+        let mut child = Command::new("swtpm")
+            .args(["socket", "--tpm2"])
+            .arg("--server")
+            .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
+            .arg("--ctrl")
+            .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
+            .arg("--tpmstate")
+            .arg(format!("dir={}", state.display()))
+            .args(["--flags", "not-need-init,startup-clear"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting swtpm");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                last_err = format!("swtpm exited with {status}: {err}");
+                break;
+            }
+            if TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
+                std::thread::sleep(Duration::from_millis(50));
+                if matches!(child.try_wait(), Ok(None)) {
+                    return (child, port);
+                }
+                continue;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                last_err = "swtpm did not listen within 10 s".into();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("could not start swtpm: {last_err}");
+}
+
+impl Drop for Tpm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A verifier serving HTTPS on 127.0.0.1 (free port) over a SQLite file.
+pub struct TestVerifier {
+    /// Base URL.
+    pub url: String,
+    /// The service (for direct calls).
+    pub service: Arc<Verifier>,
+    /// Its store.
+    pub store: Arc<SqliteStore>,
+    /// Its clock (tests move time with `advance`).
+    pub clock: Arc<OffsetClock>,
+    /// Database file.
+    pub db: PathBuf,
+    /// CA certificate agents trust.
+    pub ca_pem: PathBuf,
+    /// Admin token.
+    pub admin_token: String,
+    running: Option<Running>,
+    /// State directory.
+    pub dir: tempfile::TempDir,
+}
+
+impl TestVerifier {
+    /// Starts a verifier trusting the TPM CA certificates in `ek_ca_dir`.
+    pub async fn start(ek_ca_dir: &Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            state_dir: dir.path().to_path_buf(),
+            ek_ca_dir: Some(ek_ca_dir.to_path_buf()),
+            ..Config::default()
+        };
+        let db = cfg.database_path();
+        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        let clock = Arc::new(OffsetClock::default());
+        let master = MasterKey::generate_to_file(&dir.path().join("master.key")).unwrap();
+        let result_key = ResultKey::load_or_create(dir.path()).unwrap();
+        let anchors = load_ca_dir(ek_ca_dir).unwrap();
+        let tls_files = sealbuild_verifier::tls::ensure_local_tls(dir.path(), &[]).unwrap();
+        let tls = sealbuild_verifier::tls::server_config(&tls_files).unwrap();
+        let admin_token = "test-admin-token".to_string();
+        let service = Arc::new(
+            Verifier::new(
+                store.clone(),
+                clock.clone(),
+                KeyManager::new(master),
+                result_key,
+                anchors,
+                Some(admin_token.clone()),
+                cfg.clone(),
+            )
+            .unwrap(),
+        );
+        let running = sealbuild_verifier::http::serve(service.clone(), cfg.listen, tls)
+            .await
+            .unwrap();
+        Self {
+            url: format!("https://127.0.0.1:{}", running.addr.port()),
+            service,
+            store,
+            clock,
+            db,
+            ca_pem: tls_files.ca.unwrap(),
+            admin_token,
+            running: Some(running),
+            dir,
+        }
+    }
+
+    /// A client trusting this verifier's CA.
+    pub fn client(&self) -> VerifierClient {
+        VerifierClient::new(&self.url, &VerifierTrust::ca_file(&self.ca_pem).unwrap()).unwrap()
+    }
+
+    /// Stops serving.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await;
+        }
+    }
+}
+
+/// A policy granting `key_id` to the PCR values `pcrs` (sha256 bank) and
+/// requiring the EK to chain to the CA with DER `ek_ca_der`.
+pub fn policy_for(
+    key_id: &str,
+    pcrs: &std::collections::BTreeMap<u32, Vec<u8>>,
+    ek_ca_fingerprint: Option<&str>,
+) -> String {
+    let mut s = String::from("version = 1\n\n[[reference]]\nname = \"swtpm-ubuntu-2404\"\nplatform = \"tpm\"\nrequire_event_log = true\n");
+    if let Some(fp) = ek_ca_fingerprint {
+        s.push_str(&format!("ek_cas = [\"{fp}\"]\n"));
+    }
+    s.push_str("\n[reference.pcrs.sha256]\n");
+    for (i, v) in pcrs {
+        s.push_str(&format!("\"{i}\" = [\"{}\"]\n", hex::encode(v)));
+    }
+    s.push_str(&format!(
+        "\n[[key]]\nid = \"{key_id}\"\nreferences = [\"swtpm-ubuntu-2404\"]\n"
+    ));
+    s
+}

@@ -171,7 +171,9 @@ impl MadeCredential {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CredentialError {
     /// The credential is empty or longer than the EK nameAlg's digest.
-    #[error("credential: expected 1 to {max} bytes (digest size of EK nameAlg {name_alg}), got {got}")]
+    #[error(
+        "credential: expected 1 to {max} bytes (digest size of EK nameAlg {name_alg}), got {got}"
+    )]
     CredentialSize {
         /// The EK's nameAlg.
         name_alg: HashAlg,
@@ -332,7 +334,11 @@ fn hmac_parts(hash: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
 }
 
 /// Checks sizes and the Name before any secret is made.
-fn check_inputs(ek: &EkPublicKey, ak_name: &[u8], credential: &[u8]) -> Result<(), CredentialError> {
+fn check_inputs(
+    ek: &EkPublicKey,
+    ak_name: &[u8],
+    credential: &[u8],
+) -> Result<(), CredentialError> {
     let max = ek.name_alg.size();
     if credential.is_empty() || credential.len() > max {
         return Err(CredentialError::CredentialSize {
@@ -357,7 +363,9 @@ fn check_name(name: &[u8]) -> Result<(), CredentialError> {
         reason,
     };
     let mut r = Reader::new(name);
-    let alg_id = r.u16_be("TPMT_HA.hashAlg").map_err(|e| bad(e.to_string()))?;
+    let alg_id = r
+        .u16_be("TPMT_HA.hashAlg")
+        .map_err(|e| bad(e.to_string()))?;
     let alg = HashAlg::from_alg_id(alg_id, "TPMT_HA.hashAlg").map_err(|e| bad(e.to_string()))?;
     r.take(alg.size(), "TPMT_HA.digest")
         .map_err(|e| bad(e.to_string()))?;
@@ -372,8 +380,13 @@ fn rsa_secret<R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CredentialError> {
     let exponent = if e == 0 { 65_537 } else { e };
-    let key = RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from(exponent))
-        .map_err(|err| CredentialError::BadRsaKey(format!("{err} ({} modulus bytes, exponent {exponent})", n.len())))?;
+    let key =
+        RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from(exponent)).map_err(|err| {
+            CredentialError::BadRsaKey(format!(
+                "{err} ({} modulus bytes, exponent {exponent})",
+                n.len()
+            ))
+        })?;
     if key.size() < 256 {
         return Err(CredentialError::BadRsaKey(format!(
             "modulus of {} bits is below the 2048 bits of the EK templates",
@@ -388,12 +401,12 @@ fn rsa_secret<R: CryptoRngCore + ?Sized>(
         HashAlg::Sha384 => Oaep::new_with_label::<Sha384, _>(IDENTITY_LABEL),
         HashAlg::Sha512 => Oaep::new_with_label::<Sha512, _>(IDENTITY_LABEL),
     };
-    let ciphertext = key
-        .encrypt(&mut &mut *rng, padding, &seed)
-        .map_err(|err| CredentialError::Crypto {
-            step: "RSA-OAEP encryption of the seed",
-            reason: err.to_string(),
-        })?;
+    let ciphertext =
+        key.encrypt(&mut &mut *rng, padding, &seed)
+            .map_err(|err| CredentialError::Crypto {
+                step: "RSA-OAEP encryption of the seed",
+                reason: err.to_string(),
+            })?;
     let mut w = Writer::new();
     w.tpm2b(&ciphertext);
     Ok((seed, w.into_vec()))
@@ -419,7 +432,10 @@ where
     sec1.push(0x04);
     for (coord, v) in [("x", x), ("y", y)] {
         let pad = size.checked_sub(v.len()).ok_or_else(|| {
-            bad(format!("{coord} has {} bytes, more than the {size} of the curve", v.len()))
+            bad(format!(
+                "{coord} has {} bytes, more than the {size} of the curve",
+                v.len()
+            ))
         })?;
         sec1.resize(sec1.len() + pad, 0);
         sec1.extend_from_slice(v);
@@ -467,7 +483,14 @@ fn protect_credential(
     ak_name: &[u8],
     credential: &[u8],
 ) -> Result<Vec<u8>, CredentialError> {
-    let sym_key = Zeroizing::new(kdfa(name_alg, seed, STORAGE_LABEL, ak_name, &[], sym_key_bits));
+    let sym_key = Zeroizing::new(kdfa(
+        name_alg,
+        seed,
+        STORAGE_LABEL,
+        ak_name,
+        &[],
+        sym_key_bits,
+    ));
     let mut enc_identity = Writer::new();
     enc_identity.tpm2b(credential);
     let mut enc_identity = enc_identity.into_vec();
@@ -547,9 +570,14 @@ mod tests {
     fn id_object_sha384_aes256_known_answer() {
         let seed: Vec<u8> = (0x80u8..0x80 + 48).collect();
         let cred: Vec<u8> = (0u8..48).collect();
-        let got =
-            protect_credential(HashAlg::Sha384, 256, &seed, &name([0, 0x0c], 0xbb, 48), &cred)
-                .unwrap();
+        let got = protect_credential(
+            HashAlg::Sha384,
+            256,
+            &seed,
+            &name([0, 0x0c], 0xbb, 48),
+            &cred,
+        )
+        .unwrap();
         assert_eq!(
             hex::encode(got),
             "0064003097939948203b45a8a88a61cf3603d8b9ef33f3345c9176aa3664006308d60a33df17e4ac4a13323182363a7794f124038b6760cf723477010075617d048aad9b0aff2c7bf90cc73fa13cdb35695b6cdea685e9de19fca991197b917ddd1a84885d60"
@@ -569,8 +597,10 @@ mod tests {
     #[test]
     fn ecc_p256_one_pass_dh_known_answer() {
         // EK = 0x1234567890abcdef · G, ephemeral = 0xfedcba0987654321 · G.
-        let x = hex::decode("9fad84aeae08bbef7f010014d82cef6a09de2b0cf871b5ce0c4f1d13a59a5934").unwrap();
-        let y = hex::decode("07cb45769f1070e2c2470fe5b1bfe63133c0b0cdc64ea4bf3791a8ec2a07fd4f").unwrap();
+        let x = hex::decode("9fad84aeae08bbef7f010014d82cef6a09de2b0cf871b5ce0c4f1d13a59a5934")
+            .unwrap();
+        let y = hex::decode("07cb45769f1070e2c2470fe5b1bfe63133c0b0cdc64ea4bf3791a8ec2a07fd4f")
+            .unwrap();
         let de = scalar::<p256::NistP256>(0xfedc_ba09_8765_4321);
         let (seed, secret) =
             ecc_secret::<p256::NistP256>(HashAlg::Sha256, EkCurve::P256, &x, &y, &de).unwrap();
@@ -578,8 +608,14 @@ mod tests {
             hex::encode(&secret),
             "0044002052c6ff5b71de65d83c75d393e249ec03894370515d0b229b1c6224681f2a50300020b6f323c20c20d021d611e087cf482f5297e6135cbee6d3994832164e479e6e96"
         );
-        let id = protect_credential(HashAlg::Sha256, 128, &seed, &name([0, 0x0b], 0xcc, 32), b"ecc credential")
-            .unwrap();
+        let id = protect_credential(
+            HashAlg::Sha256,
+            128,
+            &seed,
+            &name([0, 0x0b], 0xcc, 32),
+            b"ecc credential",
+        )
+        .unwrap();
         assert_eq!(
             hex::encode(id),
             "00320020ce984e5e56b0d6405e57532d35c8a64e0b6f7c2a9e2ef63df336faa0bc056bcb70cca42b46f2328083fbea51b92bf3b5"
@@ -598,8 +634,14 @@ mod tests {
             hex::encode(&secret),
             "006400302c3f1f422a7732a8fee05b5f1f699c33e92124d8036f79e1d00f9a83a1bb1a9a5e410f3bd50fdc35257da9f3798e29e70030d7b4c9ec1d2cb4319d611cbb34dd485df89707382c9f1a15118317b2a11dfa181ae70ccbeb95562dc469da179358f0d7"
         );
-        let id = protect_credential(HashAlg::Sha384, 256, &seed, &name([0, 0x0c], 0xcc, 48), b"ecc credential")
-            .unwrap();
+        let id = protect_credential(
+            HashAlg::Sha384,
+            256,
+            &seed,
+            &name([0, 0x0c], 0xcc, 48),
+            b"ecc credential",
+        )
+        .unwrap();
         assert_eq!(
             hex::encode(id),
             "00420030cc48e1407715fb39cfdeebae6aca3ef93ef3741bce04e953529bb58a4f58b8fab1228ce5723f60f124ae248bc7a119ae509592cad4d2020bc21603ca46904320"
@@ -609,11 +651,13 @@ mod tests {
     #[test]
     fn off_curve_point_refused() {
         let de = scalar::<p256::NistP256>(7);
-        let err = ecc_secret::<p256::NistP256>(HashAlg::Sha256, EkCurve::P256, &[1; 32], &[2; 32], &de)
-            .unwrap_err();
+        let err =
+            ecc_secret::<p256::NistP256>(HashAlg::Sha256, EkCurve::P256, &[1; 32], &[2; 32], &de)
+                .unwrap_err();
         assert!(matches!(err, CredentialError::BadEccPoint { .. }), "{err}");
-        let err = ecc_secret::<p256::NistP256>(HashAlg::Sha256, EkCurve::P256, &[1; 33], &[2; 32], &de)
-            .unwrap_err();
+        let err =
+            ecc_secret::<p256::NistP256>(HashAlg::Sha256, EkCurve::P256, &[1; 33], &[2; 32], &de)
+                .unwrap_err();
         assert!(err.to_string().contains("x has 33 bytes"), "{err}");
     }
 }

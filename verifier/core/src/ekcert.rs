@@ -128,7 +128,9 @@ pub struct VerifiedEkCert {
 impl VerifiedEkCert {
     /// True when extKeyUsage names tcg-kp-EKCertificate.
     pub fn is_ek_certificate(&self) -> bool {
-        self.ext_key_usage.iter().any(|o| o == OID_TCG_KP_EK_CERTIFICATE)
+        self.ext_key_usage
+            .iter()
+            .any(|o| o == OID_TCG_KP_EK_CERTIFICATE)
     }
 }
 

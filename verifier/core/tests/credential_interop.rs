@@ -12,76 +12,10 @@
 
 mod credential_swtpm;
 
-use credential_swtpm::Swtpm;
+use credential_swtpm::{ek_public_from_tpm2b, Swtpm};
 use rand_core::{OsRng, RngCore};
 use sealbuild_common::HashAlg;
-use sealbuild_verifier_core::credential::{
-    make_credential, EkCurve, EkKey, EkPublicKey, MadeCredential,
-};
-
-/// Minimal reader of the TPM2B_PUBLIC that `tpm2_createek -u` and
-/// `tpm2_readpublic -o` write (Part 2 Tables 191, 197, 199, 200): enough to
-/// take the EK's nameAlg, symmetric key size and public key. Test-only; the
-/// project's TPMT_PUBLIC parser lives in sealbuild-common.
-fn ek_public_from_tpm2b(bytes: &[u8]) -> EkPublicKey {
-    struct R<'a>(&'a [u8]);
-    impl R<'_> {
-        fn u16(&mut self) -> u16 {
-            let v = u16::from_be_bytes([self.0[0], self.0[1]]);
-            self.0 = &self.0[2..];
-            v
-        }
-        fn u32(&mut self) -> u32 {
-            let v = u32::from_be_bytes(self.0[..4].try_into().unwrap());
-            self.0 = &self.0[4..];
-            v
-        }
-        fn b(&mut self) -> Vec<u8> {
-            let n = usize::from(self.u16());
-            let v = self.0[..n].to_vec();
-            self.0 = &self.0[n..];
-            v
-        }
-    }
-    let mut r = R(bytes);
-    let size = usize::from(r.u16());
-    assert_eq!(size, r.0.len(), "TPM2B_PUBLIC size");
-    let ty = r.u16();
-    let name_alg = HashAlg::from_alg_id(r.u16(), "nameAlg").unwrap();
-    let attrs = r.u32();
-    assert_eq!(attrs & 0x0003_0000, 0x0003_0000, "EK must be restricted|decrypt");
-    let _policy = r.b();
-    assert_eq!(r.u16(), 0x0006, "EK symmetric algorithm must be AES");
-    let sym_key_bits = r.u16();
-    assert_eq!(r.u16(), 0x0043, "EK symmetric mode must be CFB");
-    let scheme = r.u16();
-    assert_eq!(scheme, 0x0010, "EK scheme must be TPM_ALG_NULL");
-    let key = match ty {
-        0x0001 => {
-            let _bits = r.u16();
-            let e = r.u32();
-            EkKey::Rsa { n: r.b(), e }
-        }
-        0x0023 => {
-            let curve = match r.u16() {
-                0x0003 => EkCurve::P256,
-                0x0004 => EkCurve::P384,
-                other => panic!("unexpected curve {other:#x}"),
-            };
-            assert_eq!(r.u16(), 0x0010, "EK KDF must be TPM_ALG_NULL");
-            let x = r.b();
-            let y = r.b();
-            EkKey::Ecc { curve, x, y }
-        }
-        other => panic!("unexpected EK type {other:#x}"),
-    };
-    assert!(r.0.is_empty(), "trailing bytes in TPM2B_PUBLIC");
-    EkPublicKey {
-        name_alg,
-        sym_key_bits,
-        key,
-    }
-}
+use sealbuild_verifier_core::credential::{make_credential, EkCurve, EkKey, MadeCredential};
 
 /// How the EK is named and authorised for tpm2_activatecredential.
 enum EkAuth {
@@ -103,14 +37,31 @@ impl EkAuth {
 
 /// Writes `cred` as a tpm2-tools credential file and runs ActivateCredential
 /// with ak.ctx and the EK; returns the recovered secret, or the tool's stderr.
-fn activate(tpm: &Swtpm, auth: &EkAuth, cred: &MadeCredential, tag: &str) -> Result<Vec<u8>, String> {
+fn activate(
+    tpm: &Swtpm,
+    auth: &EkAuth,
+    cred: &MadeCredential,
+    tag: &str,
+) -> Result<Vec<u8>, String> {
     let cred_file = format!("cred-{tag}.bin");
     let out_file = format!("out-{tag}.bin");
     tpm.write(&cred_file, &cred.to_tpm2_tools_file());
     let _ = std::fs::remove_file(tpm.file(&out_file));
-    let mut args = vec!["-c", "ak.ctx", "-C", auth.ek_arg(), "-i", &cred_file, "-o", &out_file];
+    let mut args = vec![
+        "-c",
+        "ak.ctx",
+        "-C",
+        auth.ek_arg(),
+        "-i",
+        &cred_file,
+        "-o",
+        &out_file,
+    ];
     if let EkAuth::PolicySecret = auth {
-        tpm.tpm2("tpm2_startauthsession", &["--policy-session", "-S", "s.ctx"]);
+        tpm.tpm2(
+            "tpm2_startauthsession",
+            &["--policy-session", "-S", "s.ctx"],
+        );
         tpm.tpm2("tpm2_policysecret", &["-S", "s.ctx", "-c", "e"]);
         args.extend(["-P", "session:s.ctx"]);
     }
@@ -135,7 +86,13 @@ fn flipped(bytes: &[u8], at: usize) -> Vec<u8> {
 
 /// The whole exchange for one EK: our MakeCredential, activation by the TPM,
 /// then tampered blobs and a wrong Name that must be refused.
-fn round_trip(tpm: &Swtpm, auth: EkAuth, ek_pub_file: &str, expect_name_alg: HashAlg, expect_sym_bits: u16) {
+fn round_trip(
+    tpm: &Swtpm,
+    auth: EkAuth,
+    ek_pub_file: &str,
+    expect_name_alg: HashAlg,
+    expect_sym_bits: u16,
+) {
     let ek = ek_public_from_tpm2b(&tpm.read(ek_pub_file));
     assert_eq!(ek.name_alg, expect_name_alg);
     assert_eq!(ek.sym_key_bits, expect_sym_bits);
@@ -151,22 +108,48 @@ fn round_trip(tpm: &Swtpm, auth: EkAuth, ek_pub_file: &str, expect_name_alg: Has
     tpm.write("secret.bin", &secret);
     tpm.tpm2(
         "tpm2_makecredential",
-        &["-T", "none", "-e", ek_pub_file, "-s", "secret.bin", "-n", &hex_name, "-o", "theirs.bin"],
+        &[
+            "-T",
+            "none",
+            "-e",
+            ek_pub_file,
+            "-s",
+            "secret.bin",
+            "-n",
+            &hex_name,
+            "-o",
+            "theirs.bin",
+        ],
     );
     let theirs = tpm.read("theirs.bin");
     let ours = made.to_tpm2_tools_file();
-    assert_eq!(theirs.len(), ours.len(), "credential file size differs from tpm2_makecredential's");
+    assert_eq!(
+        theirs.len(),
+        ours.len(),
+        "credential file size differs from tpm2_makecredential's"
+    );
     assert_eq!(theirs[..8], ours[..8], "magic/version");
-    assert_eq!(theirs[8..12], ours[8..12], "TPM2B_ID_OBJECT size and HMAC size");
+    assert_eq!(
+        theirs[8..12],
+        ours[8..12],
+        "TPM2B_ID_OBJECT size and HMAC size"
+    );
 
     // The TPM recovers exactly our credential.
-    let recovered = activate(tpm, &auth, &made, "good").unwrap_or_else(|e| panic!("activation failed: {e}"));
-    assert_eq!(recovered, secret, "ActivateCredential returned a different secret");
+    let recovered =
+        activate(tpm, &auth, &made, "good").unwrap_or_else(|e| panic!("activation failed: {e}"));
+    assert_eq!(
+        recovered, secret,
+        "ActivateCredential returned a different secret"
+    );
 
     // A second, independent MakeCredential with a short credential also works.
     let short = b"sealbuild".to_vec();
     let made2 = make_credential(&ek, &ak_name, &short, &mut OsRng).unwrap();
-    assert_ne!(made2.encrypted_secret, made.encrypted_secret, "seed must be fresh");
+    assert_ne!(
+        made2.encrypted_secret, made.encrypted_secret,
+        "seed must be fresh"
+    );
     assert_eq!(activate(tpm, &auth, &made2, "short").unwrap(), short);
 
     // One flipped bit anywhere after the size fields: integrity HMAC, the
@@ -185,7 +168,10 @@ fn round_trip(tpm: &Swtpm, auth: EkAuth, ek_pub_file: &str, expect_name_alg: Has
             encrypted_secret: made.encrypted_secret.clone(),
         };
         let r = activate(tpm, &auth, &bad, &format!("bad-id-{at}"));
-        assert!(r.is_err(), "TPM accepted an id_object with a flipped bit in {what} (offset {at})");
+        assert!(
+            r.is_err(),
+            "TPM accepted an id_object with a flipped bit in {what} (offset {at})"
+        );
     }
     let es = &made.encrypted_secret;
     for at in [2, es.len() / 2, es.len() - 1] {
@@ -194,7 +180,10 @@ fn round_trip(tpm: &Swtpm, auth: EkAuth, ek_pub_file: &str, expect_name_alg: Has
             encrypted_secret: flipped(es, at),
         };
         let r = activate(tpm, &auth, &bad, &format!("bad-es-{at}"));
-        assert!(r.is_err(), "TPM accepted an encrypted_secret with a flipped bit at offset {at}");
+        assert!(
+            r.is_err(),
+            "TPM accepted an encrypted_secret with a flipped bit at offset {at}"
+        );
     }
 
     // Bound to another Name (the AK Name with one digest bit flipped): the
@@ -202,14 +191,22 @@ fn round_trip(tpm: &Swtpm, auth: EkAuth, ek_pub_file: &str, expect_name_alg: Has
     let other_name = flipped(&ak_name, 10);
     let wrong = make_credential(&ek, &other_name, &secret, &mut OsRng).unwrap();
     let r = activate(tpm, &auth, &wrong, "wrong-name");
-    assert!(r.is_err(), "TPM activated a credential made for another Name");
+    assert!(
+        r.is_err(),
+        "TPM activated a credential made for another Name"
+    );
 }
 
 fn create_ak_under(tpm: &Swtpm, ek_type: &str) {
-    tpm.tpm2("tpm2_createek", &["-G", ek_type, "-c", "ek.ctx", "-u", "ek.pub"]);
+    tpm.tpm2(
+        "tpm2_createek",
+        &["-G", ek_type, "-c", "ek.ctx", "-u", "ek.pub"],
+    );
     tpm.tpm2(
         "tpm2_createak",
-        &["-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc", "-u", "ak.pub", "-n", "ak.name"],
+        &[
+            "-C", "ek.ctx", "-c", "ak.ctx", "-G", "ecc", "-u", "ak.pub", "-n", "ak.name",
+        ],
     );
     tpm.flush();
 }
@@ -226,7 +223,13 @@ fn ecc_p256_ek_activates_our_credential() {
     let tpm = Swtpm::start("cred-p256");
     create_ak_under(&tpm, "ecc");
     let ek = ek_public_from_tpm2b(&tpm.read("ek.pub"));
-    assert!(matches!(ek.key, EkKey::Ecc { curve: EkCurve::P256, .. }));
+    assert!(matches!(
+        ek.key,
+        EkKey::Ecc {
+            curve: EkCurve::P256,
+            ..
+        }
+    ));
     round_trip(&tpm, EkAuth::PolicySecret, "ek.pub", HashAlg::Sha256, 128);
 }
 
@@ -238,6 +241,18 @@ fn ecc_p384_high_range_ek_activates_our_credential() {
     tpm.tpm2("tpm2_readpublic", &["-c", "0x81010016", "-o", "ek384.pub"]);
     tpm.flush();
     let ek = ek_public_from_tpm2b(&tpm.read("ek384.pub"));
-    assert!(matches!(ek.key, EkKey::Ecc { curve: EkCurve::P384, .. }));
-    round_trip(&tpm, EkAuth::Password("0x81010016"), "ek384.pub", HashAlg::Sha384, 256);
+    assert!(matches!(
+        ek.key,
+        EkKey::Ecc {
+            curve: EkCurve::P384,
+            ..
+        }
+    ));
+    round_trip(
+        &tpm,
+        EkAuth::Password("0x81010016"),
+        "ek384.pub",
+        HashAlg::Sha384,
+        256,
+    );
 }

@@ -34,12 +34,26 @@ fn kdfa_known_answers() {
     let key: Vec<u8> = (0u8..32).collect();
     // kdfa(sha256, bytes(range(32)), b'STORAGE', 000b || aa*32, b'', 128)
     assert_eq!(
-        hex::encode(kdfa(HashAlg::Sha256, &key, b"STORAGE", &name_sha256(), &[], 128)),
+        hex::encode(kdfa(
+            HashAlg::Sha256,
+            &key,
+            b"STORAGE",
+            &name_sha256(),
+            &[],
+            128
+        )),
         "0415b32b6f43896a87e7b29be8f2ac14"
     );
     // The label's NUL may also be passed explicitly: same result.
     assert_eq!(
-        kdfa(HashAlg::Sha256, &key, b"STORAGE\0", &name_sha256(), &[], 128),
+        kdfa(
+            HashAlg::Sha256,
+            &key,
+            b"STORAGE\0",
+            &name_sha256(),
+            &[],
+            128
+        ),
         kdfa(HashAlg::Sha256, &key, b"STORAGE", &name_sha256(), &[], 128)
     );
     // kdfa(sha256, bytes(range(32)), b'INTEGRITY', b'', b'', 256)
@@ -74,7 +88,14 @@ fn kdfa_odd_bit_count_masks_the_first_octet() {
 fn kdfe_known_answers() {
     // kdfe(sha256, 11*32, b'IDENTITY', 22*32, 33*32, 256)
     assert_eq!(
-        hex::encode(kdfe(HashAlg::Sha256, &[0x11; 32], b"IDENTITY", &[0x22; 32], &[0x33; 32], 256)),
+        hex::encode(kdfe(
+            HashAlg::Sha256,
+            &[0x11; 32],
+            b"IDENTITY",
+            &[0x22; 32],
+            &[0x33; 32],
+            256
+        )),
         "349308f14b258cab5f67a14bfd8329ea42365fcdca2f9e7e658bc7504d5d0cb3"
     );
     // kdfe(sha384, 11*48, b'IDENTITY', 22*48, 33*48, 384)
@@ -91,8 +112,10 @@ fn p256_ek() -> EkPublicKey {
         sym_key_bits: 128,
         key: EkKey::Ecc {
             curve: EkCurve::P256,
-            x: hex::decode("9fad84aeae08bbef7f010014d82cef6a09de2b0cf871b5ce0c4f1d13a59a5934").unwrap(),
-            y: hex::decode("07cb45769f1070e2c2470fe5b1bfe63133c0b0cdc64ea4bf3791a8ec2a07fd4f").unwrap(),
+            x: hex::decode("9fad84aeae08bbef7f010014d82cef6a09de2b0cf871b5ce0c4f1d13a59a5934")
+                .unwrap(),
+            y: hex::decode("07cb45769f1070e2c2470fe5b1bfe63133c0b0cdc64ea4bf3791a8ec2a07fd4f")
+                .unwrap(),
         },
     }
 }
@@ -109,7 +132,10 @@ fn ecc_blob_layout() {
     assert_eq!(made.encrypted_secret[36..38], [0x00, 0x20]);
     let file = made.to_tpm2_tools_file();
     assert_eq!(file[..8], [0xba, 0xdc, 0xc0, 0xde, 0, 0, 0, 1]);
-    assert_eq!(file[8..], [made.id_object.clone(), made.encrypted_secret.clone()].concat()[..]);
+    assert_eq!(
+        file[8..],
+        [made.id_object.clone(), made.encrypted_secret.clone()].concat()[..]
+    );
     // Fresh ephemeral key each time.
     let again = make_credential(&p256_ek(), &name_sha256(), b"0123456789", &mut OsRng).unwrap();
     assert_ne!(again, made);
@@ -142,9 +168,18 @@ fn bad_names_refused() {
     let mut sm3 = name_sha256();
     sm3[1] = 0x12; // TPM_ALG_SM3_256: not supported
     let handle = vec![0x40, 0, 0, 0x0b];
-    for (what, name) in [("trailing", long), ("short", short), ("alg", sm3), ("handle", handle), ("empty", vec![])] {
+    for (what, name) in [
+        ("trailing", long),
+        ("short", short),
+        ("alg", sm3),
+        ("handle", handle),
+        ("empty", vec![]),
+    ] {
         let err = make_credential(&ek, &name, b"x", &mut OsRng).unwrap_err();
-        assert!(matches!(err, CredentialError::BadName { .. }), "{what}: {err}");
+        assert!(
+            matches!(err, CredentialError::BadName { .. }),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -165,7 +200,10 @@ fn bad_keys_refused() {
     let small = EkPublicKey {
         name_alg: HashAlg::Sha256,
         sym_key_bits: 128,
-        key: EkKey::Rsa { n: vec![0xc5; 128], e: 0 },
+        key: EkKey::Rsa {
+            n: vec![0xc5; 128],
+            e: 0,
+        },
     };
     let err = make_credential(&small, &name_sha256(), b"x", &mut OsRng).unwrap_err();
     assert!(matches!(err, CredentialError::BadRsaKey(_)), "{err}");

@@ -4,7 +4,9 @@
 //! Time comes from the [`Clock`] and is passed down as a value. Blocking
 //! storage calls run on tokio's blocking pool.
 
-use crate::audit::{AppraisalBody, AppraisalRecord, AuditEntryJson, ReleaseRecord};
+use crate::audit::{
+    AppraisalBody, AppraisalRecord, AuditEntryJson, NoticeBody, NoticeRecord, ReleaseRecord,
+};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::{Result, ServerError};
@@ -147,7 +149,27 @@ impl Verifier {
             ak_public: &req.ak_public,
             now,
         })
-        .map_err(|e| ServerError::BadRequest(format!("registration refused: {e}")))?;
+        .map_err(|e| e.to_string());
+        let checked = match checked {
+            Ok(c) => c,
+            Err(reason) => {
+                // A refused registration is a security event: audit it.
+                let store = self.store.clone();
+                let notice = NoticeRecord {
+                    time: now,
+                    body: NoticeBody {
+                        message: "registration refused".into(),
+                        details: serde_json::json!({
+                            "reason": reason,
+                            "ek_public_sha256": hex::encode(Sha256::digest(&req.ek_public)),
+                            "ak_public_sha256": hex::encode(Sha256::digest(&req.ak_public)),
+                        }),
+                    },
+                };
+                blocking(move || store.append_notice(notice)).await?;
+                return Err(ServerError::BadRequest(format!("registration refused: {reason}")));
+            }
+        };
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let made = make_credential(

@@ -1,6 +1,14 @@
 //! The audit chain in a real database file: a valid log of 100 entries
 //! verifies; rows changed or deleted with plain SQL are named by seq.
 
+// Test code: panicking on an unexpected result is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod store_support;
 
 use sealbuild_common::api::Verdict;

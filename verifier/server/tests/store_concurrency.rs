@@ -2,6 +2,14 @@
 //! `SqliteStore`s, as separate verifier processes would have): a nonce is
 //! consumed exactly once, and concurrent audit appends form one chain.
 
+// Test code: panicking on an unexpected result is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod store_support;
 
 use sealbuild_verifier::audit::verify_store;

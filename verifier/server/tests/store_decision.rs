@@ -1,6 +1,14 @@
 //! `record_decision`: the appraisal entry and its releases commit together or
 //! not at all, on a real database file.
 
+// Test code: panicking on an unexpected result is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod store_support;
 
 use sealbuild_common::api::Verdict;

@@ -2,6 +2,14 @@
 //! 8410 example), encryption at rest in a real database file, the AAD
 //! binding to the row, wrong master keys and master key files.
 
+// Test code: panicking on an unexpected result is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod store_support;
 
 use sealbuild_verifier::keys::{

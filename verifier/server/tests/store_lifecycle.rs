@@ -1,6 +1,14 @@
 //! The SQLite store on a real database file: schema creation and versioning,
 //! the agent → challenge → activation → nonce lifecycle, policies, purging.
 
+// Test code: panicking on an unexpected result is the point.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod store_support;
 
 use sealbuild_verifier::audit::{verify_store, AuditKind};

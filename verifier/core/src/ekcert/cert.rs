@@ -7,8 +7,8 @@ use super::tcg::{self, TpmIdentity, TpmSpecification};
 use super::{EkCertError, EkCertKey, KeyUsage};
 use crate::credential::EkCurve;
 use const_oid::{AssociatedOid, ObjectIdentifier};
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use der::{Decode, Encode, Reader, SliceReader};
+use p256::elliptic_curve::sec1::ToEncodedPoint;
 use sha2::{Digest, Sha256};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::time::Duration;
@@ -203,7 +203,8 @@ impl ParsedCert {
                 self.basic_constraints =
                     Some(BasicConstraints::from_der(value).map_err(|e| err(e.to_string()))?);
             } else if oid == X509KeyUsage::OID {
-                self.key_usage = Some(X509KeyUsage::from_der(value).map_err(|e| err(e.to_string()))?);
+                self.key_usage =
+                    Some(X509KeyUsage::from_der(value).map_err(|e| err(e.to_string()))?);
             } else if oid == ExtendedKeyUsage::OID {
                 self.ext_key_usage = ExtendedKeyUsage::from_der(value)
                     .map_err(|e| err(e.to_string()))?
@@ -212,7 +213,8 @@ impl ParsedCert {
                 let skid = SubjectKeyIdentifier::from_der(value).map_err(|e| err(e.to_string()))?;
                 self.skid = Some(skid.0.as_bytes().to_vec());
             } else if oid == AuthorityKeyIdentifier::OID {
-                let akid = AuthorityKeyIdentifier::from_der(value).map_err(|e| err(e.to_string()))?;
+                let akid =
+                    AuthorityKeyIdentifier::from_der(value).map_err(|e| err(e.to_string()))?;
                 self.akid = akid.key_identifier.map(|k| k.as_bytes().to_vec());
             } else if oid == SubjectAltName::OID {
                 self.tpm = tcg::parse_san(value).map_err(err)?;
@@ -282,8 +284,17 @@ impl ParsedCert {
     /// Checks that this certificate may act as an issuer (RFC 5280 §6.1.4
     /// (k), (l), (m), (n)); `below` = non-self-issued intermediates between
     /// it and the leaf. v1 certificates are accepted only as trust anchors.
-    pub fn check_as_issuer(&self, is_anchor: bool, time: u64, below: usize) -> Result<(), EkCertError> {
-        let role = if is_anchor { "trust anchor" } else { "intermediate" };
+    pub fn check_as_issuer(
+        &self,
+        is_anchor: bool,
+        time: u64,
+        below: usize,
+    ) -> Result<(), EkCertError> {
+        let role = if is_anchor {
+            "trust anchor"
+        } else {
+            "intermediate"
+        };
         let not_ca = |reason: &str| EkCertError::NotCa {
             role,
             cert: self.label.clone(),
@@ -354,18 +365,27 @@ impl ParsedCert {
                         "RSA modulus of {bits} bits; expected 2048 to 8192"
                     )));
                 }
-                let e = u32::try_from(e).map_err(|_| unsupported("RSA exponent exceeds 32 bits".to_string()))?;
+                let e = u32::try_from(e)
+                    .map_err(|_| unsupported("RSA exponent exceeds 32 bits".to_string()))?;
                 Ok(EkCertKey::Rsa { n, e })
             }
             SpkiKey::P256(k) => {
                 let p = k.to_encoded_point(false);
-                ecc_key(EkCurve::P256, p.x().map(|v| v.to_vec()), p.y().map(|v| v.to_vec()))
-                    .ok_or_else(|| unsupported("P-256 point has no coordinates".to_string()))
+                ecc_key(
+                    EkCurve::P256,
+                    p.x().map(|v| v.to_vec()),
+                    p.y().map(|v| v.to_vec()),
+                )
+                .ok_or_else(|| unsupported("P-256 point has no coordinates".to_string()))
             }
             SpkiKey::P384(k) => {
                 let p = k.to_encoded_point(false);
-                ecc_key(EkCurve::P384, p.x().map(|v| v.to_vec()), p.y().map(|v| v.to_vec()))
-                    .ok_or_else(|| unsupported("P-384 point has no coordinates".to_string()))
+                ecc_key(
+                    EkCurve::P384,
+                    p.x().map(|v| v.to_vec()),
+                    p.y().map(|v| v.to_vec()),
+                )
+                .ok_or_else(|| unsupported("P-384 point has no coordinates".to_string()))
             }
         }
     }
@@ -391,7 +411,11 @@ impl ParsedCert {
 }
 
 fn ecc_key(curve: EkCurve, x: Option<Vec<u8>>, y: Option<Vec<u8>>) -> Option<EkCertKey> {
-    Some(EkCertKey::Ecc { curve, x: x?, y: y? })
+    Some(EkCertKey::Ecc {
+        curve,
+        x: x?,
+        y: y?,
+    })
 }
 
 /// A readable name for an extension OID.

@@ -43,7 +43,11 @@ impl<'a> PathBuilder<'a> {
     }
 
     /// Extends `path`, whose last element is `child`, to a trust anchor.
-    fn extend(&mut self, path: &mut Vec<&'a ParsedCert>, child: &'a ParsedCert) -> Result<(), Failure> {
+    fn extend(
+        &mut self,
+        path: &mut Vec<&'a ParsedCert>,
+        child: &'a ParsedCert,
+    ) -> Result<(), Failure> {
         let depth = path.len();
         let mut best: Option<Failure> = None;
         let mut any_candidate = false;
@@ -91,24 +95,26 @@ impl<'a> PathBuilder<'a> {
             return Err((depth, EkCertError::TooManyCandidates(self.checks)));
         }
         self.checks += 1;
-        signature::verify(&cand.spki, &child.sig_alg, &child.tbs, &child.signature).map_err(|e| {
-            let err = match e {
-                SigError::Invalid => EkCertError::BadSignature {
-                    cert: child.label.clone(),
-                    issuer: cand.label.clone(),
-                    algorithm: signature::describe(&child.sig_alg),
-                },
-                SigError::Unsupported(algorithm) => EkCertError::UnsupportedAlgorithm {
-                    cert: child.label.clone(),
-                    algorithm,
-                },
-                SigError::BadKey(reason) => EkCertError::UnsupportedKey {
-                    cert: cand.label.clone(),
-                    reason,
-                },
-            };
-            (depth, err)
-        })?;
+        signature::verify(&cand.spki, &child.sig_alg, &child.tbs, &child.signature).map_err(
+            |e| {
+                let err = match e {
+                    SigError::Invalid => EkCertError::BadSignature {
+                        cert: child.label.clone(),
+                        issuer: cand.label.clone(),
+                        algorithm: signature::describe(&child.sig_alg),
+                    },
+                    SigError::Unsupported(algorithm) => EkCertError::UnsupportedAlgorithm {
+                        cert: child.label.clone(),
+                        algorithm,
+                    },
+                    SigError::BadKey(reason) => EkCertError::UnsupportedKey {
+                        cert: cand.label.clone(),
+                        reason,
+                    },
+                };
+                (depth, err)
+            },
+        )?;
         // Non-self-issued intermediates between the candidate and the leaf.
         let below = path.iter().skip(1).filter(|c| !c.is_self_issued()).count();
         cand.check_as_issuer(is_anchor, self.time, below)

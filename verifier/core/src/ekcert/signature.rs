@@ -47,7 +47,10 @@ const SHA1_DIGEST_INFO: [u8; 15] = [
 /// A public key from a SubjectPublicKeyInfo.
 pub(super) enum SpkiKey {
     /// Modulus without leading zeros, exponent.
-    Rsa { n: Vec<u8>, e: u64 },
+    Rsa {
+        n: Vec<u8>,
+        e: u64,
+    },
     P256(p256::PublicKey),
     P384(p384::PublicKey),
 }
@@ -60,12 +63,15 @@ pub(super) fn decode_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<SpkiKey, S
         .ok_or("subjectPublicKey BIT STRING has unused bits")?;
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION || oid == ID_RSAES_OAEP || oid == ID_RSASSA_PSS {
-        let k = rsa::pkcs1::RsaPublicKey::from_der(bits).map_err(|e| format!("RSAPublicKey: {e}"))?;
+        let k =
+            rsa::pkcs1::RsaPublicKey::from_der(bits).map_err(|e| format!("RSAPublicKey: {e}"))?;
         let e_bytes = k.public_exponent.as_bytes();
         if e_bytes.len() > 8 {
             return Err(format!("RSA exponent of {} bytes", e_bytes.len()));
         }
-        let e = e_bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+        let e = e_bytes
+            .iter()
+            .fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
         return Ok(SpkiKey::Rsa {
             n: k.modulus.as_bytes().to_vec(),
             e,
@@ -88,7 +94,9 @@ pub(super) fn decode_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<SpkiKey, S
                 .map(SpkiKey::P384)
                 .map_err(|_| "P-384 point is not on the curve".to_string())
         } else {
-            Err(format!("elliptic curve {curve} (only P-256 and P-384 are supported)"))
+            Err(format!(
+                "elliptic curve {curve} (only P-256 and P-384 are supported)"
+            ))
         };
     }
     Err(format!("public key algorithm {oid}{}", db_name(&oid)))
@@ -244,8 +252,8 @@ fn pss_params(alg: &AlgorithmIdentifierOwned) -> Result<(HashAlg, usize), SigErr
         .to_der()
         .map_err(|e| unsupported(e.to_string()))?;
     let p = RsaPssParams::from_der(&der).map_err(|e| unsupported(format!("parameters: {e}")))?;
-    let hash = hash_from_oid(&p.hash.oid)
-        .ok_or_else(|| unsupported(format!("hash {}", p.hash.oid)))?;
+    let hash =
+        hash_from_oid(&p.hash.oid).ok_or_else(|| unsupported(format!("hash {}", p.hash.oid)))?;
     if p.mask_gen.oid != ID_MGF1 {
         return Err(unsupported(format!("mask generation {}", p.mask_gen.oid)));
     }

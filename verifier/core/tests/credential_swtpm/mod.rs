@@ -12,6 +12,8 @@
 
 #![allow(dead_code)]
 
+use sealbuild_common::HashAlg;
+use sealbuild_verifier_core::credential::{EkCurve, EkKey, EkPublicKey};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -141,7 +143,11 @@ impl Swtpm {
                 let log = std::fs::read_to_string(dir.path().join("swtpm.log")).unwrap_or_default();
                 panic!("swtpm exited early ({status}): {log}");
             }
-            assert!(Instant::now() < deadline, "swtpm did not create {} within 10 s", sock.display());
+            assert!(
+                Instant::now() < deadline,
+                "swtpm did not create {} within 10 s",
+                sock.display()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         Self {
@@ -209,5 +215,73 @@ impl Drop for Swtpm {
         // The child was started by this harness; kill exactly it.
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Minimal reader of the TPM2B_PUBLIC that `tpm2_createek -u` and
+/// `tpm2_readpublic -o` write (Part 2 Tables 191, 197, 199, 200): enough to
+/// take the EK's nameAlg, symmetric key size and public key. Test-only; the
+/// project's TPMT_PUBLIC parser lives in sealbuild-common.
+pub fn ek_public_from_tpm2b(bytes: &[u8]) -> EkPublicKey {
+    struct R<'a>(&'a [u8]);
+    impl R<'_> {
+        fn u16(&mut self) -> u16 {
+            let v = u16::from_be_bytes([self.0[0], self.0[1]]);
+            self.0 = &self.0[2..];
+            v
+        }
+        fn u32(&mut self) -> u32 {
+            let v = u32::from_be_bytes(self.0[..4].try_into().unwrap());
+            self.0 = &self.0[4..];
+            v
+        }
+        fn b(&mut self) -> Vec<u8> {
+            let n = usize::from(self.u16());
+            let v = self.0[..n].to_vec();
+            self.0 = &self.0[n..];
+            v
+        }
+    }
+    let mut r = R(bytes);
+    let size = usize::from(r.u16());
+    assert_eq!(size, r.0.len(), "TPM2B_PUBLIC size");
+    let ty = r.u16();
+    let name_alg = HashAlg::from_alg_id(r.u16(), "nameAlg").unwrap();
+    let attrs = r.u32();
+    assert_eq!(
+        attrs & 0x0003_0000,
+        0x0003_0000,
+        "EK must be restricted|decrypt"
+    );
+    let _policy = r.b();
+    assert_eq!(r.u16(), 0x0006, "EK symmetric algorithm must be AES");
+    let sym_key_bits = r.u16();
+    assert_eq!(r.u16(), 0x0043, "EK symmetric mode must be CFB");
+    let scheme = r.u16();
+    assert_eq!(scheme, 0x0010, "EK scheme must be TPM_ALG_NULL");
+    let key = match ty {
+        0x0001 => {
+            let _bits = r.u16();
+            let e = r.u32();
+            EkKey::Rsa { n: r.b(), e }
+        }
+        0x0023 => {
+            let curve = match r.u16() {
+                0x0003 => EkCurve::P256,
+                0x0004 => EkCurve::P384,
+                other => panic!("unexpected curve {other:#x}"),
+            };
+            assert_eq!(r.u16(), 0x0010, "EK KDF must be TPM_ALG_NULL");
+            let x = r.b();
+            let y = r.b();
+            EkKey::Ecc { curve, x, y }
+        }
+        other => panic!("unexpected EK type {other:#x}"),
+    };
+    assert!(r.0.is_empty(), "trailing bytes in TPM2B_PUBLIC");
+    EkPublicKey {
+        name_alg,
+        sym_key_bits,
+        key,
     }
 }

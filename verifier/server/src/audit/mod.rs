@@ -126,6 +126,9 @@ pub enum AuditError {
     /// A body could not be turned into canonical JSON.
     #[error("audit body: {0}")]
     Body(String),
+    /// The log holds `u64::MAX` entries.
+    #[error("audit log is full: seq would exceed {}", u64::MAX)]
+    SeqOverflow,
     /// A head or checkpoint string does not parse.
     #[error("audit head '{text}': {reason}")]
     HeadSyntax {
@@ -309,11 +312,7 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// Computes the entry that follows `prev` (the head of the chain).
     pub fn next(prev: AuditHead, time: u64, kind: &str, body: String) -> Result<Self, AuditError> {
-        let seq = prev.seq.checked_add(1).ok_or(AuditError::FieldTooLong {
-            field: "seq",
-            len: usize::MAX,
-            max: usize::MAX,
-        })?;
+        let seq = prev.seq.checked_add(1).ok_or(AuditError::SeqOverflow)?;
         let entry_hash = entry_hash(seq, time, kind, &body, &prev.hash)?;
         Ok(Self {
             seq,
