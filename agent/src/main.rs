@@ -90,6 +90,15 @@ enum Cmd {
         #[arg(long, default_value = "sha256")]
         banks: String,
     },
+    /// Reads PCRs and prints them as JSON: {"sha256": {"0": "hex", …}}.
+    Pcrs {
+        /// How to reach the TPM.
+        #[arg(long, env = "SEALBUILD_TCTI")]
+        tcti: TctiConfig,
+        /// PCRs to read, tpm2-tools syntax.
+        #[arg(long, default_value = "sha256:0,1,2,3,4,5,6,7")]
+        pcrs: PcrSelection,
+    },
     /// Attests and receives the keys the policy grants.
     Attest {
         #[command(flatten)]
@@ -147,6 +156,18 @@ async fn run(cli: Cli) -> Result<bool> {
             let mut backend = TpmBackend::open(&tcti)?;
             let n = sealbuild_agent::simboot::replay_into_tpm(&mut backend, &log, &banks)?;
             println!("extended {n} events from {}", eventlog.display());
+            Ok(true)
+        }
+        Cmd::Pcrs { tcti, pcrs } => {
+            let mut backend = TpmBackend::open(&tcti)?;
+            let values = backend.read_pcrs(&pcrs)?;
+            let map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
+                values
+                    .to_api_map()
+                    .into_iter()
+                    .map(|(bank, m)| (bank, m.into_iter().map(|(i, v)| (i.to_string(), v)).collect()))
+                    .collect();
+            println!("{}", serde_json::to_string_pretty(&map)?);
             Ok(true)
         }
         Cmd::Register { v, ek, ak_type } => {

@@ -1,6 +1,13 @@
 //! PCR selections and PCR composite digests: TPML_PCR_SELECTION encoding,
 //! the tpm2-tools text form, and digests that reproduce real quotes'
 //! pcrDigest from their PCR values.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod tpm_support;
 
@@ -12,20 +19,35 @@ use tpm_support::*;
 
 #[test]
 fn selection_list_encoding() {
-    let l = PcrSelectionList::new(&[(HashAlg::Sha256, &[0, 1, 2]), (HashAlg::Sha1, &[0, 7])]).unwrap();
+    let l =
+        PcrSelectionList::new(&[(HashAlg::Sha256, &[0, 1, 2]), (HashAlg::Sha1, &[0, 7])]).unwrap();
     let bytes = l.to_bytes();
     assert_eq!(hex::encode(&bytes), "00000002000b03070000000403810000");
     assert_eq!(PcrSelectionList::parse(&bytes).unwrap(), l);
-    assert_eq!(PcrSelectionList::parse_tools_spec("sha256:0,1,2+sha1:0,7").unwrap(), l);
+    assert_eq!(
+        PcrSelectionList::parse_tools_spec("sha256:0,1,2+sha1:0,7").unwrap(),
+        l
+    );
     assert_prefixes_and_trailing_rejected("TPML_PCR_SELECTION", &bytes, PcrSelectionList::parse);
     // A 4-byte bitmap (PCR 24–31) round-trips.
     let wide = PcrSelectionList::new(&[(HashAlg::Sha384, &[31, 0])]).unwrap();
     assert_eq!(hex::encode(wide.to_bytes()), "00000001000c0401000080");
     assert_eq!(PcrSelectionList::parse(&wide.to_bytes()).unwrap(), wide);
-    assert_eq!(wide.pcrs().collect::<Vec<_>>(), vec![(HashAlg::Sha384, 0), (HashAlg::Sha384, 31)]);
+    assert_eq!(
+        wide.pcrs().collect::<Vec<_>>(),
+        vec![(HashAlg::Sha384, 0), (HashAlg::Sha384, 31)]
+    );
     // An empty list and an empty bank are valid.
-    assert_eq!(PcrSelectionList::parse(&[0, 0, 0, 0]).unwrap().pcr_count(), 0);
-    assert!(PcrSelectionList::parse(&hex::decode("00000001000403000000").unwrap()).unwrap().banks()[0].is_empty());
+    assert_eq!(
+        PcrSelectionList::parse(&[0, 0, 0, 0]).unwrap().pcr_count(),
+        0
+    );
+    assert!(
+        PcrSelectionList::parse(&hex::decode("00000001000403000000").unwrap())
+            .unwrap()
+            .banks()[0]
+            .is_empty()
+    );
 }
 
 #[test]
@@ -37,14 +59,27 @@ fn selection_list_mutations_rejected() {
         many.extend_from_slice(&[0x00, 0x0b]);
         many.extend_from_slice(&[3, alg as u8, 0, 0]);
     }
-    assert!(matches!(PcrSelectionList::parse(&many), Err(FormatError::TooLarge { size: 17, max: 16, .. })));
+    assert!(matches!(
+        PcrSelectionList::parse(&many),
+        Err(FormatError::TooLarge {
+            size: 17,
+            max: 16,
+            ..
+        })
+    ));
     // sizeofSelect outside 3..=4.
     for (size, extra) in [(0u8, 0usize), (1, 1), (2, 2), (5, 5), (255, 255)] {
         let mut m = hex::decode("00000001000b").unwrap();
         m.push(size);
-        m.extend(std::iter::repeat(0).take(extra));
+        m.extend(std::iter::repeat_n(0, extra));
         assert!(
-            matches!(PcrSelectionList::parse(&m), Err(FormatError::Unexpected { field: "TPMS_PCR_SELECTION.sizeofSelect", .. })),
+            matches!(
+                PcrSelectionList::parse(&m),
+                Err(FormatError::Unexpected {
+                    field: "TPMS_PCR_SELECTION.sizeofSelect",
+                    ..
+                })
+            ),
             "sizeofSelect {size}"
         );
     }
@@ -95,7 +130,12 @@ fn gce_pcr_values_reproduce_pcr_digest() {
             let a = Attest::parse(&hexf(&q["attest_tpms_attest"])).unwrap();
             let quote = a.quote().unwrap();
             let values = gce_values(q);
-            assert_eq!(values.digest(quote.pcr_select(), HashAlg::Sha256).unwrap(), quote.pcr_digest(), "{which} {}", q["pcr_bank"]);
+            assert_eq!(
+                values.digest(quote.pcr_select(), HashAlg::Sha256).unwrap(),
+                quote.pcr_digest(),
+                "{which} {}",
+                q["pcr_bank"]
+            );
             // Values in the wrong order do not.
             let mut ordered = values.selected(quote.pcr_select()).unwrap();
             ordered.swap(0, 1);
@@ -110,12 +150,24 @@ fn windows_pcr_values_reproduce_pcr_digest() {
     let mut values = PcrValues::new();
     for p in w["Log"]["PCRs"].as_array().unwrap() {
         assert_eq!(p["DigestAlg"], 3, "Go crypto.SHA1");
-        values.insert(HashAlg::Sha1, p["Index"].as_u64().unwrap() as u32, &b64f(&p["Digest"])).unwrap();
+        values
+            .insert(
+                HashAlg::Sha1,
+                p["Index"].as_u64().unwrap() as u32,
+                &b64f(&p["Digest"]),
+            )
+            .unwrap();
     }
     let a = Attest::parse(&b64f(&w["Quote"]["Quote"])).unwrap();
     let quote = a.quote().unwrap();
-    assert_eq!(values.digest(quote.pcr_select(), HashAlg::Sha1).unwrap(), quote.pcr_digest());
-    assert_eq!(hex::encode(values.get(HashAlg::Sha1, 0).unwrap()), "51c323de0c0c694f4601cdd02beb58ff13629f74");
+    assert_eq!(
+        values.digest(quote.pcr_select(), HashAlg::Sha1).unwrap(),
+        quote.pcr_digest()
+    );
+    assert_eq!(
+        hex::encode(values.get(HashAlg::Sha1, 0).unwrap()),
+        "51c323de0c0c694f4601cdd02beb58ff13629f74"
+    );
 }
 
 #[test]
@@ -126,7 +178,14 @@ fn missing_pcrs_are_named() {
     v.insert(HashAlg::Sha1, 1, &[1; 20]).unwrap();
     let err = v.digest(&sel, HashAlg::Sha256).unwrap_err().to_string();
     assert!(err.contains("sha256 PCR 7, 23; sha1 PCR 0"), "{err}");
-    assert_eq!(v.missing(&sel), vec![(HashAlg::Sha256, 7), (HashAlg::Sha256, 23), (HashAlg::Sha1, 0)]);
+    assert_eq!(
+        v.missing(&sel),
+        vec![
+            (HashAlg::Sha256, 7),
+            (HashAlg::Sha256, 23),
+            (HashAlg::Sha1, 0)
+        ]
+    );
 }
 
 #[test]
@@ -138,14 +197,23 @@ fn bank_order_follows_the_selection() {
     v.insert(HashAlg::Sha1, 3, &b).unwrap();
     let sha1_first = PcrSelectionList::parse_tools_spec("sha1:3+sha256:3").unwrap();
     let sha256_first = PcrSelectionList::parse_tools_spec("sha256:3+sha1:3").unwrap();
-    assert_eq!(v.digest(&sha1_first, HashAlg::Sha256).unwrap(), pcr_digest(HashAlg::Sha256, &[&b, &a]));
-    assert_eq!(v.digest(&sha256_first, HashAlg::Sha256).unwrap(), pcr_digest(HashAlg::Sha256, &[&a, &b]));
+    assert_eq!(
+        v.digest(&sha1_first, HashAlg::Sha256).unwrap(),
+        pcr_digest(HashAlg::Sha256, &[&b, &a])
+    );
+    assert_eq!(
+        v.digest(&sha256_first, HashAlg::Sha256).unwrap(),
+        pcr_digest(HashAlg::Sha256, &[&a, &b])
+    );
 }
 
 #[test]
 fn values_checked_and_named_hex_round_trip() {
     let mut v = PcrValues::new();
-    assert!(v.insert(HashAlg::Sha256, 0, &[0; 20]).is_err(), "SHA-1-sized value in the SHA-256 bank");
+    assert!(
+        v.insert(HashAlg::Sha256, 0, &[0; 20]).is_err(),
+        "SHA-1-sized value in the SHA-256 bank"
+    );
     assert!(v.insert(HashAlg::Sha1, 32, &[0; 20]).is_err(), "PCR 32");
     v.insert(HashAlg::Sha384, 17, &[0xff; 48]).unwrap();
     v.insert(HashAlg::Sha1, 0, &[0x01; 20]).unwrap();
@@ -153,7 +221,10 @@ fn values_checked_and_named_hex_round_trip() {
     assert_eq!(named["sha384"][&17], "ff".repeat(48));
     assert_eq!(PcrValues::from_named_hex(&named).unwrap(), v);
     for (bank, value) in [("md5", "00"), ("sha1", "zz"), ("sha1", "00")] {
-        let m = BTreeMap::from([(bank.to_string(), BTreeMap::from([(0u32, value.to_string())]))]);
+        let m = BTreeMap::from([(
+            bank.to_string(),
+            BTreeMap::from([(0u32, value.to_string())]),
+        )]);
         assert!(PcrValues::from_named_hex(&m).is_err(), "{bank} {value}");
     }
     let sel = PcrSelectionList::parse_tools_spec("sha1:0").unwrap();

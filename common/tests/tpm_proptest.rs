@@ -1,11 +1,20 @@
 //! No TPM parser panics on random bytes or on random mutations of real
 //! structures, and whatever a parser accepts re-serialises to the same bytes.
 //! Case counts are bounded so the whole file runs in well under two seconds.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod tpm_support;
 
 use proptest::prelude::*;
-use sealbuild_common::tpm::{parse_tools_pcr_values, Attest, PcrSelectionList, Public, Signature, ToolsPcrFile};
+use sealbuild_common::tpm::{
+    parse_tools_pcr_values, Attest, PcrSelectionList, Public, Signature, ToolsPcrFile,
+};
 use tpm_support::*;
 
 /// Runs every parser on `bytes`; each accepted input must round-trip.
@@ -33,7 +42,10 @@ fn check_all(bytes: &[u8]) {
     }
     if let Ok(text) = std::str::from_utf8(bytes) {
         if let Ok(l) = PcrSelectionList::parse_tools_spec(text) {
-            assert_eq!(PcrSelectionList::parse_tools_spec(&l.to_string()).unwrap(), l);
+            assert_eq!(
+                PcrSelectionList::parse_tools_spec(&l.to_string()).unwrap(),
+                l
+            );
         }
     }
 }
@@ -140,7 +152,8 @@ fn mutated_real_structures_never_panic() {
             let mutated = apply(corpus[which].clone(), &muts);
             check_all(&mutated);
             // The -F values reader with the quote selections.
-            let sel = PcrSelectionList::parse_tools_spec("sha256:0,1,2,3,4,5,6,7,8,9,10+sha1:0,1").unwrap();
+            let sel = PcrSelectionList::parse_tools_spec("sha256:0,1,2,3,4,5,6,7,8,9,10+sha1:0,1")
+                .unwrap();
             let _ = parse_tools_pcr_values(&mutated, &sel);
             Ok(())
         })

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(l) = PcrSelectionList::parse_tools_spec(text) {
-            assert_eq!(PcrSelectionList::parse_tools_spec(&l.to_string()).ok(), Some(l));
+            assert_eq!(
+                PcrSelectionList::parse_tools_spec(&l.to_string()).ok(),
+                Some(l)
+            );
         }
     }
     if let Ok(f) = ToolsPcrFile::parse(data) {

@@ -241,7 +241,10 @@ impl Attest {
             ));
         }
         let tag = r.u16_be("TPMS_ATTEST.type")?;
-        if !matches!(tag, TPM_ST_ATTEST_QUOTE | TPM_ST_ATTEST_CERTIFY | TPM_ST_ATTEST_CREATION) {
+        if !matches!(
+            tag,
+            TPM_ST_ATTEST_QUOTE | TPM_ST_ATTEST_CERTIFY | TPM_ST_ATTEST_CREATION
+        ) {
             return Err(FormatError::Unsupported {
                 field: "TPMS_ATTEST.type",
                 value: u64::from(tag),

@@ -139,7 +139,9 @@ impl ObjectAttributes {
 
     /// The set attributes, in bit order.
     pub fn iter(self) -> impl Iterator<Item = ObjectAttribute> {
-        ObjectAttribute::ALL.into_iter().filter(move |a| self.contains(*a))
+        ObjectAttribute::ALL
+            .into_iter()
+            .filter(move |a| self.contains(*a))
     }
 
     /// fixedTPM.
@@ -217,10 +219,16 @@ mod tests {
         assert_eq!(named, !ObjectAttributes::RESERVED_MASK);
         // tpm2_createak's AK: fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign.
         let ak = ObjectAttributes::from_bits(0x0005_0072).unwrap();
-        assert_eq!(ak.to_string(), "fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign");
+        assert_eq!(
+            ak.to_string(),
+            "fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign"
+        );
         for bit in 0..32 {
             let v = 1u32 << bit;
-            assert_eq!(ObjectAttributes::from_bits(v).is_ok(), v & ObjectAttributes::RESERVED_MASK == 0);
+            assert_eq!(
+                ObjectAttributes::from_bits(v).is_ok(),
+                v & ObjectAttributes::RESERVED_MASK == 0
+            );
         }
     }
 }

@@ -30,17 +30,17 @@ pub mod signature;
 pub mod tools;
 
 pub use attest::{Attest, Attested, CertifyInfo, ClockInfo, CreationInfo, Name, QuoteInfo};
-pub use pcr::{pcr_digest, PcrSelection, PcrSelectionList, PcrValues};
 pub use attributes::{ObjectAttribute, ObjectAttributes};
+pub use pcr::{pcr_digest, PcrSelection, PcrSelectionList, PcrValues};
 pub use public::{
     AsymScheme, EccCurve, EccPublic, KdfScheme, Public, PublicBody, PublicKey, RsaPublic,
     SymDefObject,
 };
+pub use signature::{SigScheme, Signature, SignatureValue};
 pub use tools::{
     parse_tools_pcr_values, parse_tools_pcrs, write_tools_pcr_values, write_tools_pcrs,
     ToolsPcrFile,
 };
-pub use signature::{SigScheme, Signature, SignatureValue};
 
 /// TPM_ALG_ID values used by the parsers (Part 2, Table 9).
 pub mod alg {

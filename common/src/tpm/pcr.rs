@@ -5,10 +5,10 @@
 //!   `pcrSelect[sizeofSelect]`; bit `i % 8` of byte `i / 8` selects PCR `i`.
 //! * TPML_PCR_SELECTION — Part 2, Table 112: UINT32 `count` (at most
 //!   HASH_COUNT) followed by that many TPMS_PCR_SELECTION.
-//! * The quote's `pcrDigest` — Part 3 rev. 1.59, TPM2_Quote (§18.4) and Part 1
-//!   §17.6.5: the digest, with the signing scheme's hash, of the concatenated
-//!   PCR values in selection order: banks in the order of the list, PCRs in
-//!   ascending index within a bank.
+//! * The quote's `pcrDigest` — Part 3 rev. 1.59, TPM2_Quote (§18.4), and the
+//!   PCR composite of Part 1 clause "PCR Operations": the digest, with the
+//!   signing scheme's hash, of the concatenated PCR values in selection order:
+//!   banks in the order of the list, PCRs in ascending index within a bank.
 //! * The tpm2-tools text form `sha256:0,1,2+sha1:0,7` (tpm2-tools man page
 //!   "PCR bank specifiers"), used by command-line tools.
 //!
@@ -70,7 +70,10 @@ impl PcrSelection {
 
     /// Reads one TPMS_PCR_SELECTION from `r`.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, FormatError> {
-        let hash = HashAlg::from_alg_id(r.u16_be("TPMS_PCR_SELECTION.hash")?, "TPMS_PCR_SELECTION.hash")?;
+        let hash = HashAlg::from_alg_id(
+            r.u16_be("TPMS_PCR_SELECTION.hash")?,
+            "TPMS_PCR_SELECTION.hash",
+        )?;
         let size = usize::from(r.u8("TPMS_PCR_SELECTION.sizeofSelect")?);
         check_select_size(size)?;
         let select = r.take(size, "TPMS_PCR_SELECTION.pcrSelect")?.to_vec();
@@ -98,13 +101,17 @@ impl PcrSelection {
     /// Selected PCR indices, ascending.
     pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
         self.select.iter().zip(0u32..).flat_map(|(&byte, n)| {
-            (0u32..8).filter(move |bit| byte & (1u8 << bit) != 0).map(move |bit| n * 8 + bit)
+            (0u32..8)
+                .filter(move |bit| byte & (1u8 << bit) != 0)
+                .map(move |bit| n * 8 + bit)
         })
     }
 
     /// True when `index` is selected.
     pub fn contains(&self, index: u32) -> bool {
-        let byte = usize::try_from(index / 8).ok().and_then(|b| self.select.get(b));
+        let byte = usize::try_from(index / 8)
+            .ok()
+            .and_then(|b| self.select.get(b));
         byte.is_some_and(|b| b & (1u8 << (index % 8)) != 0)
     }
 
@@ -226,8 +233,11 @@ impl PcrSelectionList {
             let (name, list) = part
                 .split_once(':')
                 .ok_or_else(|| bad(format!("`{part}`: expected BANK:LIST, e.g. sha256:0,1,2")))?;
-            let hash = HashAlg::from_name(name)
-                .ok_or_else(|| bad(format!("`{name}`: unknown bank (sha1, sha256, sha384, sha512)")))?;
+            let hash = HashAlg::from_name(name).ok_or_else(|| {
+                bad(format!(
+                    "`{name}`: unknown bank (sha1, sha256, sha384, sha512)"
+                ))
+            })?;
             let indices: Vec<u32> = match list {
                 "all" => (0..24).collect(),
                 "none" => Vec::new(),
@@ -235,7 +245,9 @@ impl PcrSelectionList {
                     .split(',')
                     .map(|item| {
                         if item.is_empty() || !item.bytes().all(|c| c.is_ascii_digit()) {
-                            return Err(bad(format!("`{item}` in `{part}`: not a decimal PCR index")));
+                            return Err(bad(format!(
+                                "`{item}` in `{part}`: not a decimal PCR index"
+                            )));
                         }
                         item.parse::<u32>()
                             .map_err(|_| bad(format!("`{item}` in `{part}`: not a PCR index")))
@@ -270,7 +282,11 @@ impl PcrSelectionList {
     pub fn same_pcrs(&self, other: &Self) -> bool {
         self.pcrs().eq(other.pcrs())
             && self.banks.len() == other.banks.len()
-            && self.banks.iter().zip(&other.banks).all(|(a, b)| a.hash == b.hash)
+            && self
+                .banks
+                .iter()
+                .zip(&other.banks)
+                .all(|(a, b)| a.hash == b.hash)
     }
 }
 
@@ -330,13 +346,18 @@ impl PcrValues {
                 format_args!("{} bytes", value.len()),
             ));
         }
-        self.banks.entry(hash).or_default().insert(index, value.to_vec());
+        self.banks
+            .entry(hash)
+            .or_default()
+            .insert(index, value.to_vec());
         Ok(())
     }
 
     /// Builds values from the API's JSON form: bank name (`sha256`) → PCR
     /// index → hex digest.
-    pub fn from_named_hex(map: &BTreeMap<String, BTreeMap<u32, String>>) -> Result<Self, FormatError> {
+    pub fn from_named_hex(
+        map: &BTreeMap<String, BTreeMap<u32, String>>,
+    ) -> Result<Self, FormatError> {
         let mut out = Self::new();
         for (name, pcrs) in map {
             let hash = HashAlg::from_name(name).ok_or_else(|| FormatError::Encoding {
@@ -418,7 +439,11 @@ impl PcrValues {
     /// The PCR composite digest with `hash` over the selected values in TPM
     /// order (what TPM2_Quote puts in `pcrDigest`), or an error naming every
     /// missing PCR.
-    pub fn digest(&self, selection: &PcrSelectionList, hash: HashAlg) -> Result<Vec<u8>, FormatError> {
+    pub fn digest(
+        &self,
+        selection: &PcrSelectionList,
+        hash: HashAlg,
+    ) -> Result<Vec<u8>, FormatError> {
         Ok(pcr_digest(hash, &self.selected(selection)?))
     }
 }
@@ -470,10 +495,33 @@ mod tests {
                 (HashAlg::Sha1, 7)
             ]
         );
-        assert_eq!(PcrSelectionList::parse_tools_spec("sha1:none").unwrap().to_string(), "sha1:none");
-        assert_eq!(PcrSelectionList::parse_tools_spec("sha384:all").unwrap().pcr_count(), 24);
-        for bad in ["", "sha256", "sha256:", "md5:1", "sha256:1,,2", "sha256:x", "sha256:32", "sha1:1+sha1:2", "sha256: 1"] {
-            assert!(PcrSelectionList::parse_tools_spec(bad).is_err(), "{bad:?} accepted");
+        assert_eq!(
+            PcrSelectionList::parse_tools_spec("sha1:none")
+                .unwrap()
+                .to_string(),
+            "sha1:none"
+        );
+        assert_eq!(
+            PcrSelectionList::parse_tools_spec("sha384:all")
+                .unwrap()
+                .pcr_count(),
+            24
+        );
+        for bad in [
+            "",
+            "sha256",
+            "sha256:",
+            "md5:1",
+            "sha256:1,,2",
+            "sha256:x",
+            "sha256:32",
+            "sha1:1+sha1:2",
+            "sha256: 1",
+        ] {
+            assert!(
+                PcrSelectionList::parse_tools_spec(bad).is_err(),
+                "{bad:?} accepted"
+            );
         }
     }
 }

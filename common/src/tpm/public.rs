@@ -122,7 +122,9 @@ impl AsymScheme {
     pub fn hash(self) -> Option<HashAlg> {
         match self {
             Self::Null | Self::RsaEs => None,
-            Self::RsaSsa(h) | Self::RsaPss(h) | Self::Oaep(h) | Self::Ecdsa(h) | Self::Ecdh(h) => Some(h),
+            Self::RsaSsa(h) | Self::RsaPss(h) | Self::Oaep(h) | Self::Ecdsa(h) | Self::Ecdh(h) => {
+                Some(h)
+            }
         }
     }
 
@@ -134,7 +136,10 @@ impl AsymScheme {
         };
         let id = r.u16_be(field)?;
         let hash = |r: &mut Reader<'_>| {
-            HashAlg::from_alg_id(r.u16_be("TPMS_SCHEME_HASH.hashAlg")?, "TPMS_SCHEME_HASH.hashAlg")
+            HashAlg::from_alg_id(
+                r.u16_be("TPMS_SCHEME_HASH.hashAlg")?,
+                "TPMS_SCHEME_HASH.hashAlg",
+            )
         };
         let scheme = match (key_type, id) {
             (_, alg::NULL) => Self::Null,
@@ -221,7 +226,10 @@ impl KdfScheme {
                 })
             }
         };
-        let hash = HashAlg::from_alg_id(r.u16_be("TPMS_SCHEME_HASH.hashAlg")?, "TPMS_SCHEME_HASH.hashAlg")?;
+        let hash = HashAlg::from_alg_id(
+            r.u16_be("TPMS_SCHEME_HASH.hashAlg")?,
+            "TPMS_SCHEME_HASH.hashAlg",
+        )?;
         Ok(make(hash))
     }
 
@@ -549,7 +557,8 @@ impl Public {
                 value: u64::from(key_type),
             });
         }
-        let name_alg = HashAlg::from_alg_id(r.u16_be("TPMT_PUBLIC.nameAlg")?, "TPMT_PUBLIC.nameAlg")?;
+        let name_alg =
+            HashAlg::from_alg_id(r.u16_be("TPMT_PUBLIC.nameAlg")?, "TPMT_PUBLIC.nameAlg")?;
         let attributes = ObjectAttributes::from_bits(r.u32_be("TPMT_PUBLIC.objectAttributes")?)?;
         let auth_policy = r.tpm2b("TPMT_PUBLIC.authPolicy", limits::DIGEST)?;
         let symmetric = SymDefObject::read(r)?;
@@ -558,7 +567,9 @@ impl Public {
             let key_bits = r.u16_be("TPMS_RSA_PARMS.keyBits")?;
             let exponent = r.u32_be("TPMS_RSA_PARMS.exponent")?;
             let modulus = r.tpm2b("TPMT_PUBLIC.unique.rsa", limits::RSA_KEY)?;
-            PublicBody::Rsa(RsaPublic::new(symmetric, scheme, key_bits, exponent, modulus)?)
+            PublicBody::Rsa(RsaPublic::new(
+                symmetric, scheme, key_bits, exponent, modulus,
+            )?)
         } else {
             let curve = EccCurve::from_id(r.u16_be("TPMS_ECC_PARMS.curveID")?)?;
             let kdf = KdfScheme::read(r)?;

@@ -86,7 +86,11 @@ impl Signature {
     /// An RSASSA or RSAPSS signature. `sig` must be 1..=512 bytes.
     pub fn new_rsa(scheme: SigScheme, hash: HashAlg, sig: &[u8]) -> Result<Self, FormatError> {
         if scheme == SigScheme::Ecdsa {
-            return Err(FormatError::unexpected("TPMT_SIGNATURE.sigAlg", "RSASSA or RSAPSS", "ECDSA"));
+            return Err(FormatError::unexpected(
+                "TPMT_SIGNATURE.sigAlg",
+                "RSASSA or RSAPSS",
+                "ECDSA",
+            ));
         }
         check_len(sig, "TPMS_SIGNATURE_RSA.sig", limits::RSA_KEY)?;
         Ok(Self {
@@ -127,12 +131,18 @@ impl Signature {
         };
         let sig = match scheme {
             SigScheme::RsaSsa | SigScheme::RsaPss => {
-                let hash = HashAlg::from_alg_id(r.u16_be("TPMS_SIGNATURE_RSA.hash")?, "TPMS_SIGNATURE_RSA.hash")?;
+                let hash = HashAlg::from_alg_id(
+                    r.u16_be("TPMS_SIGNATURE_RSA.hash")?,
+                    "TPMS_SIGNATURE_RSA.hash",
+                )?;
                 let sig = r.tpm2b("TPMS_SIGNATURE_RSA.sig", limits::RSA_KEY)?;
                 Self::new_rsa(scheme, hash, sig)?
             }
             SigScheme::Ecdsa => {
-                let hash = HashAlg::from_alg_id(r.u16_be("TPMS_SIGNATURE_ECC.hash")?, "TPMS_SIGNATURE_ECC.hash")?;
+                let hash = HashAlg::from_alg_id(
+                    r.u16_be("TPMS_SIGNATURE_ECC.hash")?,
+                    "TPMS_SIGNATURE_ECC.hash",
+                )?;
                 let sig_r = r.tpm2b("TPMS_SIGNATURE_ECC.signatureR", limits::ECC_PARAMETER)?;
                 let sig_s = r.tpm2b("TPMS_SIGNATURE_ECC.signatureS", limits::ECC_PARAMETER)?;
                 Self::new_ecdsa(hash, sig_r, sig_s)?
@@ -178,7 +188,11 @@ impl Signature {
 
 fn check_len(v: &[u8], field: &'static str, max: usize) -> Result<(), FormatError> {
     if v.is_empty() {
-        return Err(FormatError::unexpected(field, format_args!("1..={max} bytes"), "0 bytes"));
+        return Err(FormatError::unexpected(
+            field,
+            format_args!("1..={max} bytes"),
+            "0 bytes",
+        ));
     }
     if v.len() > max {
         return Err(FormatError::TooLarge {

@@ -89,7 +89,8 @@ impl ToolsPcrFile {
         let mut r = Reader::new(bytes);
         let selection = read_selection(&mut r)?;
 
-        let n_lists = usize::try_from(r.u32_le("tpm2-tools PCR file: digest list count")?).unwrap_or(usize::MAX);
+        let n_lists = usize::try_from(r.u32_le("tpm2-tools PCR file: digest list count")?)
+            .unwrap_or(usize::MAX);
         if n_lists == 0 || n_lists > MAX_LISTS {
             return Err(FormatError::unexpected(
                 "tpm2-tools PCR file: digest list count",
@@ -121,11 +122,12 @@ impl ToolsPcrFile {
                     }
                     continue;
                 }
-                let (digest, tail) = buffer.split_at_checked(size).ok_or(FormatError::TooLarge {
-                    field: "TPM2B_DIGEST.size",
-                    size,
-                    max: DIGEST_BUFFER,
-                })?;
+                let (digest, tail) =
+                    buffer.split_at_checked(size).ok_or(FormatError::TooLarge {
+                        field: "TPM2B_DIGEST.size",
+                        size,
+                        max: DIGEST_BUFFER,
+                    })?;
                 if !all_zero(tail) {
                     return Err(FormatError::unexpected(
                         "TPM2B_DIGEST.buffer",
@@ -199,7 +201,10 @@ impl ToolsPcrFile {
 
 /// Parses a `tpm2_quote -o` file (default serialized form) and requires that
 /// its selection is `expected` (normally the quote's own `pcrSelect`).
-pub fn parse_tools_pcrs(bytes: &[u8], expected: &PcrSelectionList) -> Result<PcrValues, FormatError> {
+pub fn parse_tools_pcrs(
+    bytes: &[u8],
+    expected: &PcrSelectionList,
+) -> Result<PcrValues, FormatError> {
     let file = ToolsPcrFile::parse(bytes)?;
     if !file.selection.same_pcrs(expected) {
         return Err(FormatError::unexpected(
@@ -213,13 +218,19 @@ pub fn parse_tools_pcrs(bytes: &[u8], expected: &PcrSelectionList) -> Result<Pcr
 
 /// Writes the file tpm2_quote would write (serialized form) for `selection`;
 /// tpm2_checkquote `-f` accepts it. Every selected PCR needs a value.
-pub fn write_tools_pcrs(values: &PcrValues, selection: &PcrSelectionList) -> Result<Vec<u8>, FormatError> {
+pub fn write_tools_pcrs(
+    values: &PcrValues,
+    selection: &PcrSelectionList,
+) -> Result<Vec<u8>, FormatError> {
     Ok(ToolsPcrFile::new(values, selection)?.to_bytes())
 }
 
 /// Parses a `tpm2_quote -F values` file: the digests of `selection`,
 /// concatenated in TPM order.
-pub fn parse_tools_pcr_values(bytes: &[u8], selection: &PcrSelectionList) -> Result<PcrValues, FormatError> {
+pub fn parse_tools_pcr_values(
+    bytes: &[u8],
+    selection: &PcrSelectionList,
+) -> Result<PcrValues, FormatError> {
     let mut r = Reader::new(bytes);
     let mut values = PcrValues::new();
     for (hash, index) in selection.pcrs() {
@@ -230,7 +241,10 @@ pub fn parse_tools_pcr_values(bytes: &[u8], selection: &PcrSelectionList) -> Res
 }
 
 /// Writes a `-F values` file for `selection`. Every selected PCR needs a value.
-pub fn write_tools_pcr_values(values: &PcrValues, selection: &PcrSelectionList) -> Result<Vec<u8>, FormatError> {
+pub fn write_tools_pcr_values(
+    values: &PcrValues,
+    selection: &PcrSelectionList,
+) -> Result<Vec<u8>, FormatError> {
     Ok(values.selected(selection)?.concat())
 }
 
@@ -239,7 +253,8 @@ fn all_zero(b: &[u8]) -> bool {
 }
 
 fn read_selection(r: &mut Reader<'_>) -> Result<PcrSelectionList, FormatError> {
-    let count = usize::try_from(r.u32_le("tpm2-tools PCR file: selection count")?).unwrap_or(usize::MAX);
+    let count =
+        usize::try_from(r.u32_le("tpm2-tools PCR file: selection count")?).unwrap_or(usize::MAX);
     if count == 0 || count > limits::PCR_BANKS {
         return Err(FormatError::unexpected(
             "tpm2-tools PCR file: selection count",
@@ -261,7 +276,10 @@ fn read_selection(r: &mut Reader<'_>) -> Result<PcrSelectionList, FormatError> {
             continue;
         }
         let [h0, h1, size, s0, s1, s2, s3, pad] = entry;
-        let hash = HashAlg::from_alg_id(u16::from_le_bytes([h0, h1]), "tpm2-tools PCR file: selection hash")?;
+        let hash = HashAlg::from_alg_id(
+            u16::from_le_bytes([h0, h1]),
+            "tpm2-tools PCR file: selection hash",
+        )?;
         let select = [s0, s1, s2, s3];
         let size = usize::from(size);
         let (used, unused) = select.split_at_checked(size).ok_or_else(|| {

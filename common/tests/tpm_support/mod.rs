@@ -30,7 +30,9 @@ pub fn b64f(v: &Value) -> Vec<u8> {
 
 /// go-tpm-tools GCE COS 85 attestation (MANIFEST §3.2), `nonce9009` or `no-nonce`.
 pub fn gce(which: &str) -> Value {
-    json(&format!("go-tpm-tools/attestations/gce-cos-85-{which}.extracted.json"))
+    json(&format!(
+        "go-tpm-tools/attestations/gce-cos-85-{which}.extracted.json"
+    ))
 }
 
 /// go-attestation Windows GCE Shielded VM evidence (MANIFEST §3.3).
@@ -43,14 +45,23 @@ pub fn real_attests() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for which in ["nonce9009", "no-nonce"] {
         for q in gce(which)["quotes"].as_array().unwrap() {
-            out.push((format!("gce {which} {}", q["pcr_bank"]), hexf(&q["attest_tpms_attest"])));
+            out.push((
+                format!("gce {which} {}", q["pcr_bank"]),
+                hexf(&q["attest_tpms_attest"]),
+            ));
         }
     }
     let w = windows();
     out.push(("windows quote".into(), b64f(&w["Quote"]["Quote"])));
-    out.push(("windows AK creation".into(), b64f(&w["AK"]["CreateAttestation"])));
+    out.push((
+        "windows AK creation".into(),
+        b64f(&w["AK"]["CreateAttestation"]),
+    ));
     for f in ["rsa", "rsa-values", "ecc", "pss"] {
-        out.push((format!("tpm2-tools {f}"), data(&format!("tpm2-tools-5.4-swtpm/{f}.quote"))));
+        out.push((
+            format!("tpm2-tools {f}"),
+            data(&format!("tpm2-tools-5.4-swtpm/{f}.quote")),
+        ));
     }
     out
 }
@@ -60,14 +71,23 @@ pub fn real_signatures() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for which in ["nonce9009", "no-nonce"] {
         for q in gce(which)["quotes"].as_array().unwrap() {
-            out.push((format!("gce {which} {}", q["pcr_bank"]), hexf(&q["signature_tpmt_signature"])));
+            out.push((
+                format!("gce {which} {}", q["pcr_bank"]),
+                hexf(&q["signature_tpmt_signature"]),
+            ));
         }
     }
     let w = windows();
     out.push(("windows quote".into(), b64f(&w["Quote"]["Signature"])));
-    out.push(("windows AK creation".into(), b64f(&w["AK"]["CreateSignature"])));
+    out.push((
+        "windows AK creation".into(),
+        b64f(&w["AK"]["CreateSignature"]),
+    ));
     for f in ["rsa", "rsa-values", "ecc", "pss"] {
-        out.push((format!("tpm2-tools {f}"), data(&format!("tpm2-tools-5.4-swtpm/{f}.sig"))));
+        out.push((
+            format!("tpm2-tools {f}"),
+            data(&format!("tpm2-tools-5.4-swtpm/{f}.sig")),
+        ));
     }
     out
 }
@@ -75,8 +95,14 @@ pub fn real_signatures() -> Vec<(String, Vec<u8>)> {
 /// Every real TPMT_PUBLIC we hold (TPM2B_PUBLIC files are unwrapped), with a label.
 pub fn real_publics() -> Vec<(String, Vec<u8>)> {
     let mut out = vec![
-        ("gce nonce9009 AK".to_string(), hexf(&gce("nonce9009")["ak_pub_tpmt_public"])),
-        ("gce no-nonce AK".to_string(), hexf(&gce("no-nonce")["ak_pub_tpmt_public"])),
+        (
+            "gce nonce9009 AK".to_string(),
+            hexf(&gce("nonce9009")["ak_pub_tpmt_public"]),
+        ),
+        (
+            "gce no-nonce AK".to_string(),
+            hexf(&gce("no-nonce")["ak_pub_tpmt_public"]),
+        ),
         ("windows AK".to_string(), b64f(&windows()["AK"]["Public"])),
     ];
     for f in ["rsa", "ecc", "pss"] {
@@ -94,7 +120,11 @@ pub fn assert_prefixes_and_trailing_rejected<T: std::fmt::Debug, E>(
     parse: impl Fn(&[u8]) -> Result<T, E>,
 ) {
     for n in 0..bytes.len() {
-        assert!(parse(&bytes[..n]).is_err(), "{label}: prefix of {n}/{} bytes accepted", bytes.len());
+        assert!(
+            parse(&bytes[..n]).is_err(),
+            "{label}: prefix of {n}/{} bytes accepted",
+            bytes.len()
+        );
     }
     let mut longer = bytes.to_vec();
     longer.push(0);

@@ -29,8 +29,9 @@
 //! * Part 3 §12.6 TPM2_MakeCredential: the credential is at most the digest
 //!   size of the EK's nameAlg.
 //!
-//! EK templates this supports (TCG EK Credential Profile for TPM Family 2.0,
-//! Level 0, Version 2.5, §B.3): RSA 2048 "L-1" (nameAlg SHA-256, AES-128-CFB),
+//! EK templates this supports (TCG "EK Credential Profile For TPM Family
+//! 2.0; Level 0", Version 2.5 Revision 2, Annex B): RSA 2048 "L-1" (nameAlg
+//! SHA-256, AES-128-CFB),
 //! NIST P-256 "L-2" (SHA-256, AES-128-CFB), and the high-range ECC NIST P-384
 //! "H-3" template (SHA-384, AES-256-CFB) that swtpm also creates; any nameAlg
 //! of [`HashAlg`] and AES-128/192/256 are accepted.

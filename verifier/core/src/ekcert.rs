@@ -21,9 +21,9 @@
 //! * IETF RFC 8017 (PKCS #1 v2.2) §8.2 RSASSA-PKCS1-v1_5 with SHA-1/-256/-384/
 //!   -512, §8.1 RSASSA-PSS (parameters per RFC 4055 §3.1); FIPS 186-4 ECDSA on
 //!   P-256/P-384 with SHA-256/-384/-512 (RFC 5758 §3.2 identifiers).
-//! * TCG "EK Credential Profile for TPM Family 2.0; Level 0", Version 2.5
-//!   Revision 2 (2022), §3.2 "EK Certificate Fields": empty subject with a
-//!   critical subjectAltName holding a directoryName with
+//! * TCG "EK Credential Profile For TPM Family 2.0; Level 0", Version 2.5
+//!   Revision 2, §3 (the X.509 EK certificate profile): an empty subject
+//!   with a critical subjectAltName holding a directoryName with
 //!   tcg-at-tpmManufacturer (2.23.133.2.1), tcg-at-tpmModel (2.23.133.2.2),
 //!   tcg-at-tpmVersion (2.23.133.2.3); subjectDirectoryAttributes with
 //!   tcg-at-tpmSpecification (2.23.133.2.16, TPMSpecification ::= SEQUENCE {
@@ -54,9 +54,9 @@ pub const MAX_CHAIN_LEN: usize = 8;
 /// Most signature verifications one path search may run.
 pub const MAX_SIGNATURE_CHECKS: u32 = 64;
 
-/// tcg-kp-EKCertificate (TCG EK Credential Profile §3.2.16).
+/// tcg-kp-EKCertificate (TCG EK Credential Profile §3).
 pub const OID_TCG_KP_EK_CERTIFICATE: &str = "2.23.133.8.1";
-/// tcg-kp-AIKCertificate (TCG EK Credential Profile / AK profile).
+/// tcg-kp-AIKCertificate (TCG object identifiers, tcg-kp 2.23.133.8).
 pub const OID_TCG_KP_AIK_CERTIFICATE: &str = "2.23.133.8.3";
 
 /// The public key of a verified EK/AK certificate, normalised: RSA modulus

@@ -3,8 +3,8 @@
 //! Pure: parsed TPM structures and bytes in, typed results out.
 //!
 //! * The signature is over `H(TPMS_ATTEST)` with the signature's hash (TCG TPM
-//!   2.0 Library Part 3 rev. 1.59, TPM2_Quote §18.4 and TPM2_Certify §18.2; Part
-//!   1 §B.7 / §C.6 for the RSA and ECDSA schemes): RSASSA-PKCS1-v1_5 and
+//!   2.0 Library Part 3 rev. 1.59, TPM2_Quote §18.4 and TPM2_Certify §18.2;
+//!   Part 1 rev. 1.59, annexes on RSA and ECC signing): RSASSA-PKCS1-v1_5 and
 //!   RSASSA-PSS per RFC 8017 §8.2 / §8.1, ECDSA per FIPS 186-4 on NIST P-256
 //!   and P-384. For RSASSA-PSS the salt is the digest length (what current TPMs
 //!   use) or, failing that, the maximum the key allows (what some older TPM
@@ -15,10 +15,10 @@
 //!   checked for the verifier's qualifying data (`extraData`, the nonce) and
 //!   for `pcrDigest` = H(selected PCR values in TPM order) (Part 3 §18.4:
 //!   computed with the signing scheme's hash).
-//! * The AK must be a restricted signing key bound to its TPM (Part 1 §25
-//!   "Object Attributes"; TCG EK Credential Profile / Part 1 §24 "Attestation
-//!   Keys"): restricted, sign, fixedTPM, fixedParent, sensitiveDataOrigin set
-//!   and decrypt clear. `restricted` is what makes the TPM refuse to sign data
+//! * The AK must be a restricted signing key bound to its TPM (Part 2 Table
+//!   31 TPMA_OBJECT; Part 1 clauses "Object Attributes" and "Attestation"):
+//!   restricted, sign, fixedTPM, fixedParent, sensitiveDataOrigin set and
+//!   decrypt clear. `restricted` is what makes the TPM refuse to sign data
 //!   that starts with TPM_GENERATED_VALUE but did not come from the TPM.
 //! * SHA-1 (signature hash, PCR bank with selected PCRs, or pcrDigest) is
 //!   refused unless [`QuoteOptions::allow_sha1`] is set.
@@ -43,7 +43,9 @@ pub enum QuoteError {
     Format(#[from] FormatError),
 
     /// SHA-1 was used where the policy forbids it.
-    #[error("{what} uses SHA-1, which is refused unless explicitly allowed (QuoteOptions::allow_sha1)")]
+    #[error(
+        "{what} uses SHA-1, which is refused unless explicitly allowed (QuoteOptions::allow_sha1)"
+    )]
     Sha1NotAllowed {
         /// What used SHA-1.
         what: String,
@@ -97,7 +99,9 @@ pub enum QuoteError {
     },
 
     /// `pcrDigest` has no supported digest size.
-    #[error("pcrDigest is {len} bytes ({digest}); expected the size of a SHA-1/256/384/512 digest")]
+    #[error(
+        "pcrDigest is {len} bytes ({digest}); expected the size of a SHA-1/256/384/512 digest"
+    )]
     PcrDigestSize {
         /// Its length.
         len: usize,
@@ -238,7 +242,10 @@ pub fn verify_quote_signature(
         (PublicKey::Rsa { modulus, exponent }, SignatureValue::Rsa(s)) => {
             let key = RsaPublicKey::new(BigUint::from_bytes_be(&modulus), BigUint::from(exponent))
                 .map_err(|e| QuoteError::BadKey {
-                    reason: format!("RSA key (modulus {} bytes, exponent {exponent}): {e}", modulus.len()),
+                    reason: format!(
+                        "RSA key (modulus {} bytes, exponent {exponent}): {e}",
+                        modulus.len()
+                    ),
                 })?;
             let ok = match sig.scheme() {
                 SigScheme::RsaPss => verify_pss(&key, sig.hash(), &digest, s),
@@ -392,7 +399,9 @@ fn check_scheme(ak: &Public, sig: &Signature, sig_name: &str) -> Result<(), Quot
         AsymScheme::RsaPss(h) => sig.scheme() == SigScheme::RsaPss && h == sig.hash(),
         AsymScheme::Ecdsa(h) => sig.scheme() == SigScheme::Ecdsa && h == sig.hash(),
         AsymScheme::RsaEs | AsymScheme::Oaep(_) | AsymScheme::Ecdh(_) => {
-            return Err(mismatch(format!("the AK's scheme {key_scheme} is not a signing scheme")));
+            return Err(mismatch(format!(
+                "the AK's scheme {key_scheme} is not a signing scheme"
+            )));
         }
     };
     if fits_type {
@@ -411,18 +420,21 @@ fn check_scheme(ak: &Public, sig: &Signature, sig_name: &str) -> Result<(), Quot
 /// RFC 8017 §9.2 note 1: the DER DigestInfo prefix of each hash.
 fn pkcs1v15(hash: HashAlg) -> Pkcs1v15Sign {
     let prefix: &[u8] = match hash {
-        HashAlg::Sha1 => &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14],
+        HashAlg::Sha1 => &[
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ],
         HashAlg::Sha256 => &[
-            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04,
-            0x20,
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
         ],
         HashAlg::Sha384 => &[
-            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04,
-            0x30,
+            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x02, 0x05, 0x00, 0x04, 0x30,
         ],
         HashAlg::Sha512 => &[
-            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04,
-            0x40,
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
         ],
     };
     Pkcs1v15Sign {
@@ -437,7 +449,8 @@ fn verify_pss(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> b
     where
         D: 'static + sha2::digest::Digest + sha2::digest::DynDigest + Send + Sync,
     {
-        key.verify(rsa::Pss::new_with_salt::<D>(salt), digest, sig).is_ok()
+        key.verify(rsa::Pss::new_with_salt::<D>(salt), digest, sig)
+            .is_ok()
     }
     // emLen = ceil((modBits - 1) / 8); maximum salt = emLen - hLen - 2.
     let em_len = (key.n().bits().saturating_sub(1)).div_ceil(8);
@@ -456,7 +469,14 @@ fn verify_pss(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> b
 
 /// ECDSA over a prehashed digest. `x`, `y` are `curve.size()` bytes; `r`, `s`
 /// may be shorter (leading zeros dropped) but not longer.
-fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], r: &[u8], s: &[u8], digest: &[u8]) -> Result<bool, QuoteError> {
+fn verify_ecdsa(
+    curve: EccCurve,
+    x: &[u8],
+    y: &[u8],
+    r: &[u8],
+    s: &[u8],
+    digest: &[u8],
+) -> Result<bool, QuoteError> {
     use p256::ecdsa::signature::hazmat::PrehashVerifier;
 
     let size = curve.size();
@@ -475,7 +495,11 @@ fn verify_ecdsa(curve: EccCurve, x: &[u8], y: &[u8], r: &[u8], s: &[u8], digest:
     let rs = [pad(r, "signatureR")?, pad(s, "signatureS")?].concat();
     let sec1 = [&[0x04u8][..], x, y].concat();
     let bad_key = |e: p256::ecdsa::Error| QuoteError::BadKey {
-        reason: format!("{curve} point x={} y={} is not on the curve: {e}", hex::encode(x), hex::encode(y)),
+        reason: format!(
+            "{curve} point x={} y={} is not on the curve: {e}",
+            hex::encode(x),
+            hex::encode(y)
+        ),
     };
     match curve {
         EccCurve::NistP256 => {

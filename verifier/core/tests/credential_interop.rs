@@ -10,6 +10,15 @@
 //! SHA-384, AES-256-CFB; userWithAuth, so it is authorised by its empty
 //! password rather than PolicySecret).
 
+// Test code: failures are meant to panic with a message (clippy.toml allows
+// this inside #[test] functions; the helpers here need it too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod credential_swtpm;
 
 use credential_swtpm::{ek_public_from_tpm2b, Swtpm};

@@ -17,6 +17,15 @@
 //!     return out[:bits // 8]
 //! ```
 
+// Test code: failures are meant to panic with a message (clippy.toml allows
+// this inside #[test] functions; the helpers here need it too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use rand_core::OsRng;
 use sealbuild_common::HashAlg;
 use sealbuild_verifier_core::credential::{

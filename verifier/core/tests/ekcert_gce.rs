@@ -3,6 +3,15 @@
 //! and every mutated twin (no/wrong anchors, times outside the validity,
 //! flipped bytes, leaf as anchor) is refused with the check that failed.
 
+// Test code: failures are meant to panic with a message (clippy.toml allows
+// this inside #[test] functions; the helpers here need it too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use sealbuild_common::HashAlg;
 use sealbuild_verifier_core::credential::{EkCurve, EkKey, EkPublicKey};
 use sealbuild_verifier_core::ekcert::{

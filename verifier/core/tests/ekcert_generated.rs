@@ -5,9 +5,20 @@
 //! extensions, validity of intermediates, depth and loop limits are enforced.
 //! A missing `openssl` fails the test; it never skips.
 
+// Test code: failures are meant to panic with a message (clippy.toml allows
+// this inside #[test] functions; the helpers here need it too).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use sealbuild_verifier_core::ekcert::{
     verify_ek_cert_chain, EkCertError, EkCertKey, TrustAnchors, VerifiedEkCert, MAX_CHAIN_LEN,
 };
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +28,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 struct Pki {
     dir: PathBuf,
     serial: AtomicU32,
+    /// The subject of each `name.csr` on disk.
+    csrs: RefCell<HashMap<String, String>>,
 }
 
 #[derive(Clone, Copy)]
@@ -49,6 +62,7 @@ impl Pki {
         Self {
             dir,
             serial: AtomicU32::new(1),
+            csrs: RefCell::new(HashMap::new()),
         }
     }
 
@@ -75,6 +89,7 @@ impl Pki {
             Key::P256 => ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
             Key::P384 => ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
         };
+        self.csrs.borrow_mut().remove(name);
         let out = self.path(&format!("{name}.key"));
         let mut args = vec!["genpkey"];
         args.extend(opt);
@@ -83,7 +98,7 @@ impl Pki {
     }
 
     /// Issues `name` (subject `subj`, key `name.key`) signed by `issuer`
-    /// (`issuer.pem` + `issuer.key`), or self-signed when `issuer` is None,
+    /// (`issuer.der` + `issuer.key`), or self-signed when `issuer` is None,
     /// with extension lines `ext` and signature options `sig`; returns DER.
     fn cert(
         &self,
@@ -94,10 +109,9 @@ impl Pki {
         sig: &[&str],
         days: u32,
     ) -> Vec<u8> {
-        let (key, csr, pem, extf, der) = (
+        let (key, csr, extf, der) = (
             self.path(&format!("{name}.key")),
             self.path(&format!("{name}.csr")),
-            self.path(&format!("{name}.pem")),
             self.path(&format!("{name}.ext")),
             self.path(&format!("{name}.der")),
         );
@@ -111,7 +125,13 @@ impl Pki {
             ext.push_str("\nauthorityKeyIdentifier=none");
         }
         std::fs::write(&extf, format!("[v]\n{ext}\n")).unwrap();
-        self.openssl(&["req", "-new", "-key", &key, "-subj", subj, "-out", &csr]);
+        // Re-issuing with the same key and subject reuses the CSR on disk.
+        if self.csrs.borrow().get(name).map(String::as_str) != Some(subj) {
+            self.openssl(&["req", "-new", "-key", &key, "-subj", subj, "-out", &csr]);
+            self.csrs
+                .borrow_mut()
+                .insert(name.to_string(), subj.to_string());
+        }
         let serial = self.serial.fetch_add(1, Ordering::Relaxed).to_string();
         let days = days.to_string();
         let mut args = vec![
@@ -127,21 +147,22 @@ impl Pki {
             &days,
             "-set_serial",
             &serial,
+            "-outform",
+            "DER",
             "-out",
-            &pem,
+            &der,
         ];
-        let (ca_pem, ca_key);
+        let (ca_der, ca_key);
         match issuer {
             Some(i) => {
-                ca_pem = self.path(&format!("{i}.pem"));
+                ca_der = self.path(&format!("{i}.der"));
                 ca_key = self.path(&format!("{i}.key"));
-                args.extend(["-CA", &ca_pem, "-CAkey", &ca_key]);
+                args.extend(["-CA", &ca_der, "-CAform", "DER", "-CAkey", &ca_key]);
             }
             None => args.extend(["-key", &key]),
         }
         args.extend(sig);
         self.openssl(&args);
-        self.openssl(&["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
         std::fs::read(&der).unwrap()
     }
 }
@@ -211,7 +232,9 @@ fn every_supported_signature_algorithm_verifies_and_its_flipped_twin_does_not() 
     let pss = |md: &'static str, salt: &'static str| -> Vec<&'static str> {
         vec![md, "-sigopt", "rsa_padding_mode:pss", "-sigopt", salt]
     };
-    let cases: Vec<(&str, &str, &Vec<u8>, Vec<&str>, &str)> = vec![
+    // (issuer, description, trust anchor, openssl signature options, OID)
+    type Case<'a> = (&'a str, &'a str, &'a Vec<u8>, Vec<&'a str>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "rsa_root",
             "sha1WithRSAEncryption",
@@ -625,7 +648,7 @@ fn depth_limit_and_loops_terminate() {
     // A and B issue each other (same key for A and its self-signed seed).
     pki.key("a", Key::P256);
     pki.key("b", Key::P256);
-    pki.cert("a", "/CN=A", None, CA_EXT, &["-sha256"], 30); // a.pem: self-signed seed
+    pki.cert("a", "/CN=A", None, CA_EXT, &["-sha256"], 30); // a.der: self-signed seed
     let b = pki.cert("b", "/CN=B", Some("a"), CA_EXT, &["-sha256"], 30);
     let a = pki.cert("a", "/CN=A", Some("b"), CA_EXT, &["-sha256"], 30);
     let leaf = pki.cert("leaf", "/CN=Looped", Some("a"), LEAF_EXT, &["-sha256"], 10);

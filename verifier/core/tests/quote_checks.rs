@@ -2,18 +2,27 @@
 //! ECDSA P-256 AKs), and on quotes signed here by a software P-256 key to reach
 //! the corners a real TPM does not produce: AK attribute and scheme rules,
 //! high-S and short ECDSA scalars, a pcrDigest made with another hash.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod quote_support;
 
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use quote_support::*;
 use sealbuild_common::tpm::{
-    parse_tools_pcr_values, parse_tools_pcrs, AsymScheme, Attest, EccCurve, EccPublic, KdfScheme, ObjectAttribute,
-    ObjectAttributes, PcrSelectionList, PcrValues, Public, PublicBody, RsaPublic, SigScheme, Signature, SymDefObject,
+    parse_tools_pcr_values, parse_tools_pcrs, AsymScheme, Attest, EccCurve, EccPublic, KdfScheme,
+    ObjectAttribute, ObjectAttributes, PcrSelectionList, PcrValues, Public, PublicBody, RsaPublic,
+    SigScheme, Signature, SymDefObject,
 };
 use sealbuild_common::HashAlg;
 use sealbuild_verifier_core::quote::{
-    check_ak_attributes, check_quote, verify_quote, verify_quote_signature, QuoteError, QuoteOptions,
+    check_ak_attributes, check_quote, verify_quote, verify_quote_signature, QuoteError,
+    QuoteOptions,
 };
 
 const STRICT: QuoteOptions = QuoteOptions { allow_sha1: false };
@@ -31,7 +40,12 @@ fn fixture(ak: &str, name: &str, nonce: &str) -> Fixture {
     let dir = "tpm2-tools-5.4-swtpm";
     let ak = Public::parse_tpm2b(&data(&format!("{dir}/ak-{ak}.pub"))).unwrap();
     let attest = data(&format!("{dir}/{name}.quote"));
-    let sel = Attest::parse(&attest).unwrap().quote().unwrap().pcr_select().clone();
+    let sel = Attest::parse(&attest)
+        .unwrap()
+        .quote()
+        .unwrap()
+        .pcr_select()
+        .clone();
     let file = data(&format!("{dir}/{name}.pcrs"));
     let pcrs = if name.ends_with("-values") {
         parse_tools_pcr_values(&file, &sel).unwrap()
@@ -47,7 +61,10 @@ fn fixture(ak: &str, name: &str, nonce: &str) -> Fixture {
     }
 }
 
-fn verify(f: &Fixture, opts: &QuoteOptions) -> Result<sealbuild_verifier_core::quote::CheckedQuote, QuoteError> {
+fn verify(
+    f: &Fixture,
+    opts: &QuoteOptions,
+) -> Result<sealbuild_verifier_core::quote::CheckedQuote, QuoteError> {
     verify_quote(&f.ak, &f.attest, &f.sig, &f.nonce, &f.pcrs, opts)
 }
 
@@ -66,31 +83,43 @@ fn tpm2_tools_quotes_verify() {
         let ok = verify(&f, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(ok.pcr_digest_alg, HashAlg::Sha256);
         if ak == "rsa" {
-            assert!(matches!(verify(&f, &STRICT), Err(QuoteError::Sha1NotAllowed { .. })));
+            assert!(matches!(
+                verify(&f, &STRICT),
+                Err(QuoteError::Sha1NotAllowed { .. })
+            ));
         }
         // Mutated twins: another nonce, a flipped quote byte, a flipped signature byte.
         let mut other = f.nonce.clone();
         other[3] ^= 1;
-        assert!(matches!(
-            verify_quote(&f.ak, &f.attest, &f.sig, &other, &f.pcrs, &opts),
-            Err(QuoteError::QualifyingDataMismatch { .. })
-        ), "{name}");
+        assert!(
+            matches!(
+                verify_quote(&f.ak, &f.attest, &f.sig, &other, &f.pcrs, &opts),
+                Err(QuoteError::QualifyingDataMismatch { .. })
+            ),
+            "{name}"
+        );
         for i in [0, 10, f.attest.len() / 2, f.attest.len() - 1] {
             let mut m = f.attest.clone();
             m[i] ^= 0x40;
-            assert!(matches!(
-                verify_quote(&f.ak, &m, &f.sig, &f.nonce, &f.pcrs, &opts),
-                Err(QuoteError::BadSignature { .. })
-            ), "{name} byte {i}");
+            assert!(
+                matches!(
+                    verify_quote(&f.ak, &m, &f.sig, &f.nonce, &f.pcrs, &opts),
+                    Err(QuoteError::BadSignature { .. })
+                ),
+                "{name} byte {i}"
+            );
         }
         let mut s = f.sig.to_bytes();
         let last = s.len() - 1;
         s[last] ^= 1;
         let s = Signature::parse(&s).unwrap();
-        assert!(matches!(
-            verify_quote(&f.ak, &f.attest, &s, &f.nonce, &f.pcrs, &opts),
-            Err(QuoteError::BadSignature { .. })
-        ), "{name}");
+        assert!(
+            matches!(
+                verify_quote(&f.ak, &f.attest, &s, &f.nonce, &f.pcrs, &opts),
+                Err(QuoteError::BadSignature { .. })
+            ),
+            "{name}"
+        );
     }
 }
 
@@ -101,55 +130,144 @@ fn signature_must_fit_the_ak() {
     let pss = fixture("pss", "pss", "5eed0004");
     // ECDSA signature with the RSA AK and vice versa.
     let err = verify_quote_signature(&rsa.ak, &ecc.attest, &ecc.sig, &STRICT).unwrap_err();
-    assert!(matches!(&err, QuoteError::SchemeMismatch { reason, .. } if reason.contains("RSASSA-sha256")), "{err}");
-    assert!(matches!(verify_quote_signature(&ecc.ak, &rsa.attest, &rsa.sig, &SHA1_OK), Err(QuoteError::SchemeMismatch { .. })));
+    assert!(
+        matches!(&err, QuoteError::SchemeMismatch { reason, .. } if reason.contains("RSASSA-sha256")),
+        "{err}"
+    );
+    assert!(matches!(
+        verify_quote_signature(&ecc.ak, &rsa.attest, &rsa.sig, &SHA1_OK),
+        Err(QuoteError::SchemeMismatch { .. })
+    ));
     // An RSAPSS signature with an AK fixed to RSASSA.
-    assert!(matches!(verify_quote_signature(&rsa.ak, &pss.attest, &pss.sig, &STRICT), Err(QuoteError::SchemeMismatch { .. })));
+    assert!(matches!(
+        verify_quote_signature(&rsa.ak, &pss.attest, &pss.sig, &STRICT),
+        Err(QuoteError::SchemeMismatch { .. })
+    ));
     // The right scheme with another hash than the AK's.
-    let relabeled = Signature::new_rsa(SigScheme::RsaSsa, HashAlg::Sha384, match rsa.sig.value() {
-        sealbuild_common::tpm::SignatureValue::Rsa(s) => s,
-        _ => unreachable!(),
-    })
+    let relabeled = Signature::new_rsa(
+        SigScheme::RsaSsa,
+        HashAlg::Sha384,
+        match rsa.sig.value() {
+            sealbuild_common::tpm::SignatureValue::Rsa(s) => s,
+            _ => unreachable!(),
+        },
+    )
     .unwrap();
-    assert!(matches!(verify_quote_signature(&rsa.ak, &rsa.attest, &relabeled, &STRICT), Err(QuoteError::SchemeMismatch { .. })));
+    assert!(matches!(
+        verify_quote_signature(&rsa.ak, &rsa.attest, &relabeled, &STRICT),
+        Err(QuoteError::SchemeMismatch { .. })
+    ));
     // With the AK's scheme NULL any RSA scheme is tried; the relabeled hash then fails the math.
-    let PublicBody::Rsa(k) = rsa.ak.body() else { panic!() };
+    let PublicBody::Rsa(k) = rsa.ak.body() else {
+        panic!()
+    };
     let null_ak = Public::new(
         rsa.ak.name_alg(),
         rsa.ak.attributes(),
         rsa.ak.auth_policy(),
-        PublicBody::Rsa(RsaPublic::new(SymDefObject::Null, AsymScheme::Null, k.key_bits(), k.raw_exponent(), k.modulus()).unwrap()),
+        PublicBody::Rsa(
+            RsaPublic::new(
+                SymDefObject::Null,
+                AsymScheme::Null,
+                k.key_bits(),
+                k.raw_exponent(),
+                k.modulus(),
+            )
+            .unwrap(),
+        ),
     )
     .unwrap();
     verify_quote_signature(&null_ak, &rsa.attest, &rsa.sig, &STRICT).unwrap();
-    assert!(matches!(verify_quote_signature(&null_ak, &rsa.attest, &relabeled, &STRICT), Err(QuoteError::BadSignature { .. })));
-    assert!(matches!(verify_quote_signature(&null_ak, &ecc.attest, &ecc.sig, &STRICT), Err(QuoteError::SchemeMismatch { .. })));
+    assert!(matches!(
+        verify_quote_signature(&null_ak, &rsa.attest, &relabeled, &STRICT),
+        Err(QuoteError::BadSignature { .. })
+    ));
+    assert!(matches!(
+        verify_quote_signature(&null_ak, &ecc.attest, &ecc.sig, &STRICT),
+        Err(QuoteError::SchemeMismatch { .. })
+    ));
     // An AK whose scheme is a decryption scheme signs nothing.
     let oaep_ak = Public::new(
         rsa.ak.name_alg(),
         rsa.ak.attributes(),
         &[],
-        PublicBody::Rsa(RsaPublic::new(SymDefObject::Null, AsymScheme::Oaep(HashAlg::Sha256), 2048, 0, k.modulus()).unwrap()),
+        PublicBody::Rsa(
+            RsaPublic::new(
+                SymDefObject::Null,
+                AsymScheme::Oaep(HashAlg::Sha256),
+                2048,
+                0,
+                k.modulus(),
+            )
+            .unwrap(),
+        ),
     )
     .unwrap();
-    assert!(matches!(verify_quote_signature(&oaep_ak, &rsa.attest, &rsa.sig, &STRICT), Err(QuoteError::SchemeMismatch { .. })));
+    assert!(matches!(
+        verify_quote_signature(&oaep_ak, &rsa.attest, &rsa.sig, &STRICT),
+        Err(QuoteError::SchemeMismatch { .. })
+    ));
 }
 
 #[test]
 fn ak_attributes_are_named() {
     let rsa = fixture("rsa", "rsa", "5eed0001");
     check_ak_attributes(&rsa.ak).unwrap();
-    let with = |attrs: ObjectAttributes| Public::new(rsa.ak.name_alg(), attrs, &[], rsa.ak.body().clone()).unwrap();
+    let with = |attrs: ObjectAttributes| {
+        Public::new(rsa.ak.name_alg(), attrs, &[], rsa.ak.body().clone()).unwrap()
+    };
     use ObjectAttribute::*;
     let cases: [(&[ObjectAttribute], &[&str], &[&str]); 4] = [
-        (&[SignEncrypt, FixedTpm, FixedParent, SensitiveDataOrigin], &["restricted"], &[]),
-        (&[Restricted, SignEncrypt, FixedTpm, FixedParent, SensitiveDataOrigin, Decrypt], &[], &["decrypt"]),
-        (&[UserWithAuth, Decrypt], &["restricted", "sign", "fixedTPM", "fixedParent", "sensitiveDataOrigin"], &["decrypt"]),
-        (&[Restricted, SignEncrypt, FixedParent, SensitiveDataOrigin, NoDa], &["fixedTPM"], &[]),
+        (
+            &[SignEncrypt, FixedTpm, FixedParent, SensitiveDataOrigin],
+            &["restricted"],
+            &[],
+        ),
+        (
+            &[
+                Restricted,
+                SignEncrypt,
+                FixedTpm,
+                FixedParent,
+                SensitiveDataOrigin,
+                Decrypt,
+            ],
+            &[],
+            &["decrypt"],
+        ),
+        (
+            &[UserWithAuth, Decrypt],
+            &[
+                "restricted",
+                "sign",
+                "fixedTPM",
+                "fixedParent",
+                "sensitiveDataOrigin",
+            ],
+            &["decrypt"],
+        ),
+        (
+            &[
+                Restricted,
+                SignEncrypt,
+                FixedParent,
+                SensitiveDataOrigin,
+                NoDa,
+            ],
+            &["fixedTPM"],
+            &[],
+        ),
     ];
     for (set, want_missing, want_unexpected) in cases {
         let err = check_ak_attributes(&with(ObjectAttributes::from_attributes(set))).unwrap_err();
-        let QuoteError::AkAttributes { missing, unexpected, .. } = &err else { panic!("{err}") };
+        let QuoteError::AkAttributes {
+            missing,
+            unexpected,
+            ..
+        } = &err
+        else {
+            panic!("{err}")
+        };
         assert_eq!(missing, want_missing);
         assert_eq!(unexpected, want_unexpected);
         for name in want_missing.iter().chain(want_unexpected) {
@@ -157,9 +275,21 @@ fn ak_attributes_are_named() {
         }
     }
     // verify_quote applies the attribute check.
-    let weak = with(ObjectAttributes::from_attributes(&[SignEncrypt, FixedTpm, FixedParent, SensitiveDataOrigin]));
+    let weak = with(ObjectAttributes::from_attributes(&[
+        SignEncrypt,
+        FixedTpm,
+        FixedParent,
+        SensitiveDataOrigin,
+    ]));
     assert!(matches!(
-        verify_quote(&weak, &rsa.attest, &rsa.sig, &rsa.nonce, &rsa.pcrs, &SHA1_OK),
+        verify_quote(
+            &weak,
+            &rsa.attest,
+            &rsa.sig,
+            &rsa.nonce,
+            &rsa.pcrs,
+            &SHA1_OK
+        ),
         Err(QuoteError::AkAttributes { .. })
     ));
 }
@@ -181,7 +311,15 @@ impl SoftAk {
             ObjectAttribute::FixedParent,
             ObjectAttribute::SensitiveDataOrigin,
         ]);
-        let body = EccPublic::new(SymDefObject::Null, scheme, EccCurve::NistP256, KdfScheme::Null, point.x().unwrap(), point.y().unwrap()).unwrap();
+        let body = EccPublic::new(
+            SymDefObject::Null,
+            scheme,
+            EccCurve::NistP256,
+            KdfScheme::Null,
+            point.x().unwrap(),
+            point.y().unwrap(),
+        )
+        .unwrap();
         let public = Public::new(HashAlg::Sha256, attrs, &[], PublicBody::Ecc(body)).unwrap();
         Self { key, public }
     }
@@ -211,7 +349,8 @@ fn soft_values() -> (PcrSelectionList, PcrValues) {
     let sel = PcrSelectionList::parse_tools_spec("sha256:0,1,7").unwrap();
     let mut v = PcrValues::new();
     for i in [0, 1, 7] {
-        v.insert(HashAlg::Sha256, i, &HashAlg::Sha256.digest(&[i as u8])).unwrap();
+        v.insert(HashAlg::Sha256, i, &HashAlg::Sha256.digest(&[i as u8]))
+            .unwrap();
     }
     (sel, v)
 }
@@ -225,7 +364,11 @@ fn ecdsa_high_s_and_short_scalars_verify() {
     let nonce = [7u8; 32];
     let mut seen_short = false;
     for n in 0u16..2000 {
-        let attest = quote_bytes(&[&nonce[..], &n.to_be_bytes()].concat(), &sel, &v.digest(&sel, HashAlg::Sha256).unwrap());
+        let attest = quote_bytes(
+            &[&nonce[..], &n.to_be_bytes()].concat(),
+            &sel,
+            &v.digest(&sel, HashAlg::Sha256).unwrap(),
+        );
         let sig = ak.sign(HashAlg::Sha256, &attest);
         let (r, s) = sig.split_bytes();
         let high = p256::ecdsa::Signature::from_scalars(*sig.r(), -*sig.s()).unwrap();
@@ -239,11 +382,17 @@ fn ecdsa_high_s_and_short_scalars_verify() {
             // A scalar longer than the field is refused, even with a zero prefix.
             let long_r = [&[0u8][..], &r[..]].concat();
             let bad = Signature::new_ecdsa(HashAlg::Sha256, &long_r, &s).unwrap();
-            assert!(matches!(verify_quote_signature(&ak.public, &attest, &bad, &STRICT), Err(QuoteError::Format(_))));
+            assert!(matches!(
+                verify_quote_signature(&ak.public, &attest, &bad, &STRICT),
+                Err(QuoteError::Format(_))
+            ));
             break;
         }
     }
-    assert!(seen_short, "no signature with a leading zero byte in 2000 tries");
+    assert!(
+        seen_short,
+        "no signature with a leading zero byte in 2000 tries"
+    );
 }
 
 fn strip(b: &[u8]) -> &[u8] {
@@ -260,11 +409,17 @@ fn pcr_digest_must_use_the_signing_hash() {
     let sig = Signature::new_ecdsa(HashAlg::Sha256, &r, &s).unwrap();
     // On its own the quote's contents are consistent (a SHA-384 pcrDigest) …
     let a = verify_quote_signature(&ak.public, &attest, &sig, &STRICT).unwrap();
-    assert_eq!(check_quote(&a, b"n", &v, &STRICT).unwrap().pcr_digest_alg, HashAlg::Sha384);
+    assert_eq!(
+        check_quote(&a, b"n", &v, &STRICT).unwrap().pcr_digest_alg,
+        HashAlg::Sha384
+    );
     // … but TPM2_Quote would have used the signing hash.
     assert_eq!(
         verify_quote(&ak.public, &attest, &sig, b"n", &v, &STRICT).unwrap_err(),
-        QuoteError::PcrDigestHash { digest_hash: HashAlg::Sha384, signature_hash: HashAlg::Sha256 }
+        QuoteError::PcrDigestHash {
+            digest_hash: HashAlg::Sha384,
+            signature_hash: HashAlg::Sha256
+        }
     );
 }
 
@@ -277,15 +432,28 @@ fn sha1_digests_and_signatures_follow_the_policy() {
     let (r, s) = ak.sign(HashAlg::Sha1, &attest).split_bytes();
     let sig = Signature::new_ecdsa(HashAlg::Sha1, &r, &s).unwrap();
     let err = verify_quote(&ak.public, &attest, &sig, b"n", &v, &STRICT).unwrap_err();
-    assert!(matches!(&err, QuoteError::Sha1NotAllowed { what } if what.contains("ECDSA-sha1")), "{err}");
+    assert!(
+        matches!(&err, QuoteError::Sha1NotAllowed { what } if what.contains("ECDSA-sha1")),
+        "{err}"
+    );
     let a = verify_quote_signature(&ak.public, &attest, &sig, &SHA1_OK).unwrap();
-    assert!(matches!(check_quote(&a, b"n", &v, &STRICT), Err(QuoteError::Sha1NotAllowed { what }) if what.contains("pcrDigest")));
+    assert!(
+        matches!(check_quote(&a, b"n", &v, &STRICT), Err(QuoteError::Sha1NotAllowed { what }) if what.contains("pcrDigest"))
+    );
     verify_quote(&ak.public, &attest, &sig, b"n", &v, &SHA1_OK).unwrap();
     // An empty SHA-1 bank in the selection is not a use of SHA-1.
     let sel2 = PcrSelectionList::parse_tools_spec("sha256:0,1,7+sha1:none").unwrap();
     let attest = quote_bytes(b"n", &sel2, &v.digest(&sel2, HashAlg::Sha256).unwrap());
     let (r, s) = ak.sign(HashAlg::Sha256, &attest).split_bytes();
-    verify_quote(&ak.public, &attest, &Signature::new_ecdsa(HashAlg::Sha256, &r, &s).unwrap(), b"n", &v, &STRICT).unwrap();
+    verify_quote(
+        &ak.public,
+        &attest,
+        &Signature::new_ecdsa(HashAlg::Sha256, &r, &s).unwrap(),
+        b"n",
+        &v,
+        &STRICT,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -296,7 +464,10 @@ fn pcr_digest_of_odd_size_is_refused() {
     let (r, s) = ak.sign(HashAlg::Sha256, &attest).split_bytes();
     let sig = Signature::new_ecdsa(HashAlg::Sha256, &r, &s).unwrap();
     let a = verify_quote_signature(&ak.public, &attest, &sig, &STRICT).unwrap();
-    assert!(matches!(check_quote(&a, b"n", &v, &STRICT), Err(QuoteError::PcrDigestSize { len: 0, .. })));
+    assert!(matches!(
+        check_quote(&a, b"n", &v, &STRICT),
+        Err(QuoteError::PcrDigestSize { len: 0, .. })
+    ));
 }
 
 #[test]
@@ -315,19 +486,44 @@ fn rsapss_accepts_digest_and_maximum_salt_lengths_only() {
         ObjectAttribute::FixedParent,
         ObjectAttribute::SensitiveDataOrigin,
     ]);
-    let body = RsaPublic::new(SymDefObject::Null, AsymScheme::RsaPss(HashAlg::Sha256), 1024, 0, &modulus).unwrap();
+    let body = RsaPublic::new(
+        SymDefObject::Null,
+        AsymScheme::RsaPss(HashAlg::Sha256),
+        1024,
+        0,
+        &modulus,
+    )
+    .unwrap();
     let ak = Public::new(HashAlg::Sha256, attrs, &[], PublicBody::Rsa(body)).unwrap();
     let (sel, v) = soft_values();
     let attest = quote_bytes(b"pss", &sel, &v.digest(&sel, HashAlg::Sha256).unwrap());
     let digest = HashAlg::Sha256.digest(&attest);
     let max_salt = 128 - 32 - 2;
-    for (salt, ok) in [(32usize, true), (max_salt, true), (0, false), (20, false), (max_salt - 1, false)] {
-        let s = key.sign_with_rng(&mut rng, rsa::Pss::new_with_salt::<sha2::Sha256>(salt), &digest).unwrap();
+    for (salt, ok) in [
+        (32usize, true),
+        (max_salt, true),
+        (0, false),
+        (20, false),
+        (max_salt - 1, false),
+    ] {
+        let s = key
+            .sign_with_rng(
+                &mut rng,
+                rsa::Pss::new_with_salt::<sha2::Sha256>(salt),
+                &digest,
+            )
+            .unwrap();
         let sig = Signature::new_rsa(SigScheme::RsaPss, HashAlg::Sha256, &s).unwrap();
         let res = verify_quote(&ak, &attest, &sig, b"pss", &v, &STRICT);
         assert_eq!(res.is_ok(), ok, "salt {salt}: {res:?}");
         if !ok {
-            assert!(matches!(res, Err(QuoteError::BadSignature { scheme: SigScheme::RsaPss, .. })));
+            assert!(matches!(
+                res,
+                Err(QuoteError::BadSignature {
+                    scheme: SigScheme::RsaPss,
+                    ..
+                })
+            ));
         }
     }
 }

@@ -7,6 +7,13 @@
 //! Needs swtpm and tpm2-tools (tpm2_createek, tpm2_createak, tpm2_quote,
 //! tpm2_checkquote, tpm2_pcrextend, tpm2_flushcontext) on PATH; fails, saying
 //! what is missing, when they are not.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod quote_support;
 
@@ -15,7 +22,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use sealbuild_common::tpm::{parse_tools_pcrs, write_tools_pcrs, Attest, PcrSelectionList, Public, Signature};
+use sealbuild_common::tpm::{
+    parse_tools_pcrs, write_tools_pcrs, Attest, PcrSelectionList, Public, Signature,
+};
 use sealbuild_common::HashAlg;
 use sealbuild_verifier_core::quote::{verify_quote, QuoteError, QuoteOptions};
 
@@ -33,7 +42,14 @@ fn require_tools() {
     let missing: Vec<&str> = TOOLS
         .iter()
         .copied()
-        .filter(|t| Command::new(t).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err())
+        .filter(|t| {
+            Command::new(t)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_err()
+        })
         .collect();
     assert!(
         missing.is_empty(),
@@ -70,16 +86,31 @@ fn free_port_pair() -> u16 {
 }
 
 fn start_swtpm() -> Swtpm {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("sealbuild-quote-test-{}-{nanos}", std::process::id()));
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "sealbuild-quote-test-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(dir.join("state")).unwrap();
     for _attempt in 0..5 {
         let port = free_port_pair();
         let mut child = Command::new("swtpm")
             .args(["socket", "--tpm2"])
-            .args(["--server", &format!("type=tcp,port={port},bindaddr=127.0.0.1")])
-            .args(["--ctrl", &format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1)])
-            .args(["--tpmstate", &format!("dir={}", dir.join("state").display())])
+            .args([
+                "--server",
+                &format!("type=tcp,port={port},bindaddr=127.0.0.1"),
+            ])
+            .args([
+                "--ctrl",
+                &format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1),
+            ])
+            .args([
+                "--tpmstate",
+                &format!("dir={}", dir.join("state").display()),
+            ])
             .args(["--flags", "not-need-init,startup-clear"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -90,7 +121,9 @@ fn start_swtpm() -> Swtpm {
             if let Ok(Some(_)) = child.try_wait() {
                 break; // exited (a port was taken meanwhile?): try another pair
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() && TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && TcpStream::connect(("127.0.0.1", port + 1)).is_ok()
+            {
                 return Swtpm { child, dir, port };
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -111,7 +144,10 @@ impl Swtpm {
     fn run(&self, args: &[&str]) -> String {
         let out = Command::new(args[0])
             .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", format!("swtpm:host=127.0.0.1,port={}", self.port))
+            .env(
+                "TPM2TOOLS_TCTI",
+                format!("swtpm:host=127.0.0.1,port={}", self.port),
+            )
             .current_dir(&self.dir)
             .output()
             .unwrap_or_else(|e| panic!("running {}: {e}", args[0]));
@@ -130,7 +166,10 @@ impl Swtpm {
     fn run_quiet(&self, args: &[&str]) {
         let status = Command::new(args[0])
             .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", format!("swtpm:host=127.0.0.1,port={}", self.port))
+            .env(
+                "TPM2TOOLS_TCTI",
+                format!("swtpm:host=127.0.0.1,port={}", self.port),
+            )
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -143,7 +182,10 @@ impl Swtpm {
     fn succeeds(&self, args: &[&str]) -> bool {
         Command::new(args[0])
             .args(&args[1..])
-            .env("TPM2TOOLS_TCTI", format!("swtpm:host=127.0.0.1,port={}", self.port))
+            .env(
+                "TPM2TOOLS_TCTI",
+                format!("swtpm:host=127.0.0.1,port={}", self.port),
+            )
             .current_dir(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -169,7 +211,12 @@ fn tpm2_tools_quotes_verify_with_our_code() {
         let d1 = HashAlg::Sha1.digest(format!("boot component {i}").as_bytes());
         tpm.run(&[
             "tpm2_pcrextend",
-            &format!("{i}:sha256={},sha384={},sha1={}", hex::encode(d256), hex::encode(d384), hex::encode(d1)),
+            &format!(
+                "{i}:sha256={},sha384={},sha1={}",
+                hex::encode(d256),
+                hex::encode(d384),
+                hex::encode(d1)
+            ),
         ]);
     }
     tpm.run(&["tpm2_createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub"]);
@@ -185,11 +232,44 @@ fn tpm2_tools_quotes_verify_with_our_code() {
             tpm.path(&format!("{tag}.sig")),
             tpm.path(&format!("{tag}.pcrs")),
         );
-        tpm.run(&["tpm2_createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", alg, "-g", "sha256", "-s", scheme, "-u", &akpub, "-n", &akname]);
+        tpm.run(&[
+            "tpm2_createak",
+            "-C",
+            "ek.ctx",
+            "-c",
+            "ak.ctx",
+            "-G",
+            alg,
+            "-g",
+            "sha256",
+            "-s",
+            scheme,
+            "-u",
+            &akpub,
+            "-n",
+            &akname,
+        ]);
         let nonce = HashAlg::Sha256.digest(tag.as_bytes());
         let nonce_hex = hex::encode(&nonce);
-        let mut quote = vec!["tpm2_quote", "-c", "ak.ctx", "-l", selection, "-q", nonce_hex.as_str()];
-        quote.extend(["-m", msg.as_str(), "-s", sig.as_str(), "-o", pcrs.as_str(), "-g", "sha256"]);
+        let mut quote = vec![
+            "tpm2_quote",
+            "-c",
+            "ak.ctx",
+            "-l",
+            selection,
+            "-q",
+            nonce_hex.as_str(),
+        ];
+        quote.extend([
+            "-m",
+            msg.as_str(),
+            "-s",
+            sig.as_str(),
+            "-o",
+            pcrs.as_str(),
+            "-g",
+            "sha256",
+        ]);
         if scheme == "rsapss" {
             quote.extend(["--scheme", "rsapss"]);
         }
@@ -197,7 +277,11 @@ fn tpm2_tools_quotes_verify_with_our_code() {
 
         // tpm2_createak -u: TPM2B_PUBLIC; -n: the Name; tpm2_quote -m: TPMS_ATTEST; -s: TPMT_SIGNATURE; -o: serialized PCRs.
         let ak = Public::parse_tpm2b(&read(&akpub)).unwrap_or_else(|e| panic!("{tag} ak.pub: {e}"));
-        assert_eq!(ak.to_tpm2b_bytes(), read(&akpub), "{tag}: TPM2B_PUBLIC round trip");
+        assert_eq!(
+            ak.to_tpm2b_bytes(),
+            read(&akpub),
+            "{tag}: TPM2B_PUBLIC round trip"
+        );
         assert_eq!(ak.name(), read(&akname), "{tag}: our Name equals the TPM's");
         let attest = read(&msg);
         let a = Attest::parse(&attest).unwrap();
@@ -208,17 +292,41 @@ fn tpm2_tools_quotes_verify_with_our_code() {
         assert!(sel.same_pcrs(&PcrSelectionList::parse_tools_spec(selection).unwrap()));
         let values = parse_tools_pcrs(&read(&pcrs), &sel).unwrap();
 
-        let ok = verify_quote(&ak, &attest, &signature, &nonce, &values, &QuoteOptions::default())
-            .unwrap_or_else(|e| panic!("{tag}: {e}"));
-        assert_eq!(ok.pcrs.get(HashAlg::Sha256, 9).unwrap(), HashAlg::Sha256.extend(&[0; 32], &HashAlg::Sha256.digest(b"boot component 9")));
+        let ok = verify_quote(
+            &ak,
+            &attest,
+            &signature,
+            &nonce,
+            &values,
+            &QuoteOptions::default(),
+        )
+        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+        assert_eq!(
+            ok.pcrs.get(HashAlg::Sha256, 9).unwrap(),
+            HashAlg::Sha256.extend(&[0; 32], &HashAlg::Sha256.digest(b"boot component 9"))
+        );
         assert!(matches!(
-            verify_quote(&ak, &attest, &signature, &nonce[1..], &values, &QuoteOptions::default()),
+            verify_quote(
+                &ak,
+                &attest,
+                &signature,
+                &nonce[1..],
+                &values,
+                &QuoteOptions::default()
+            ),
             Err(QuoteError::QualifyingDataMismatch { .. })
         ));
         let mut tampered = values.clone();
         tampered.insert(HashAlg::Sha384, 7, &[0u8; 48]).unwrap();
         assert!(matches!(
-            verify_quote(&ak, &attest, &signature, &nonce, &tampered, &QuoteOptions::default()),
+            verify_quote(
+                &ak,
+                &attest,
+                &signature,
+                &nonce,
+                &tampered,
+                &QuoteOptions::default()
+            ),
             Err(QuoteError::PcrDigestMismatch { .. })
         ));
 
@@ -226,33 +334,107 @@ fn tpm2_tools_quotes_verify_with_our_code() {
         // accepts it (tpm2_checkquote 5.4 does not verify RSAPSS quotes from
         // swtpm at all, so that scheme is checked by our code only).
         let ours = write_tools_pcrs(&values, &sel).unwrap();
-        assert_eq!(ours, read(&pcrs), "{tag}: writer output differs from tpm2_quote's");
+        assert_eq!(
+            ours,
+            read(&pcrs),
+            "{tag}: writer output differs from tpm2_quote's"
+        );
         let ours_path = tpm.path(&format!("{tag}.ours.pcrs"));
         std::fs::write(&ours_path, &ours).unwrap();
         let bad_path = tpm.path(&format!("{tag}.tampered.pcrs"));
         std::fs::write(&bad_path, write_tools_pcrs(&tampered, &sel).unwrap()).unwrap();
         if scheme != "rsapss" {
             let check = |file: &str| {
-                tpm.succeeds(&["tpm2_checkquote", "-u", &akpub, "-m", &msg, "-s", &sig, "-f", file, "-q", &nonce_hex, "-g", "sha256"])
+                tpm.succeeds(&[
+                    "tpm2_checkquote",
+                    "-u",
+                    &akpub,
+                    "-m",
+                    &msg,
+                    "-s",
+                    &sig,
+                    "-f",
+                    file,
+                    "-q",
+                    &nonce_hex,
+                    "-g",
+                    "sha256",
+                ])
             };
-            assert!(check(&ours_path), "{tag}: tpm2_checkquote refused our PCR file");
-            assert!(!check(&bad_path), "{tag}: tpm2_checkquote accepted a tampered PCR file");
+            assert!(
+                check(&ours_path),
+                "{tag}: tpm2_checkquote refused our PCR file"
+            );
+            assert!(
+                !check(&bad_path),
+                "{tag}: tpm2_checkquote accepted a tampered PCR file"
+            );
         }
         checked += 1;
     }
     assert_eq!(checked, 3);
 
     // A quote of the SHA-1 bank: refused by default, accepted when allowed.
-    tpm.run(&["tpm2_createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsassa", "-u", "sha1.pub"]);
-    tpm.run(&["tpm2_quote", "-c", "ak.ctx", "-l", "sha1:0,4,7", "-q", "0102", "-m", "sha1.msg", "-s", "sha1.sig", "-o", "sha1.pcrs", "-g", "sha256"]);
+    tpm.run(&[
+        "tpm2_createak",
+        "-C",
+        "ek.ctx",
+        "-c",
+        "ak.ctx",
+        "-G",
+        "rsa",
+        "-g",
+        "sha256",
+        "-s",
+        "rsassa",
+        "-u",
+        "sha1.pub",
+    ]);
+    tpm.run(&[
+        "tpm2_quote",
+        "-c",
+        "ak.ctx",
+        "-l",
+        "sha1:0,4,7",
+        "-q",
+        "0102",
+        "-m",
+        "sha1.msg",
+        "-s",
+        "sha1.sig",
+        "-o",
+        "sha1.pcrs",
+        "-g",
+        "sha256",
+    ]);
     let ak = Public::parse_tpm2b(&read(&tpm.path("sha1.pub"))).unwrap();
     let attest = read(&tpm.path("sha1.msg"));
     let signature = Signature::parse(&read(&tpm.path("sha1.sig"))).unwrap();
-    let sel = Attest::parse(&attest).unwrap().quote().unwrap().pcr_select().clone();
+    let sel = Attest::parse(&attest)
+        .unwrap()
+        .quote()
+        .unwrap()
+        .pcr_select()
+        .clone();
     let values = parse_tools_pcrs(&read(&tpm.path("sha1.pcrs")), &sel).unwrap();
     assert!(matches!(
-        verify_quote(&ak, &attest, &signature, &[1, 2], &values, &QuoteOptions::default()),
+        verify_quote(
+            &ak,
+            &attest,
+            &signature,
+            &[1, 2],
+            &values,
+            &QuoteOptions::default()
+        ),
         Err(QuoteError::Sha1NotAllowed { .. })
     ));
-    verify_quote(&ak, &attest, &signature, &[1, 2], &values, &QuoteOptions { allow_sha1: true }).unwrap();
+    verify_quote(
+        &ak,
+        &attest,
+        &signature,
+        &[1, 2],
+        &values,
+        &QuoteOptions { allow_sha1: true },
+    )
+    .unwrap();
 }

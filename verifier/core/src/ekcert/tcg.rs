@@ -1,6 +1,7 @@
-//! TCG attributes of EK certificates (TCG EK Credential Profile for TPM
-//! Family 2.0, Level 0, Version 2.5, §3.2: subject alternative name and
-//! subject directory attributes; OIDs under tcg-attribute 2.23.133.2).
+//! TCG attributes of EK certificates (TCG "EK Credential Profile For TPM
+//! Family 2.0; Level 0", Version 2.5 Revision 2, §3: subject alternative
+//! name and subject directory attributes; OIDs under tcg-attribute
+//! 2.23.133.2).
 
 use const_oid::ObjectIdentifier;
 use der::asn1::{Ia5StringRef, PrintableStringRef, Utf8StringRef};

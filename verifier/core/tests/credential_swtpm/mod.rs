@@ -10,7 +10,13 @@
 //! its process id) and removes the directory. A missing tool fails the test
 //! with the package to install; nothing is skipped.
 
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use sealbuild_common::HashAlg;
 use sealbuild_verifier_core::credential::{EkCurve, EkKey, EkPublicKey};

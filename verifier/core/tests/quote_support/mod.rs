@@ -30,7 +30,9 @@ pub fn b64f(v: &Value) -> Vec<u8> {
 
 /// go-tpm-tools GCE COS 85 attestation (MANIFEST §3.2), `nonce9009` or `no-nonce`.
 pub fn gce(which: &str) -> Value {
-    json(&format!("go-tpm-tools/attestations/gce-cos-85-{which}.extracted.json"))
+    json(&format!(
+        "go-tpm-tools/attestations/gce-cos-85-{which}.extracted.json"
+    ))
 }
 
 /// The GCE quote of `bank` with its parts: (attest, signature, PCR values).
@@ -50,7 +52,11 @@ pub fn gce_quote(which: &str, bank: &str) -> (Vec<u8>, Vec<u8>, PcrValues) {
         .map(|(k, v)| (k.parse().unwrap(), v.as_str().unwrap().to_string()))
         .collect();
     let values = PcrValues::from_named_hex(&BTreeMap::from([(bank.to_string(), pcrs)])).unwrap();
-    (hexf(&q["attest_tpms_attest"]), hexf(&q["signature_tpmt_signature"]), values)
+    (
+        hexf(&q["attest_tpms_attest"]),
+        hexf(&q["signature_tpmt_signature"]),
+        values,
+    )
 }
 
 /// go-attestation Windows GCE Shielded VM evidence (MANIFEST §3.3).
@@ -63,7 +69,12 @@ pub fn windows_pcrs(w: &Value) -> PcrValues {
     let mut v = PcrValues::new();
     for p in w["Log"]["PCRs"].as_array().unwrap() {
         assert_eq!(p["DigestAlg"], 3, "Go crypto.SHA1");
-        v.insert(HashAlg::Sha1, p["Index"].as_u64().unwrap() as u32, &b64f(&p["Digest"])).unwrap();
+        v.insert(
+            HashAlg::Sha1,
+            p["Index"].as_u64().unwrap() as u32,
+            &b64f(&p["Digest"]),
+        )
+        .unwrap();
     }
     v
 }

@@ -427,8 +427,13 @@ fn parse_pkcs8_der(der: &[u8]) -> Result<ParsedKey, KeyError> {
     let (pkcs8, spki) = match algorithm {
         KeyAlgorithm::Ed25519 => {
             let sk = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(bad)?;
-            let doc = sk
-                .to_pkcs8_der()
+            // Canonical form: PKCS#8 v1 (RFC 5208) without the embedded public
+            // key; OpenSSL 3.0 does not read the RFC 5958 v2 form for Ed25519.
+            let doc = ed25519_dalek::pkcs8::KeypairBytes {
+                secret_key: sk.to_bytes(),
+                public_key: None,
+            }
+            .to_pkcs8_der()
                 .map_err(|e| enc_err("Ed25519 PKCS#8")(e.to_string()))?;
             let spki = sk
                 .verifying_key()
@@ -515,6 +520,7 @@ impl KeyManager {
         name: Option<&str>,
     ) -> Result<NewKey, KeyError> {
         let doc = match algorithm {
+            // Re-encoded to the canonical v1 form by parse_pkcs8_der below.
             KeyAlgorithm::Ed25519 => ed25519_dalek::SigningKey::generate(&mut OsRng).to_pkcs8_der(),
             KeyAlgorithm::EcdsaP256 => p256::SecretKey::random(&mut OsRng).to_pkcs8_der(),
             KeyAlgorithm::EcdsaP384 => p384::SecretKey::random(&mut OsRng).to_pkcs8_der(),
