@@ -23,18 +23,18 @@
 //!   C(1, 1, ECC CDH)): an ephemeral key `(de, Qe)` on the EK's curve,
 //!   `Z = x(de · Q_EK)`, `seed = KDFe(nameAlg, Z, "IDENTITY", x(Qe), x(Q_EK),
 //!   digestBits)`; the encrypted secret is the TPMS_ECC_POINT `Qe`.
-//! * Part 2 Table 79 TPM2B_DIGEST, Table 101 TPM2B_ID_OBJECT (`size ||
+//! * Part 2 structures TPM2B_DIGEST, TPM2B_ID_OBJECT (`size ||
 //!   integrityHMAC (TPM2B_DIGEST) || encIdentity`, the latter without its own
-//!   size), Table 188 TPMS_ECC_POINT, Table 207 TPM2B_ENCRYPTED_SECRET.
-//! * Part 3 §12.6 TPM2_MakeCredential: the credential is at most the digest
+//!   size), TPMS_ECC_POINT and TPM2B_ENCRYPTED_SECRET.
+//! * Part 3 §12.7 TPM2_MakeCredential: the credential is at most the digest
 //!   size of the EK's nameAlg.
 //!
 //! EK templates this supports (TCG "EK Credential Profile For TPM Family
 //! 2.0; Level 0", Version 2.5 Revision 2, Annex B): RSA 2048 "L-1" (nameAlg
-//! SHA-256, AES-128-CFB),
-//! NIST P-256 "L-2" (SHA-256, AES-128-CFB), and the high-range ECC NIST P-384
-//! "H-3" template (SHA-384, AES-256-CFB) that swtpm also creates; any nameAlg
-//! of [`HashAlg`] and AES-128/192/256 are accepted.
+//! SHA-256, AES-128-CFB), NIST P-256 "L-2" (SHA-256, AES-128-CFB), and the
+//! high-range ECC NIST P-384 "H-3" template (SHA-384, AES-256-CFB) that
+//! swtpm also creates; any nameAlg of [`HashAlg`] and AES-128/192/256 are
+//! accepted.
 
 use aes::{Aes128, Aes192, Aes256};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
@@ -67,7 +67,7 @@ const TPM2_TOOLS_CREDENTIAL_MAGIC: u32 = 0xBADC_C0DE;
 /// The tpm2-tools credential file version this writes.
 const TPM2_TOOLS_CREDENTIAL_VERSION: u32 = 1;
 
-/// A NIST curve an ECC EK can use (TPM_ECC_CURVE, Part 2 Table 25).
+/// A NIST curve an ECC EK can use (TPM_ECC_CURVE, Part 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EkCurve {
     /// TPM_ECC_NIST_P256 (0x0003).
@@ -117,7 +117,7 @@ pub enum EkKey {
         /// The modulus, big-endian, as in TPM2B_PUBLIC_KEY_RSA.
         n: Vec<u8>,
         /// The public exponent; `0` means the TPM default 2^16 + 1
-        /// (TPMS_RSA_PARMS.exponent, Part 2 Table 186).
+        /// (TPMS_RSA_PARMS.exponent, Part 2).
         e: u32,
     },
     /// An ECC EK.
@@ -354,9 +354,9 @@ fn check_inputs(
     check_name(ak_name)
 }
 
-/// An object's Name is `nameAlg || H(TPMT_PUBLIC)` (Part 1 §16; Part 2
-/// Table 96 TPMU_NAME / Table 80 TPMT_HA). Handles (4-byte Names) are not
-/// objects an AK can be.
+/// An object's Name is `nameAlg || H(TPMT_PUBLIC)` (Part 1 §16 "Names";
+/// Part 2 TPMU_NAME / TPMT_HA). Handles (4-byte Names) are not objects an
+/// AK can be.
 fn check_name(name: &[u8]) -> Result<(), CredentialError> {
     let bad = |reason: String| CredentialError::BadName {
         len: name.len(),

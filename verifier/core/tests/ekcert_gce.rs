@@ -435,7 +435,7 @@ fn attestation() -> serde_json::Value {
     serde_json::from_slice(&read("attestations/gce-cos-85-nonce9009.extracted.json")).unwrap()
 }
 
-/// The RSA modulus and exponent of a TPMT_PUBLIC (Part 2 Table 191; test-only
+/// The RSA modulus and exponent of a TPMT_PUBLIC (Part 2; test-only
 /// reader for an RSA key with a non-NULL scheme and NULL symmetric).
 fn tpmt_public_rsa(b: &[u8]) -> (HashAlg, Vec<u8>, u32) {
     let u16at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);

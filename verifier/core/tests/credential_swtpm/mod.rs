@@ -225,7 +225,8 @@ impl Drop for Swtpm {
 }
 
 /// Minimal reader of the TPM2B_PUBLIC that `tpm2_createek -u` and
-/// `tpm2_readpublic -o` write (Part 2 Tables 191, 197, 199, 200): enough to
+/// `tpm2_readpublic -o` write (Part 2 TPM2B_PUBLIC, TPMT_PUBLIC,
+/// TPMS_RSA_PARMS, TPMS_ECC_PARMS): enough to
 /// take the EK's nameAlg, symmetric key size and public key. Test-only; the
 /// project's TPMT_PUBLIC parser lives in sealbuild-common.
 pub fn ek_public_from_tpm2b(bytes: &[u8]) -> EkPublicKey {
