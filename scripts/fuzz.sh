@@ -18,8 +18,17 @@ targets=$(cargo fuzz list)
 for t in $targets; do
   say "fuzz $t for ${secs}s"
   mkdir -p "corpus/$t"
-  # Seed corpora live in fuzz/seeds/<target> (real vectors); copied, never written back.
-  [[ -d "seeds/$t" ]] && cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
+  # Seeds: the real vectors of tests/data for each parser.
+  case "$t" in
+    eventlog) seeds=(../tests/data/tpm/go-tpm-tools/eventlogs/*.bin ../tests/data/tpm/go-attestation/*_eventlog) ;;
+    tpm_attest) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.quote) ;;
+    tpm_signature) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.sig) ;;
+    tpm_public) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.pub) ;;
+    tpm_pcr_selection) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.pcrs) ;;
+    ekcert) seeds=(../tests/data/tpm/go-tpm-tools/gce-ca-certs/*) ;;
+    *) seeds=() ;;
+  esac
+  for f in "${seeds[@]}"; do [[ -f $f ]] && cp -n "$f" "corpus/$t/" 2>/dev/null; done
   cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 >"/tmp/fuzz-$t.log" 2>&1 \
     || { tail -40 "/tmp/fuzz-$t.log"; die "fuzz target $t failed"; }
   grep -E "^Done|#[0-9]+.*DONE" "/tmp/fuzz-$t.log" | tail -1 || true

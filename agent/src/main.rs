@@ -161,12 +161,19 @@ async fn run(cli: Cli) -> Result<bool> {
         Cmd::Pcrs { tcti, pcrs } => {
             let mut backend = TpmBackend::open(&tcti)?;
             let values = backend.read_pcrs(&pcrs)?;
-            let map: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> =
-                values
-                    .to_api_map()
-                    .into_iter()
-                    .map(|(bank, m)| (bank, m.into_iter().map(|(i, v)| (i.to_string(), v)).collect()))
-                    .collect();
+            let map: std::collections::BTreeMap<
+                String,
+                std::collections::BTreeMap<String, String>,
+            > = values
+                .to_api_map()
+                .into_iter()
+                .map(|(bank, m)| {
+                    (
+                        bank,
+                        m.into_iter().map(|(i, v)| (i.to_string(), v)).collect(),
+                    )
+                })
+                .collect();
             println!("{}", serde_json::to_string_pretty(&map)?);
             Ok(true)
         }

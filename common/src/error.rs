@@ -16,7 +16,10 @@ pub enum FormatError {
     },
     /// Bytes were left after a complete structure.
     #[error("{structure}: {count} trailing bytes after the end of the structure")]
-    TrailingBytes { structure: &'static str, count: usize },
+    TrailingBytes {
+        structure: &'static str,
+        count: usize,
+    },
     /// A size field exceeds what the structure allows.
     #[error("{field}: size {size} exceeds the maximum {max}")]
     TooLarge {

@@ -111,11 +111,7 @@ impl<'a> Reader<'a> {
     pub fn tpm2b(&mut self, field: &'static str, max: usize) -> Result<&'a [u8], FormatError> {
         let size = usize::from(self.u16_be(field)?);
         if size > max {
-            return Err(FormatError::TooLarge {
-                field,
-                size,
-                max,
-            });
+            return Err(FormatError::TooLarge { field, size, max });
         }
         self.take(size, field)
     }
@@ -129,11 +125,7 @@ impl<'a> Reader<'a> {
             max,
         })?;
         if size > max {
-            return Err(FormatError::TooLarge {
-                field,
-                size,
-                max,
-            });
+            return Err(FormatError::TooLarge { field, size, max });
         }
         self.take(size, field)
     }
@@ -254,7 +246,11 @@ mod tests {
         let mut r = Reader::new(&[0, 9, 0, 0]);
         assert!(matches!(
             r.tpm2b("x", 8),
-            Err(FormatError::TooLarge { size: 9, max: 8, .. })
+            Err(FormatError::TooLarge {
+                size: 9,
+                max: 8,
+                ..
+            })
         ));
     }
 }

@@ -11,12 +11,12 @@
 //! the public half is inside the evidence binding, so only the attested TEE
 //! can open it.
 
+use crate::api::KEY_RELEASE_INFO;
 use hpke::aead::ChaCha20Poly1305;
 use hpke::kdf::HkdfSha256;
 use hpke::kem::X25519HkdfSha256;
 use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use rand_core::{CryptoRng, RngCore};
-use crate::api::KEY_RELEASE_INFO;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -59,14 +59,12 @@ pub fn seal<R: RngCore + CryptoRng>(
 ) -> Result<Sealed, SealError> {
     let pk = <X25519HkdfSha256 as hpke::Kem>::PublicKey::from_bytes(recipient_public)
         .map_err(|_| SealError::BadPublicKey(recipient_public.len()))?;
-    let (enc, ciphertext) = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256, _>(
-        &OpModeS::Base,
-        &pk,
-        &info(key_id),
-        secret,
-        aad,
-        rng,
-    )
+    let (enc, ciphertext) = hpke::single_shot_seal::<
+        ChaCha20Poly1305,
+        HkdfSha256,
+        X25519HkdfSha256,
+        _,
+    >(&OpModeS::Base, &pk, &info(key_id), secret, aad, rng)
     .map_err(|_| SealError::Hpke("seal"))?;
     Ok(Sealed {
         enc: enc.to_bytes().to_vec(),
@@ -100,7 +98,10 @@ pub fn open(
 /// A fresh ephemeral key pair: (private, public), both serialized.
 pub fn generate_keypair<R: RngCore + CryptoRng>(rng: &mut R) -> (Zeroizing<Vec<u8>>, Vec<u8>) {
     let (sk, pk) = X25519HkdfSha256::gen_keypair(rng);
-    (Zeroizing::new(sk.to_bytes().to_vec()), pk.to_bytes().to_vec())
+    (
+        Zeroizing::new(sk.to_bytes().to_vec()),
+        pk.to_bytes().to_vec(),
+    )
 }
 
 #[cfg(test)]

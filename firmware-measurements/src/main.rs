@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, Parser)]
-#[command(name = "sealbuild-measure", version, about = "Reference values for sealbuild policies")]
+#[command(
+    name = "sealbuild-measure",
+    version,
+    about = "Reference values for sealbuild policies"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -64,10 +68,18 @@ fn run(cli: Cli) -> Result<()> {
                 )?,
                 _ => anyhow::bail!("give --eventlog FILE or --pcrs-json FILE"),
             };
-            let bank = HashAlg::from_name(&bank).with_context(|| format!("unknown bank '{bank}'"))?;
+            let bank =
+                HashAlg::from_name(&bank).with_context(|| format!("unknown bank '{bank}'"))?;
             print!(
                 "{}",
-                sealbuild_measure::policy_toml(&values, bank, &pcrs, &name, &key, require_event_log)?
+                sealbuild_measure::policy_toml(
+                    &values,
+                    bank,
+                    &pcrs,
+                    &name,
+                    &key,
+                    require_event_log
+                )?
             );
             Ok(())
         }
@@ -79,7 +91,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match run(cli) {

@@ -5,7 +5,12 @@
 //! Real components only: swtpm with EK certificates from a local CA, the
 //! agent's TPM backend (tss-esapi), the verifier over HTTPS on 127.0.0.1 and
 //! a SQLite database file.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use sealbuild_agent::flow::{self, Attested};
 use sealbuild_agent::tpm::ak::{AkState, AkType};
@@ -34,7 +39,10 @@ fn assert_rejected(a: &Attested, check: &str, needle: &str) {
         Verdict::Rejected,
         "expected a rejection for {check}"
     );
-    assert!(a.keys.is_empty() && a.response.keys.is_empty(), "no key may be released");
+    assert!(
+        a.keys.is_empty() && a.response.keys.is_empty(),
+        "no key may be released"
+    );
     assert!(
         a.response
             .reasons
@@ -83,12 +91,21 @@ async fn spine_end_to_end_on_swtpm() {
     // Register + activate.
     let state = tempfile::tempdir().unwrap();
     let mut backend = TpmBackend::open(&tpm.tcti()).unwrap();
-    let reg = flow::register(&client, &mut backend, EkSelection::Auto, AkType::Ecc, state.path())
-        .await
-        .unwrap();
+    let reg = flow::register(
+        &client,
+        &mut backend,
+        EkSelection::Auto,
+        AkType::Ecc,
+        state.path(),
+    )
+    .await
+    .unwrap();
     drop(backend);
     assert!(
-        reg.ek_issuer.as_deref().unwrap_or("").contains("swtpm-localca"),
+        reg.ek_issuer
+            .as_deref()
+            .unwrap_or("")
+            .contains("swtpm-localca"),
         "EK anchored at the local CA: {:?}",
         reg.ek_issuer
     );
@@ -96,8 +113,15 @@ async fn spine_end_to_end_on_swtpm() {
 
     // Accepted: the key the agent unseals is the verifier's key.
     let mut c = collector(&tpm, state.path(), true);
-    let ok = flow::attest(&client, &mut c, &agent_id, None).await.unwrap();
-    assert_eq!(ok.response.verdict, Verdict::Accepted, "{:#?}", ok.response.reasons);
+    let ok = flow::attest(&client, &mut c, &agent_id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.response.verdict,
+        Verdict::Accepted,
+        "{:#?}",
+        ok.response.reasons
+    );
     assert_eq!(ok.keys.len(), 1);
     assert_eq!(ok.keys[0].key_id, "build-signing");
     assert_eq!(ok.keys[0].fingerprint, key.fingerprint);
@@ -119,21 +143,27 @@ async fn spine_end_to_end_on_swtpm() {
         })
         .await
         .unwrap();
-    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| r.nonce = other.nonce.clone())
-        .await
-        .unwrap();
+    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| {
+        r.nonce = other.nonce.clone()
+    })
+    .await
+    .unwrap();
     assert_rejected(&a, "binding", "qualifying data (nonce) mismatch");
 
     // A nonce never issued.
-    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| r.nonce = "ab".repeat(32))
-        .await
-        .unwrap();
+    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| {
+        r.nonce = "ab".repeat(32)
+    })
+    .await
+    .unwrap();
     assert_rejected(&a, "nonce", "never issued");
 
     // Reused nonce (replay of the first attestation's nonce).
-    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| r.nonce = first_nonce.clone())
-        .await
-        .unwrap();
+    let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| {
+        r.nonce = first_nonce.clone()
+    })
+    .await
+    .unwrap();
     assert_rejected(&a, "nonce", "already used");
 
     // Expired nonce: time moves past the nonce's expiry before it is used.
@@ -189,10 +219,15 @@ async fn spine_end_to_end_on_swtpm() {
         .set_policy(policy_for("build-signing", &wrong, None))
         .await
         .unwrap();
-    let a = flow::attest(&client, &mut c, &agent_id, None).await.unwrap();
+    let a = flow::attest(&client, &mut c, &agent_id, None)
+        .await
+        .unwrap();
     assert_rejected(&a, "pcr_policy", "PCR 7 (sha256): expected 1111");
     assert!(
-        a.response.reasons.iter().any(|r| r.message.contains("last event")),
+        a.response
+            .reasons
+            .iter()
+            .any(|r| r.message.contains("last event")),
         "the PCR mismatch names the event: {:#?}",
         a.response.reasons
     );
@@ -232,8 +267,15 @@ async fn spine_end_to_end_on_swtpm() {
     assert_rejected(&a, "agent", "never completed activation");
 
     // Still serving, and the genuine agent still gets its key.
-    let again = flow::attest(&client, &mut c, &agent_id, None).await.unwrap();
-    assert_eq!(again.response.verdict, Verdict::Accepted, "{:#?}", again.response.reasons);
+    let again = flow::attest(&client, &mut c, &agent_id, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.response.verdict,
+        Verdict::Accepted,
+        "{:#?}",
+        again.response.reasons
+    );
     assert_eq!(again.keys.len(), 1);
 
     // The audit log: every decision, releases only for acceptances.
@@ -264,7 +306,10 @@ async fn ek_from_unknown_ca_is_refused_and_audited() {
     let reg = backend.register(EkSelection::Auto, AkType::Ecc).unwrap();
     let err = client.register(&reg.register_request()).await.unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("400") && msg.contains("EK certificate"), "{msg}");
+    assert!(
+        msg.contains("400") && msg.contains("EK certificate"),
+        "{msg}"
+    );
     let entries = audit_verdicts(v.store.as_ref());
     assert!(
         entries

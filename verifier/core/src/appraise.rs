@@ -43,7 +43,12 @@ pub struct TpmInput<'a> {
     pub ek_root_subject: Option<String>,
 }
 
-fn reason(check: &str, expected: Option<String>, observed: Option<String>, message: String) -> Reason {
+fn reason(
+    check: &str,
+    expected: Option<String>,
+    observed: Option<String>,
+    message: String,
+) -> Reason {
     Reason {
         check: check.into(),
         expected,
@@ -64,9 +69,9 @@ fn quote_reason(e: QuoteError) -> Reason {
         QuoteError::PcrDigestMismatch {
             quoted, computed, ..
         } => reason("pcr_digest", Some(quoted), Some(computed), message),
-        QuoteError::MissingPcrs { .. } | QuoteError::PcrDigestSize { .. } | QuoteError::PcrDigestHash { .. } => {
-            reason("pcr_digest", None, None, message)
-        }
+        QuoteError::MissingPcrs { .. }
+        | QuoteError::PcrDigestSize { .. }
+        | QuoteError::PcrDigestHash { .. } => reason("pcr_digest", None, None, message),
         QuoteError::NotAQuote { .. } => reason("quote_structure", None, None, message),
         QuoteError::AkAttributes { .. } => reason("ak_attributes", None, None, message),
         QuoteError::Format(_) => reason("quote_structure", None, None, message),

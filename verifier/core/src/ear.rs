@@ -27,7 +27,9 @@
 //! and, for builds, `sealbuild.statement-digest`.
 
 use ciborium::value::{Integer, Value};
-use coset::{iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable};
+use coset::{
+    iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
+};
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use std::collections::BTreeMap;
@@ -50,10 +52,7 @@ pub enum EarError {
     Signature,
     /// A claim is missing or has the wrong type.
     #[error("EAR claim {claim}: {reason}")]
-    Claim {
-        claim: &'static str,
-        reason: String,
-    },
+    Claim { claim: &'static str, reason: String },
 }
 
 /// AR4SI trust tier.
@@ -158,7 +157,10 @@ impl Submodule {
             (int(1001), Value::Map(tv)),
             (int(1003), text(&self.policy_id)),
             (text("sealbuild.agent-id"), text(&self.agent_id)),
-            (text("sealbuild.binding"), Value::Bytes(self.binding.clone())),
+            (
+                text("sealbuild.binding"),
+                Value::Bytes(self.binding.clone()),
+            ),
             (
                 text("sealbuild.evidence-digest"),
                 Value::Bytes(self.evidence_digest.clone()),
@@ -408,7 +410,11 @@ impl Ear {
             .or_else(|_| CoseSign1::from_slice(bytes))
             .map_err(|e| EarError::Encoding(e.to_string()))?;
         let alg = sign1.protected.header.alg.clone();
-        if alg != Some(coset::RegisteredLabelWithPrivate::Assigned(iana::Algorithm::ES256)) {
+        if alg
+            != Some(coset::RegisteredLabelWithPrivate::Assigned(
+                iana::Algorithm::ES256,
+            ))
+        {
             return Err(EarError::Structure(format!(
                 "algorithm must be ES256, got {alg:?}"
             )));

@@ -1,4 +1,6 @@
-//! The crate's error type: one enum, grouped by cause.
+//! The crate's error type: one enum, grouped by cause. Each module keeps its
+//! detailed enum (what was expected, what was seen); this one says which
+//! stage failed.
 
 use thiserror::Error;
 
@@ -8,6 +10,18 @@ pub enum Error {
     /// Malformed bytes.
     #[error(transparent)]
     Format(#[from] sealbuild_common::FormatError),
+    /// A quote, its signature or its AK was refused.
+    #[error(transparent)]
+    Quote(#[from] crate::quote::QuoteError),
+    /// An EK/AK certificate chain was refused.
+    #[error(transparent)]
+    EkCert(#[from] crate::ekcert::EkCertError),
+    /// MakeCredential could not be computed for this EK.
+    #[error(transparent)]
+    Credential(#[from] crate::credential::CredentialError),
+    /// A registration was refused.
+    #[error(transparent)]
+    Registration(#[from] crate::registration::RegistrationError),
     /// A policy document was refused.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

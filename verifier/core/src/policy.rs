@@ -210,8 +210,7 @@ fn parse_pcr_index(s: &str, loc: &str) -> Result<u32, PolicyError> {
 }
 
 fn parse_digest(s: &str, bank: HashAlg, loc: &str) -> Result<Vec<u8>, PolicyError> {
-    let bytes =
-        hex::decode(s).map_err(|e| invalid(loc, format!("'{s}' is not hex: {e}")))?;
+    let bytes = hex::decode(s).map_err(|e| invalid(loc, format!("'{s}' is not hex: {e}")))?;
     if bytes.len() != bank.size() {
         return Err(invalid(
             loc,
@@ -296,7 +295,10 @@ impl Policy {
                     return Err(invalid(eloc, format!("pcr {} is not 0..23", e.pcr)));
                 }
                 let (bank_name, hexval) = e.digest.split_once(':').ok_or_else(|| {
-                    invalid(&eloc, "digest must be written 'bank:hex', e.g. 'sha256:ab12…'")
+                    invalid(
+                        &eloc,
+                        "digest must be written 'bank:hex', e.g. 'sha256:ab12…'",
+                    )
                 })?;
                 let bank = parse_bank(bank_name, &eloc)?;
                 let digest = parse_digest(&hexval.to_ascii_lowercase(), bank, &eloc)?;
@@ -430,10 +432,7 @@ fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
         for rule in &r.events {
             let found = events.iter().any(|e| {
                 e.pcr == rule.pcr
-                    && rule
-                        .event_type
-                        .as_ref()
-                        .is_none_or(|t| t == &e.event_type)
+                    && rule.event_type.as_ref().is_none_or(|t| t == &e.event_type)
                     && e.digests.get(&rule.bank) == Some(&rule.digest)
             });
             if !found {
@@ -505,7 +504,10 @@ impl Appraiser for Policy {
         if appraisal.references_empty_for(self, claims.platform()) {
             appraisal.reasons.push(reason(
                 "policy",
-                Some(format!("a reference set for platform '{}'", claims.platform().name())),
+                Some(format!(
+                    "a reference set for platform '{}'",
+                    claims.platform().name()
+                )),
                 Some("none".into()),
                 format!(
                     "the policy has no reference set for platform '{}'",
@@ -514,8 +516,7 @@ impl Appraiser for Policy {
             ));
         }
         for k in &self.keys {
-            if k
-                .references
+            if k.references
                 .iter()
                 .any(|r| appraisal.matched_references.contains(r))
             {

@@ -129,8 +129,11 @@ pub fn check_registration(
         Some(cert) => {
             let anchors = ekcert::TrustAnchors::from_der(input.anchors)
                 .map_err(|e| RegistrationError::EkCertificate(e.to_string()))?;
-            let intermediates: Vec<&[u8]> =
-                input.ek_intermediates.iter().map(|d| d.as_slice()).collect();
+            let intermediates: Vec<&[u8]> = input
+                .ek_intermediates
+                .iter()
+                .map(|d| d.as_slice())
+                .collect();
             let verified = ekcert::verify_ek_cert_chain(cert, &intermediates, &anchors, input.now)
                 .map_err(|e| RegistrationError::EkCertificate(e.to_string()))?;
             ekcert::ek_public_matches_cert(&verified.public_key, &ek_key)

@@ -227,7 +227,11 @@ pub fn keys(state: &StateArgs, cmd: KeysCmd) -> Result<Outcome> {
         Ok(())
     };
     match cmd {
-        KeysCmd::Generate { algorithm, id, json } => {
+        KeysCmd::Generate {
+            algorithm,
+            id,
+            json,
+        } => {
             let km = KeyManager::new(master_key(&cfg)?);
             let new = km.generate(KeyAlgorithm::from_name(&algorithm)?, id.as_deref())?;
             let rec = store.insert_key(&new, now)?;
@@ -295,7 +299,10 @@ pub fn policy(state: &StateArgs, cmd: PolicyCmd) -> Result<Outcome> {
                 },
                 now,
             )?;
-            println!("policy version {} is current (sha256:{})", rec.version, rec.sha256);
+            println!(
+                "policy version {} is current (sha256:{})",
+                rec.version, rec.sha256
+            );
         }
         PolicyCmd::Show { json } => {
             let store = open_store(&cfg)?;

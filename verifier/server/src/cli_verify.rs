@@ -96,10 +96,12 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
             if attest.extra_data() == nonce.as_slice() {
                 Ok(())
             } else {
-                Err(sealbuild_verifier_core::quote::QuoteError::QualifyingDataMismatch {
-                    expected: hex::encode(&nonce),
-                    got: hex::encode(attest.extra_data()),
-                })
+                Err(
+                    sealbuild_verifier_core::quote::QuoteError::QualifyingDataMismatch {
+                        expected: hex::encode(&nonce),
+                        got: hex::encode(attest.extra_data()),
+                    },
+                )
             }
         }),
     };
@@ -110,7 +112,9 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
         let log = EventLog::parse(&read(log_path)?)
             .with_context(|| format!("{}: event log", log_path.display()))?;
         if quoted.is_empty() {
-            reasons.push("--eventlog needs --pcrs: the replay is compared with the quoted PCR values".into());
+            reasons.push(
+                "--eventlog needs --pcrs: the replay is compared with the quoted PCR values".into(),
+            );
         }
         let replay = log.replay();
         for (bank, values) in quoted.banks() {
@@ -138,20 +142,28 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
             }))?
         );
     } else if accepted {
-        println!("accepted: quote signed by AK {} with qualifying data {}", hex::encode(ak.name()), hex::encode(&nonce));
+        println!(
+            "accepted: quote signed by AK {} with qualifying data {}",
+            hex::encode(ak.name()),
+            hex::encode(&nonce)
+        );
     } else {
         println!("rejected:");
         for r in &reasons {
             println!("  - {r}");
         }
     }
-    Ok(if accepted { Outcome::Ok } else { Outcome::Rejected })
+    Ok(if accepted {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    })
 }
 
 pub fn eventlog(cmd: EventlogCmd) -> Result<Outcome> {
     let EventlogCmd::Replay { file, json } = cmd;
-    let log = EventLog::parse(&read(&file)?)
-        .with_context(|| format!("{}: event log", file.display()))?;
+    let log =
+        EventLog::parse(&read(&file)?).with_context(|| format!("{}: event log", file.display()))?;
     let replay = log.replay();
     if json {
         println!("{}", serde_json::to_string_pretty(&replay.to_json_map())?);

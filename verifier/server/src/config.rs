@@ -81,8 +81,7 @@ impl Config {
     /// Reads a TOML configuration file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?;
-        toml::from_str(&text)
-            .map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+        toml::from_str(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
     }
 
     /// The database path in effect.

@@ -96,10 +96,7 @@ async fn result_key(State(v): State<Shared>) -> Result<Response, ServerError> {
     Ok(v.result_key_pem()?.into_response())
 }
 
-async fn get_policy(
-    State(v): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Response, ServerError> {
+async fn get_policy(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
     admin(&v, &headers)?;
     Ok(Json(v.current_policy().await?).into_response())
 }
@@ -128,10 +125,7 @@ async fn create_key(
     Ok(Json(v.generate_key(&req.algorithm, req.id).await?).into_response())
 }
 
-async fn list_keys(
-    State(v): State<Shared>,
-    headers: HeaderMap,
-) -> Result<Response, ServerError> {
+async fn list_keys(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
     admin(&v, &headers)?;
     Ok(Json(v.list_keys().await?).into_response())
 }

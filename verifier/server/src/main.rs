@@ -45,7 +45,11 @@ impl StateArgs {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "sealbuild-verifier", version, about = "sealbuild's remote attestation verifier and key server")]
+#[command(
+    name = "sealbuild-verifier",
+    version,
+    about = "sealbuild's remote attestation verifier and key server"
+)]
 struct Cli {
     #[command(flatten)]
     state: StateArgs,

@@ -167,7 +167,9 @@ impl Verifier {
                     },
                 };
                 blocking(move || store.append_notice(notice)).await?;
-                return Err(ServerError::BadRequest(format!("registration refused: {reason}")));
+                return Err(ServerError::BadRequest(format!(
+                    "registration refused: {reason}"
+                )));
             }
         };
         let mut secret = [0u8; 32];
@@ -287,7 +289,10 @@ impl Verifier {
             .map_err(|e| ServerError::BadRequest(format!("evidence: {e}")))?;
         let evidence_digest = Sha256::digest(&evidence_json);
         let mut reasons: Vec<Reason> = Vec::new();
-        let reject = |check: &str, expected: Option<String>, observed: Option<String>, message: String| Reason {
+        let reject = |check: &str,
+                      expected: Option<String>,
+                      observed: Option<String>,
+                      message: String| Reason {
             check: check.into(),
             expected,
             observed,
@@ -374,7 +379,10 @@ impl Verifier {
 
         let statement: Option<[u8; 32]> = match &req.statement_digest {
             None => None,
-            Some(h) => match hex::decode(h).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+            Some(h) => match hex::decode(h)
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            {
                 Some(d) => Some(d),
                 None => {
                     reasons.push(reject(
@@ -396,24 +404,26 @@ impl Verifier {
 
         // 3. Evidence, then policy.
         let policy_rec = self.current_policy_record().await?;
-        let policy = match &policy_rec {
-            Some(p) => Some(Policy::parse(&p.document).map_err(|e| {
-                ServerError::Store(format!("stored policy no longer parses: {e}"))
-            })?),
-            None => {
-                reasons.push(reject(
-                    "policy",
-                    Some("a current policy".into()),
-                    Some("none".into()),
-                    "no policy is loaded: nothing can be accepted".into(),
-                ));
-                None
-            }
-        };
+        let policy =
+            match &policy_rec {
+                Some(p) => Some(Policy::parse(&p.document).map_err(|e| {
+                    ServerError::Store(format!("stored policy no longer parses: {e}"))
+                })?),
+                None => {
+                    reasons.push(reject(
+                        "policy",
+                        Some("a current policy".into()),
+                        Some("none".into()),
+                        "no policy is loaded: nothing can be accepted".into(),
+                    ));
+                    None
+                }
+            };
         let mut matched = Vec::new();
         let mut granted = Vec::new();
         if let Some(agent) = &agent {
-            let (ek_root_fingerprint, ek_root_subject) = split_root_record(agent.ek_issuer.as_deref());
+            let (ek_root_fingerprint, ek_root_subject) =
+                split_root_record(agent.ek_issuer.as_deref());
             let Evidence::Tpm(tpm) = &req.evidence;
             let verified = verify_tpm(&TpmInput {
                 ak_public: &agent.ak_public,
@@ -438,7 +448,8 @@ impl Verifier {
                                     "policy",
                                     Some("a key grant for a matched reference set".into()),
                                     Some(format!("matched: {}", a.matched_references.join(", "))),
-                                    "the evidence matched no reference set that grants a key".into(),
+                                    "the evidence matched no reference set that grants a key"
+                                        .into(),
                                 ));
                             }
                         }
@@ -618,7 +629,8 @@ impl Verifier {
 
     /// Generates and stores a key.
     pub async fn generate_key(&self, algorithm: &str, id: Option<String>) -> Result<PublicKeyInfo> {
-        let alg = KeyAlgorithm::from_name(algorithm).map_err(|e| ServerError::BadRequest(e.to_string()))?;
+        let alg = KeyAlgorithm::from_name(algorithm)
+            .map_err(|e| ServerError::BadRequest(e.to_string()))?;
         let new = self
             .keys
             .generate(alg, id.as_deref())

@@ -434,7 +434,7 @@ fn parse_pkcs8_der(der: &[u8]) -> Result<ParsedKey, KeyError> {
                 public_key: None,
             }
             .to_pkcs8_der()
-                .map_err(|e| enc_err("Ed25519 PKCS#8")(e.to_string()))?;
+            .map_err(|e| enc_err("Ed25519 PKCS#8")(e.to_string()))?;
             let spki = sk
                 .verifying_key()
                 .to_public_key_der()
