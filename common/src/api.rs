@@ -219,6 +219,23 @@ pub struct Reason {
     pub message: String,
 }
 
+impl Reason {
+    /// A reason for `check` with optional expected/observed values.
+    pub fn new(
+        check: &str,
+        expected: Option<String>,
+        observed: Option<String>,
+        message: String,
+    ) -> Self {
+        Self {
+            check: check.to_string(),
+            expected,
+            observed,
+            message,
+        }
+    }
+}
+
 /// A key sealed to the agent's ephemeral HPKE key (RFC 9180 single-shot, base mode).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]

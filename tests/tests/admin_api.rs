@@ -66,7 +66,11 @@ async fn admin_api_requires_token_and_survives_bad_input() {
     let r = c
         .put(url("/v1/admin/policy"))
         .bearer_auth(&v.admin_token)
-        .body(policy.replace("id = \"release\"", "id = \"nope\"").replace("\"release\"", "\"nope\""))
+        .body(
+            policy
+                .replace("id = \"release\"", "id = \"nope\"")
+                .replace("\"release\"", "\"nope\""),
+        )
         .send()
         .await
         .unwrap();
@@ -80,7 +84,11 @@ async fn admin_api_requires_token_and_survives_bad_input() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().await.unwrap().contains("version 2 is not supported"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("version 2 is not supported"));
 
     // Garbage on the agent routes: 4xx, and the service keeps serving.
     for (route, body) in [

@@ -43,24 +43,10 @@ pub struct TpmInput<'a> {
     pub ek_root_subject: Option<String>,
 }
 
-fn reason(
-    check: &str,
-    expected: Option<String>,
-    observed: Option<String>,
-    message: String,
-) -> Reason {
-    Reason {
-        check: check.into(),
-        expected,
-        observed,
-        message,
-    }
-}
-
 fn quote_reason(e: QuoteError) -> Reason {
     let message = e.to_string();
     match e {
-        QuoteError::QualifyingDataMismatch { expected, got } => reason(
+        QuoteError::QualifyingDataMismatch { expected, got } => Reason::new(
             "binding",
             Some(expected),
             Some(got),
@@ -68,24 +54,24 @@ fn quote_reason(e: QuoteError) -> Reason {
         ),
         QuoteError::PcrDigestMismatch {
             quoted, computed, ..
-        } => reason("pcr_digest", Some(quoted), Some(computed), message),
+        } => Reason::new("pcr_digest", Some(quoted), Some(computed), message),
         QuoteError::MissingPcrs { .. }
         | QuoteError::PcrDigestSize { .. }
-        | QuoteError::PcrDigestHash { .. } => reason("pcr_digest", None, None, message),
-        QuoteError::NotAQuote { .. } => reason("quote_structure", None, None, message),
-        QuoteError::AkAttributes { .. } => reason("ak_attributes", None, None, message),
-        QuoteError::Format(_) => reason("quote_structure", None, None, message),
+        | QuoteError::PcrDigestHash { .. } => Reason::new("pcr_digest", None, None, message),
+        QuoteError::NotAQuote { .. } => Reason::new("quote_structure", None, None, message),
+        QuoteError::AkAttributes { .. } => Reason::new("ak_attributes", None, None, message),
+        QuoteError::Format(_) => Reason::new("quote_structure", None, None, message),
         QuoteError::Sha1NotAllowed { .. }
         | QuoteError::SchemeMismatch { .. }
         | QuoteError::BadKey { .. }
-        | QuoteError::BadSignature { .. } => reason("quote_signature", None, None, message),
+        | QuoteError::BadSignature { .. } => Reason::new("quote_signature", None, None, message),
     }
 }
 
 /// Verifies TPM evidence; on success the claims a policy may appraise.
 pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
     let ak = Public::parse_tpm2b(input.ak_public).map_err(|e| {
-        vec![reason(
+        vec![Reason::new(
             "ak_public",
             None,
             None,
@@ -93,7 +79,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
         )]
     })?;
     let sig = Signature::parse(&input.evidence.signature).map_err(|e| {
-        vec![reason(
+        vec![Reason::new(
             "evidence_format",
             None,
             None,
@@ -101,7 +87,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
         )]
     })?;
     let pcrs = PcrValues::from_named_hex(&input.evidence.pcrs).map_err(|e| {
-        vec![reason(
+        vec![Reason::new(
             "evidence_format",
             None,
             None,
@@ -129,7 +115,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
         return Ok(claims);
     };
     let log = EventLog::parse(log_bytes).map_err(|e| {
-        vec![reason(
+        vec![Reason::new(
             "event_log_format",
             None,
             None,
@@ -156,7 +142,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
                 .and_then(|ev| log.event(ev.index))
                 .map(|ev| format!("; last event: {}", ev.describe()))
                 .unwrap_or_default();
-            reasons.push(reason(
+            reasons.push(Reason::new(
                 "event_log_replay",
                 Some(hex::encode(&m.quoted)),
                 Some(hex::encode(&m.replayed)),

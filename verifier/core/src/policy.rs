@@ -351,27 +351,13 @@ impl Policy {
     }
 }
 
-fn reason(
-    check: &str,
-    expected: Option<String>,
-    observed: Option<String>,
-    message: String,
-) -> Reason {
-    Reason {
-        check: check.to_string(),
-        expected,
-        observed,
-        message,
-    }
-}
-
 fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
     let mut out = Vec::new();
     let name = &r.name;
     if !r.ek_cas.is_empty() {
         match &c.ek_root_fingerprint {
             Some(fp) if r.ek_cas.contains(fp) => {}
-            seen => out.push(reason(
+            seen => out.push(Reason::new(
                 "ek_ca",
                 Some(r.ek_cas.iter().cloned().collect::<Vec<_>>().join(" | ")),
                 Some(seen.clone().unwrap_or_else(|| "no EK certificate".into())),
@@ -389,7 +375,7 @@ fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
         for (pcr, accepted) in per_pcr {
             let quoted = c.pcrs.get(bank).and_then(|b| b.get(pcr));
             match quoted {
-                None => out.push(reason(
+                None => out.push(Reason::new(
                     "pcr_policy",
                     Some(format!("{bank} PCR {pcr} in the quote")),
                     Some("not quoted".into()),
@@ -402,7 +388,7 @@ fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
                         .last_event(*pcr)
                         .map(|e| format!(" (last event {}: {})", e.index, e.event_type))
                         .unwrap_or_default();
-                    out.push(reason(
+                    out.push(Reason::new(
                         "pcr_policy",
                         Some(expected.join(" | ")),
                         Some(hex::encode(v)),
@@ -421,7 +407,7 @@ fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
         }
     }
     if r.require_event_log && c.events.is_none() {
-        out.push(reason(
+        out.push(Reason::new(
             "event_log",
             Some("a firmware event log consistent with the quote".into()),
             Some("none".into()),
@@ -454,7 +440,7 @@ fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
                         )
                     })
                     .collect();
-                out.push(reason(
+                out.push(Reason::new(
                     "event_policy",
                     Some(format!("{}:{}", rule.bank, hex::encode(&rule.digest))),
                     Some(if in_pcr.is_empty() {
@@ -502,7 +488,7 @@ impl Appraiser for Policy {
             }
         }
         if appraisal.references_empty_for(self, claims.platform()) {
-            appraisal.reasons.push(reason(
+            appraisal.reasons.push(Reason::new(
                 "policy",
                 Some(format!(
                     "a reference set for platform '{}'",

@@ -289,21 +289,12 @@ impl Verifier {
             .map_err(|e| ServerError::BadRequest(format!("evidence: {e}")))?;
         let evidence_digest = Sha256::digest(&evidence_json);
         let mut reasons: Vec<Reason> = Vec::new();
-        let reject = |check: &str,
-                      expected: Option<String>,
-                      observed: Option<String>,
-                      message: String| Reason {
-            check: check.into(),
-            expected,
-            observed,
-            message,
-        };
 
         // 1. The nonce: consumed first, whatever else happens.
         let nonce_bytes = hex::decode(&req.nonce).ok();
         let nonce: Option<[u8; NONCE_LEN]> = nonce_bytes.as_deref().and_then(|b| b.try_into().ok());
         match nonce {
-            None => reasons.push(reject(
+            None => reasons.push(Reason::new(
                 "nonce",
                 Some(format!("{NONCE_LEN} bytes of hex")),
                 Some(req.nonce.chars().take(80).collect()),
@@ -313,19 +304,19 @@ impl Verifier {
                 let store = self.store.clone();
                 match blocking(move || store.take_nonce(&n, now)).await? {
                     Take::Taken(r) if r.agent_id == req.agent_id => {}
-                    Take::Taken(r) => reasons.push(reject(
+                    Take::Taken(r) => reasons.push(Reason::new(
                         "nonce",
                         Some(format!("a nonce issued to {}", req.agent_id)),
                         Some(format!("a nonce issued to {}", r.agent_id)),
                         "nonce was issued to another agent".into(),
                     )),
-                    Take::NotFound => reasons.push(reject(
+                    Take::NotFound => reasons.push(Reason::new(
                         "nonce",
                         Some("a nonce issued by this verifier".into()),
                         Some(req.nonce.clone()),
                         "nonce was never issued by this verifier".into(),
                     )),
-                    Take::Expired(r) => reasons.push(reject(
+                    Take::Expired(r) => reasons.push(Reason::new(
                         "nonce",
                         Some(format!("use before {}", r.expires_at)),
                         Some(format!("used at {now}")),
@@ -335,7 +326,7 @@ impl Verifier {
                             now.saturating_sub(r.expires_at)
                         ),
                     )),
-                    Take::AlreadyUsed(r) => reasons.push(reject(
+                    Take::AlreadyUsed(r) => reasons.push(Reason::new(
                         "nonce",
                         Some("an unused nonce".into()),
                         Some(format!("used at {}", r.used_at.unwrap_or(0))),
@@ -354,7 +345,7 @@ impl Verifier {
         let agent = blocking(move || store.agent(&aid)).await?;
         let agent = match agent {
             None => {
-                reasons.push(reject(
+                reasons.push(Reason::new(
                     "agent",
                     Some("a registered agent".into()),
                     Some(req.agent_id.clone()),
@@ -363,7 +354,7 @@ impl Verifier {
                 None
             }
             Some(a) if a.status != AgentStatus::Active => {
-                reasons.push(reject(
+                reasons.push(Reason::new(
                     "agent",
                     Some("active".into()),
                     Some(a.status.to_string()),
@@ -385,7 +376,7 @@ impl Verifier {
             {
                 Some(d) => Some(d),
                 None => {
-                    reasons.push(reject(
+                    reasons.push(Reason::new(
                         "statement",
                         Some("32 bytes of hex".into()),
                         Some(h.chars().take(80).collect()),
@@ -410,7 +401,7 @@ impl Verifier {
                     ServerError::Store(format!("stored policy no longer parses: {e}"))
                 })?),
                 None => {
-                    reasons.push(reject(
+                    reasons.push(Reason::new(
                         "policy",
                         Some("a current policy".into()),
                         Some("none".into()),
@@ -444,7 +435,7 @@ impl Verifier {
                         if reasons.is_empty() && a.granted_keys.is_empty() {
                             reasons.extend(a.reasons);
                             if reasons.is_empty() {
-                                reasons.push(reject(
+                                reasons.push(Reason::new(
                                     "policy",
                                     Some("a key grant for a matched reference set".into()),
                                     Some(format!("matched: {}", a.matched_references.join(", "))),
