@@ -175,6 +175,7 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
     };
     let tls = sealbuild_verifier::tls::server_config(&tls_files)?;
     let token = admin_token(&cfg)?;
+    let purge_store = store.clone();
     let verifier = Arc::new(Verifier::new(
         store,
         Arc::new(SystemClock),
@@ -195,6 +196,23 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
             std::fs::write(f, running.addr.to_string())
                 .with_context(|| format!("writing {}", f.display()))?;
         }
+        // Expired nonces, challenges and abandoned pending registrations are
+        // removed a day after they expire (a purged nonce reads as unknown, so
+        // keep the margin well above nonce_ttl_secs).
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            loop {
+                tick.tick().await;
+                let s = purge_store.clone();
+                let before =
+                    sealbuild_verifier::clock::Clock::now(&SystemClock).saturating_sub(86_400);
+                match tokio::task::spawn_blocking(move || s.purge_expired(before)).await {
+                    Ok(Ok(r)) => tracing::debug!(?r, "purged expired state"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "purging expired state failed"),
+                    Err(e) => tracing::warn!(error = %e, "purge task failed"),
+                }
+            }
+        });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("installing the SIGTERM handler")?;
         tokio::select! {

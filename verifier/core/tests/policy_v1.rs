@@ -1,0 +1,188 @@
+//! Policy v1: parsing refuses malformed documents with the offending entry
+//! named; appraisal matches, refuses and explains.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use sealbuild_common::HashAlg;
+use sealbuild_verifier_core::claims::{EventClaim, PlatformClaims, TpmClaims};
+use sealbuild_verifier_core::policy::{Appraiser, Policy, PolicyError};
+use std::collections::BTreeMap;
+
+const A: &str = "aa";
+const B: &str = "bb";
+
+fn doc(pcr0: &str, extra: &str) -> String {
+    format!(
+        r#"version = 1
+[[reference]]
+name = "vm"
+platform = "tpm"
+{extra}
+[reference.pcrs.sha256]
+"0" = ["{}", "{}"]
+
+[[key]]
+id = "k"
+references = ["vm"]
+"#,
+        pcr0.repeat(32),
+        "cc".repeat(32)
+    )
+}
+
+fn claims(pcr0: &str) -> TpmClaims {
+    let mut bank = BTreeMap::new();
+    bank.insert(0, hex::decode(pcr0.repeat(32)).unwrap());
+    let mut pcrs = BTreeMap::new();
+    pcrs.insert(HashAlg::Sha256, bank);
+    TpmClaims {
+        pcrs,
+        ..TpmClaims::default()
+    }
+}
+
+#[test]
+fn matching_claims_grant_the_key() {
+    let p = Policy::parse(&doc(A, "")).unwrap();
+    let a = p.appraise(&PlatformClaims::Tpm(claims(A)));
+    assert_eq!(a.matched_references, vec!["vm"]);
+    assert_eq!(a.granted_keys, vec!["k"]);
+    assert!(a.reasons.is_empty());
+    assert!(p.policy_id().starts_with("sha256:"));
+}
+
+#[test]
+fn other_pcr_value_is_explained() {
+    let p = Policy::parse(&doc(A, "")).unwrap();
+    let mut c = claims(B);
+    c.events = Some(vec![EventClaim {
+        index: 17,
+        pcr: 0,
+        event_type: "EV_S_CRTM_VERSION".into(),
+        digests: BTreeMap::new(),
+        description: String::new(),
+    }]);
+    let a = p.appraise(&PlatformClaims::Tpm(c));
+    assert!(a.granted_keys.is_empty());
+    let r = &a.reasons[0];
+    assert_eq!(r.check, "pcr_policy");
+    assert_eq!(r.observed.as_deref(), Some(B.repeat(32).as_str()));
+    assert!(
+        r.message.contains("PCR 0 (sha256): expected one of ["),
+        "{}",
+        r.message
+    );
+    assert!(
+        r.message.contains("(last event 17: EV_S_CRTM_VERSION)"),
+        "{}",
+        r.message
+    );
+}
+
+#[test]
+fn event_rules_and_ek_cas_are_enforced() {
+    let rule = format!(
+        "ek_cas = [\"{}\"]\n[[reference.event]]\npcr = 4\ntype = \"EV_EFI_BOOT_SERVICES_APPLICATION\"\ndigest = \"sha256:{}\"\n",
+        "ee".repeat(32),
+        "dd".repeat(32)
+    );
+    let p = Policy::parse(&doc(A, &rule)).unwrap();
+    let r = &p.references[0];
+    assert!(r.require_event_log, "event rules imply a required log");
+    // No log, wrong EK CA.
+    let a = p.appraise(&PlatformClaims::Tpm(claims(A)));
+    let checks: Vec<&str> = a.reasons.iter().map(|r| r.check.as_str()).collect();
+    assert!(
+        checks.contains(&"ek_ca") && checks.contains(&"event_log"),
+        "{checks:?}"
+    );
+    // Right CA and the event present.
+    let mut c = claims(A);
+    c.ek_root_fingerprint = Some("ee".repeat(32));
+    let mut digests = BTreeMap::new();
+    digests.insert(HashAlg::Sha256, vec![0xdd; 32]);
+    c.events = Some(vec![EventClaim {
+        index: 25,
+        pcr: 4,
+        event_type: "EV_EFI_BOOT_SERVICES_APPLICATION".into(),
+        digests: digests.clone(),
+        description: String::new(),
+    }]);
+    assert_eq!(
+        p.appraise(&PlatformClaims::Tpm(c.clone())).granted_keys,
+        vec!["k"]
+    );
+    // Another boot application: refused, and the seen event is named.
+    c.events.as_mut().unwrap()[0]
+        .digests
+        .insert(HashAlg::Sha256, vec![0x01; 32]);
+    let a = p.appraise(&PlatformClaims::Tpm(c));
+    assert!(a.granted_keys.is_empty());
+    assert!(
+        a.reasons[0].message.contains("seen: event 25"),
+        "{}",
+        a.reasons[0].message
+    );
+}
+
+#[test]
+fn json_and_toml_are_the_same_policy() {
+    let json = format!(
+        r#"{{"version": 1, "reference": [{{"name": "vm", "platform": "tpm", "pcrs": {{"sha256": {{"0": ["{}"]}}}}}}], "key": [{{"id": "k", "references": ["vm"]}}]}}"#,
+        A.repeat(32)
+    );
+    let p = Policy::parse(&json).unwrap();
+    assert_eq!(
+        p.appraise(&PlatformClaims::Tpm(claims(A))).granted_keys,
+        vec!["k"]
+    );
+}
+
+#[test]
+fn malformed_documents_name_the_entry() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            doc(A, "").replace("version = 1", "version = 2"),
+            "version 2",
+        ),
+        (
+            doc(A, "").replace("\"0\" =", "\"24\" ="),
+            "'24' is not a PCR index",
+        ),
+        (doc(A, "").replace(&A.repeat(32), &A.repeat(31)), "has 31"),
+        (doc(A, "").replace(&A.repeat(32), "zz"), "is not hex"),
+        (
+            doc(A, "").replace("platform = \"tpm\"", "platform = \"sgx\""),
+            "platform 'sgx'",
+        ),
+        (
+            doc(A, "").replace("references = [\"vm\"]", "references = [\"nope\"]"),
+            "'nope' is not defined",
+        ),
+        (
+            doc(A, "").replace("[reference.pcrs.sha256]", "[reference.pcrs.md5]"),
+            "bank 'md5'",
+        ),
+        (
+            doc(A, "").replace("name = \"vm\"", "name = \"vm\"\nbogus = 1"),
+            "unknown field",
+        ),
+        (doc(A, "digest = \"x\""), "unknown field"),
+        ("version = ".to_string(), "TOML"),
+    ];
+    for (text, needle) in cases {
+        let e = Policy::parse(&text).unwrap_err();
+        assert!(
+            e.to_string().contains(needle),
+            "expected '{needle}' in: {e}"
+        );
+    }
+    assert!(matches!(
+        Policy::parse("{").unwrap_err(),
+        PolicyError::Syntax { format: "JSON", .. }
+    ));
+}
