@@ -198,6 +198,11 @@ pub enum AgentError {
         source: std::io::Error,
     },
 
+    // --- sealed builds -------------------------------------------------------------
+    /// A sealed-build step (source identity, build command, artifacts).
+    #[error(transparent)]
+    Build(#[from] crate::build::BuildError),
+
     // --- wire formats ------------------------------------------------------------
     /// Untrusted bytes (from the verifier or the TPM) that do not parse.
     #[error("{what}: {source}")]

@@ -228,7 +228,9 @@ pub async fn attest_with(
         nonce: n.nonce,
         ephemeral_public_key: pk,
         statement_digest: statement_digest.map(hex::encode),
+        statement: None,
         evidence,
+        keys: None,
     };
     tamper(&mut req);
     let response = client.attest(&req).await?;
@@ -245,6 +247,24 @@ pub async fn attest_with(
         nonce,
         binding,
     })
+}
+
+/// Attests for a build: binds SHA-256 of `statement` (the exact DSSE payload
+/// bytes) and sends the statement so the verifier can apply its statement
+/// policy. `tamper` as in [`attest_with`].
+pub async fn attest_statement(
+    client: &VerifierClient,
+    collector: &mut dyn EvidenceCollector,
+    agent_id: &str,
+    statement: &[u8],
+    tamper: impl FnOnce(&mut AttestRequest),
+) -> Result<Attested, FlowError> {
+    let digest: [u8; 32] = Sha256::digest(statement).into();
+    attest_with(client, collector, agent_id, Some(digest), |r| {
+        r.statement = Some(statement.to_vec());
+        tamper(r)
+    })
+    .await
 }
 
 /// Reads the agent id stored by `register`.

@@ -5,7 +5,10 @@
 //! * [`client`]: the verifier's HTTPS API, with CA trust or certificate pinning.
 //! * [`flow`]: registration and attestation against the verifier.
 //! * [`simboot`]: simulated measured boot into a software TPM (demos, tests).
+//! * [`build`]: sealed-build building blocks: source identity, running the
+//!   build, artifact globs and parallel hashing.
 
+pub mod build;
 pub mod client;
 pub mod evidence;
 pub mod flow;

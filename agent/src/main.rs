@@ -2,8 +2,10 @@
 //! the verifier releases to it.
 //!
 //! Exit codes: 0 = accepted / success, 1 = rejected by the verifier,
-//! 2 = usage, configuration, TPM or I/O error.
+//! 2 = usage, configuration, TPM or I/O error; `build` passes on a failing
+//! build command's own exit code.
 
+mod build_cmd;
 mod cli_quote;
 
 use anyhow::{Context, Result};
@@ -90,6 +92,42 @@ enum Cmd {
         #[arg(long, default_value = "sha256")]
         banks: String,
     },
+    /// Runs a sealed build: attested environment, released signing key,
+    /// DSSE-signed SLSA provenance (see `sealbuild-verifier verify bundle`).
+    Build {
+        #[command(flatten)]
+        v: VerifierArgs,
+        /// The signing key to request from the verifier.
+        #[arg(long)]
+        key: String,
+        /// Output directory (new or empty): envelope, public key, evidence, artefacts.
+        #[arg(long)]
+        out: PathBuf,
+        /// Source tree the command builds (its working directory).
+        #[arg(long, default_value = ".")]
+        source: PathBuf,
+        /// Output files, globs relative to the source tree (repeatable).
+        #[arg(long = "artifacts", required = true)]
+        artifacts: Vec<String>,
+        /// Environment variables to record in the provenance (repeatable).
+        #[arg(long = "env")]
+        env: Vec<String>,
+        /// PCR extended with the build's runtime log.
+        #[arg(long, default_value_t = 23)]
+        runtime_pcr: u32,
+        /// Firmware event log to send.
+        #[arg(long, default_value = sealbuild_agent::tpm::DEFAULT_EVENT_LOG_PATH)]
+        eventlog: PathBuf,
+        /// Send no firmware event log.
+        #[arg(long)]
+        no_eventlog: bool,
+        /// Name of the envelope file (`<name>.intoto.jsonl`); default: the source directory's name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The build command.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Reads PCRs and prints them as JSON: {"sha256": {"0": "hex", …}}.
     Pcrs {
         /// How to reach the TPM.
@@ -131,11 +169,41 @@ fn ek_selection(s: &str) -> Result<EkSelection> {
     })
 }
 
-async fn run(cli: Cli) -> Result<bool> {
+async fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
+        Cmd::Build {
+            v,
+            key,
+            out,
+            source,
+            artifacts,
+            env,
+            runtime_pcr,
+            eventlog,
+            no_eventlog,
+            name,
+            command,
+        } => {
+            let code = build_cmd::run(build_cmd::BuildOptions {
+                client: v.client()?,
+                tcti: v.tcti.clone(),
+                state_dir: v.state_dir.clone(),
+                key,
+                out,
+                source,
+                artifacts,
+                env,
+                runtime_pcr,
+                eventlog: (!no_eventlog).then_some(eventlog),
+                name,
+                command,
+            })
+            .await?;
+            Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
+        }
         Cmd::Quote(a) => {
             cli_quote::run_quote(a)?;
-            Ok(true)
+            Ok(0)
         }
         Cmd::SimulateBoot {
             tcti,
@@ -156,7 +224,7 @@ async fn run(cli: Cli) -> Result<bool> {
             let mut backend = TpmBackend::open(&tcti)?;
             let n = sealbuild_agent::simboot::replay_into_tpm(&mut backend, &log, &banks)?;
             println!("extended {n} events from {}", eventlog.display());
-            Ok(true)
+            Ok(0)
         }
         Cmd::Pcrs { tcti, pcrs } => {
             let mut backend = TpmBackend::open(&tcti)?;
@@ -175,7 +243,7 @@ async fn run(cli: Cli) -> Result<bool> {
                 })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&map)?);
-            Ok(true)
+            Ok(0)
         }
         Cmd::Register { v, ek, ak_type } => {
             let client = v.client()?;
@@ -194,7 +262,7 @@ async fn run(cli: Cli) -> Result<bool> {
             if let Some(i) = r.ek_issuer {
                 println!("EK certificate anchored at {i}");
             }
-            Ok(true)
+            Ok(0)
         }
         Cmd::Attest {
             v,
@@ -259,7 +327,7 @@ async fn run(cli: Cli) -> Result<bool> {
                     println!("  - [{}] {}", r.check, r.message);
                 }
             }
-            Ok(accepted)
+            Ok(if accepted { 0 } else { 1 })
         }
     }
 }
@@ -298,8 +366,7 @@ fn main() -> ExitCode {
         }
     };
     match rt.block_on(run(cli)) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

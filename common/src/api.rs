@@ -165,6 +165,10 @@ pub struct TpmEvidence {
     /// The firmware's TCG event log (binary_bios_measurements), if any.
     #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
     pub event_log: Option<Vec<u8>>,
+    /// The runtime measurement log of a sealed build (TCG Canonical Event
+    /// Log, JSON; see `cel`), replayed against the runtime PCR.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    pub runtime_log: Option<Vec<u8>>,
 }
 
 /// Evidence, one variant per platform.
@@ -189,8 +193,19 @@ pub struct AttestRequest {
     /// SHA-256 of the build statement, hex, when the attestation is for a build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_digest: Option<String>,
+    /// The build statement itself (the exact DSSE payload bytes), so the
+    /// verifier can apply its statement policy; its SHA-256 must equal
+    /// `statement_digest`.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    pub statement: Option<Vec<u8>>,
     /// The evidence.
     pub evidence: Evidence,
+    /// Keys wanted: absent = every key the policy grants; a list = only those
+    /// (an empty list appraises without releasing anything, e.g. a build's
+    /// preflight attestation). A listed key the policy does not grant is a
+    /// rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
 }
 
 /// Appraisal verdict.

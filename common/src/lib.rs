@@ -8,12 +8,18 @@
 //! * [`binding`]: how nonce, ephemeral key and statement are bound into evidence.
 //! * [`api`]: the JSON messages of the verifier's HTTP API.
 //! * [`seal`]: HPKE sealing of released keys to the agent's ephemeral key.
+//! * [`intoto`]: the build statement: in-toto Statement v1 with SLSA Provenance v1.
+//! * [`dsse`]: DSSE v1 envelopes, their signers and verifiers.
+//! * [`cel`]: the runtime measurement log in TCG Canonical Event Log JSON.
 
 pub mod api;
 pub mod binding;
+pub mod cel;
+pub mod dsse;
 pub mod error;
 pub mod eventlog;
 pub mod hash;
+pub mod intoto;
 pub mod reader;
 pub mod seal;
 pub mod tpm;

@@ -11,6 +11,6 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(p) = Policy::parse(text) {
-        let _ = p.appraise(&PlatformClaims::Tpm(TpmClaims::default()));
+        let _ = p.appraise(&PlatformClaims::Tpm(TpmClaims::default()), None);
     }
 });

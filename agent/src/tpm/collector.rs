@@ -17,6 +17,7 @@ pub struct TpmCollector {
     ak: AkState,
     selection: PcrSelection,
     event_log: Option<PathBuf>,
+    runtime_log: Option<Vec<u8>>,
 }
 
 impl TpmCollector {
@@ -34,7 +35,14 @@ impl TpmCollector {
             ak,
             selection,
             event_log,
+            runtime_log: None,
         }
+    }
+
+    /// Attaches the runtime measurement log (CEL JSON) sent with the next
+    /// quotes; the quote selection must cover the runtime PCR it extends.
+    pub fn set_runtime_log(&mut self, log: Option<Vec<u8>>) {
+        self.runtime_log = log;
     }
 
     /// The backend, e.g. for activation or PCR extends.
@@ -64,6 +72,7 @@ impl EvidenceCollector for TpmCollector {
             signature: quote.signature,
             pcrs: quote.pcrs.to_api_map(),
             event_log,
+            runtime_log: self.runtime_log.clone(),
         }))
     }
 }

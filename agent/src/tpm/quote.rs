@@ -344,6 +344,23 @@ impl TpmBackend {
             })
             .map_err(rc::cmd("PCR_Extend"))
     }
+
+    /// TPM2_PCR_Reset. The PC Client Platform TPM Profile (PTP) 1.05, Table
+    /// "PCR Attributes", lets software at locality 0 reset only PCR 16
+    /// (debug) and PCR 23 (application support); other PCRs refuse.
+    pub fn reset_pcr(&mut self, pcr: u32) -> Result<(), AgentError> {
+        if pcr >= super::pcr::PCR_COUNT {
+            return Err(AgentError::InvalidArgument {
+                what: "PCR reset",
+                reason: format!("PCR {pcr} is not in 0..23"),
+            });
+        }
+        let handle = PcrHandle::try_from(tss_esapi::tss2_esys::ESYS_TR_PCR0 + pcr)
+            .map_err(rc::cmd("PCR_Reset (PCR handle)"))?;
+        self.ctx
+            .execute_with_session(Some(AuthSession::Password), |c| c.pcr_reset(handle))
+            .map_err(rc::cmd("PCR_Reset"))
+    }
 }
 
 fn describe_masks(banks: &[BankSelection]) -> String {

@@ -14,13 +14,17 @@
 //! | `pcr_digest` | the PCR values sent hash to the signed `pcrDigest` |
 //! | `event_log_format` | the event log parses |
 //! | `event_log_replay` | replaying the log gives the quoted value of every PCR in `replay_pcrs` |
+//! | `runtime_log` | a sealed build's runtime log (TCG CEL) replays to the quoted runtime PCR and ends with the bound statement digest |
 //!
 //! Only events of PCRs whose replay matched are handed to the policy.
+//! [`statement_claims`] turns a build statement into what a policy may see.
 
-use crate::claims::{EventClaim, TpmClaims};
+use crate::claims::{EventClaim, MaterialClaim, StatementClaims, TpmClaims};
 use crate::quote::{verify_quote, QuoteError, QuoteOptions};
 use sealbuild_common::api::{Reason, TpmEvidence};
+use sealbuild_common::cel::CelLog;
 use sealbuild_common::eventlog::EventLog;
+use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::{PcrValues, Public, Signature};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,6 +45,10 @@ pub struct TpmInput<'a> {
     pub ek_root_fingerprint: Option<String>,
     /// Subject of that anchor.
     pub ek_root_subject: Option<String>,
+    /// The PCR sealed builds extend (default 23, see `agent::build`).
+    pub runtime_pcr: u32,
+    /// The statement digest bound into the evidence, for builds.
+    pub statement_digest: Option<[u8; 32]>,
 }
 
 fn quote_reason(e: QuoteError) -> Reason {
@@ -111,6 +119,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
         events: None,
     };
 
+    check_runtime_log(input, &checked.pcrs)?;
     let Some(log_bytes) = &input.evidence.event_log else {
         return Ok(claims);
     };
@@ -173,4 +182,110 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
             .collect(),
     );
     Ok(claims)
+}
+
+/// A sealed build's runtime log must explain the quoted runtime PCR in every
+/// quoted bank that covers it, and end with the statement the binding names.
+fn check_runtime_log(input: &TpmInput<'_>, quoted: &PcrValues) -> Result<(), Vec<Reason>> {
+    let pcr = input.runtime_pcr;
+    let Some(bytes) = &input.evidence.runtime_log else {
+        return match input.statement_digest {
+            None => Ok(()),
+            Some(_) => Err(vec![Reason::new(
+                "runtime_log",
+                Some(format!("a runtime log for PCR {pcr}")),
+                Some("none".into()),
+                "the attestation binds a build statement but sends no runtime log".into(),
+            )]),
+        };
+    };
+    let log = CelLog::parse(bytes).map_err(|e| {
+        vec![Reason::new(
+            "runtime_log",
+            None,
+            None,
+            format!("runtime log (TCG CEL) does not parse: {e}"),
+        )]
+    })?;
+    let mut reasons = Vec::new();
+    let mut covered = false;
+    for (bank, values) in quoted.banks() {
+        let Some(q) = values.get(&pcr) else { continue };
+        covered = true;
+        let replayed = log
+            .replay(*bank)
+            .get(&pcr)
+            .cloned()
+            .unwrap_or_else(|| vec![0u8; bank.size()]);
+        if &replayed != q {
+            reasons.push(Reason::new(
+                "runtime_log",
+                Some(hex::encode(q)),
+                Some(hex::encode(&replayed)),
+                format!(
+                    "PCR {pcr} ({bank}): quoted {}, runtime-log replay gives {} ({} records)",
+                    hex::encode(q),
+                    hex::encode(&replayed),
+                    log.records.len()
+                ),
+            ));
+        }
+    }
+    if !covered {
+        reasons.push(Reason::new(
+            "runtime_log",
+            Some(format!("a quote covering PCR {pcr}")),
+            Some("not quoted".into()),
+            format!("a runtime log was sent but the quote does not cover PCR {pcr}"),
+        ));
+    }
+    let logged = log.statement_digest();
+    if logged != input.statement_digest {
+        let show = |d: Option<[u8; 32]>| d.map(hex::encode).unwrap_or_else(|| "none".into());
+        reasons.push(Reason::new(
+            "runtime_log",
+            Some(show(input.statement_digest)),
+            Some(show(logged)),
+            format!(
+                "the runtime log ends with statement {}, but the binding names statement {}",
+                show(logged),
+                show(input.statement_digest)
+            ),
+        ));
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(reasons)
+    }
+}
+
+/// Parses a build statement (in-toto Statement v1, SLSA Provenance v1) into
+/// the claims a statement policy sees.
+pub fn statement_claims(payload: &[u8]) -> Result<StatementClaims, Reason> {
+    let bad = |e: String| {
+        Reason::new(
+            "statement",
+            None,
+            None,
+            format!(
+                "the build statement is not an in-toto Statement v1 with SLSA Provenance v1: {e}"
+            ),
+        )
+    };
+    let st = Statement::parse(payload).map_err(|e| bad(e.to_string()))?;
+    let prov = st.provenance().map_err(|e| bad(e.to_string()))?;
+    Ok(StatementClaims {
+        build_type: prov.build_definition.build_type.clone(),
+        materials: prov
+            .build_definition
+            .resolved_dependencies
+            .iter()
+            .map(|m| MaterialClaim {
+                name: m.name.clone(),
+                uri: m.uri.clone(),
+                digests: m.digest.clone(),
+            })
+            .collect(),
+    })
 }

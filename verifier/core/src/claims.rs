@@ -80,3 +80,33 @@ impl PlatformClaims {
         }
     }
 }
+
+/// One resolved dependency (material) of a build statement.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MaterialClaim {
+    /// ResourceDescriptor name (the build's source is named `source`).
+    pub name: Option<String>,
+    /// ResourceDescriptor uri.
+    pub uri: Option<String>,
+    /// Digests by algorithm name (`sha256`, `gitCommit`, …), lower-case hex.
+    pub digests: BTreeMap<String, String>,
+}
+
+/// What a policy may know of a build statement whose digest the verified
+/// evidence carries.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StatementClaims {
+    /// SLSA buildDefinition.buildType.
+    pub build_type: String,
+    /// SLSA buildDefinition.resolvedDependencies.
+    pub materials: Vec<MaterialClaim>,
+}
+
+impl StatementClaims {
+    /// The material named `source`, if any.
+    pub fn source(&self) -> Option<&MaterialClaim> {
+        self.materials
+            .iter()
+            .find(|m| m.name.as_deref() == Some("source"))
+    }
+}

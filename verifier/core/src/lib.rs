@@ -10,8 +10,10 @@
 //! * [`claims`], [`policy`]: verified claims and their appraisal.
 //! * [`appraise`]: the whole TPM evidence appraisal, end to end.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
+//! * [`bundle`]: offline verification of sealed-build bundles.
 
 pub mod appraise;
+pub mod bundle;
 pub mod claims;
 pub mod credential;
 pub mod ear;

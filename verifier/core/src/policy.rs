@@ -34,6 +34,17 @@
 //! [[key]]
 //! id = "build-signing"               # a key id in the verifier's key store
 //! references = ["build-vm-2026-11"]
+//!
+//! # Optional: release this key only for build statements that satisfy all
+//! # of these (each list, when present, must be non-empty and one entry must
+//! # match). Without a statement in the attestation the key is not released.
+//! [key.statement]
+//! source_uris = ["git+https://git.example/app.git"]   # the `source` material's uri
+//!                                                     # (exact, or followed by "@<rev>")
+//! source_digests = ["gitCommit:1a2b…", "sha256:9f3c…"] # the `source` material's digests
+//! build_types = ["https://sealbuild.invalid/build-types/sealed-build/v1"]
+//! required_materials = ["pkg:deb/debian/gcc-12"]        # uri or name of a material
+//!                                                     # that must be present
 //! ```
 //!
 //! Parsing turns the document into typed values (banks, PCR indices < 24,
@@ -41,7 +52,7 @@
 //! [`PolicyError`] naming the offending entry. Appraisal sits behind
 //! [`Appraiser`] so another engine (e.g. Rego) can replace [`Policy`].
 
-use crate::claims::{Platform, PlatformClaims, TpmClaims};
+use crate::claims::{Platform, PlatformClaims, StatementClaims, TpmClaims};
 use sealbuild_common::api::Reason;
 use sealbuild_common::HashAlg;
 use serde::{Deserialize, Serialize};
@@ -112,6 +123,26 @@ struct EventRuleDoc {
 struct KeyDoc {
     id: String,
     references: Vec<String>,
+    #[serde(default)]
+    statement: Option<StatementRule>,
+}
+
+/// Conditions on the build statement for releasing a key.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementRule {
+    /// Acceptable `source` material URIs.
+    #[serde(default)]
+    pub source_uris: Vec<String>,
+    /// Acceptable `source` digests, `alg:hex`.
+    #[serde(default)]
+    pub source_digests: Vec<String>,
+    /// Acceptable build types.
+    #[serde(default)]
+    pub build_types: Vec<String>,
+    /// Materials (uri or name) that must be present.
+    #[serde(default)]
+    pub required_materials: Vec<String>,
 }
 
 /// A required event: in `pcr`, with `digest` in `bank`, of `event_type` if set.
@@ -151,6 +182,8 @@ pub struct KeyGrant {
     pub key_id: String,
     /// Names of reference sets.
     pub references: Vec<String>,
+    /// Conditions on the build statement, if any.
+    pub statement: Option<StatementRule>,
 }
 
 /// A parsed, checked v1 policy.
@@ -179,8 +212,9 @@ pub struct Appraisal {
 pub trait Appraiser: Send + Sync {
     /// Identifier of the policy in force (a digest), for results and audit.
     fn policy_id(&self) -> String;
-    /// Appraises verified claims. Never fails: a non-match is an outcome.
-    fn appraise(&self, claims: &PlatformClaims) -> Appraisal;
+    /// Appraises verified claims and, for builds, the statement whose digest
+    /// the verified evidence carries. Never fails: a non-match is an outcome.
+    fn appraise(&self, claims: &PlatformClaims, statement: Option<&StatementClaims>) -> Appraisal;
 }
 
 fn parse_platform(s: &str, loc: &str) -> Result<Platform, PolicyError> {
@@ -333,9 +367,36 @@ impl Policy {
                     return Err(invalid(&loc, format!("reference set '{r}' is not defined")));
                 }
             }
+            if let Some(rule) = &k.statement {
+                for d in &rule.source_digests {
+                    match d.split_once(':') {
+                        Some((alg, hexval))
+                            if !alg.is_empty()
+                                && !hexval.is_empty()
+                                && hexval.bytes().all(|b| b.is_ascii_hexdigit()) => {}
+                        _ => {
+                            return Err(invalid(
+                                &loc,
+                                format!("statement.source_digests: '{d}' is not 'alg:hex'"),
+                            ))
+                        }
+                    }
+                }
+            }
             keys.push(KeyGrant {
                 key_id: k.id,
                 references: k.references,
+                statement: k.statement.map(|mut r| {
+                    r.source_digests = r
+                        .source_digests
+                        .iter()
+                        .map(|d| match d.split_once(':') {
+                            Some((alg, hexval)) => format!("{alg}:{}", hexval.to_ascii_lowercase()),
+                            None => d.clone(),
+                        })
+                        .collect();
+                    r
+                }),
             });
         }
         Ok(Self {
@@ -472,7 +533,7 @@ impl Appraiser for Policy {
         format!("sha256:{}", self.digest)
     }
 
-    fn appraise(&self, claims: &PlatformClaims) -> Appraisal {
+    fn appraise(&self, claims: &PlatformClaims, statement: Option<&StatementClaims>) -> Appraisal {
         let mut appraisal = Appraisal::default();
         for r in &self.references {
             if r.platform != claims.platform() {
@@ -502,11 +563,32 @@ impl Appraiser for Policy {
             ));
         }
         for k in &self.keys {
-            if k.references
+            if !k
+                .references
                 .iter()
                 .any(|r| appraisal.matched_references.contains(r))
             {
-                appraisal.granted_keys.push(k.key_id.clone());
+                continue;
+            }
+            match (&k.statement, statement) {
+                (None, _) => appraisal.granted_keys.push(k.key_id.clone()),
+                (Some(_), None) => appraisal.reasons.push(Reason::new(
+                    "statement_policy",
+                    Some("a build statement".into()),
+                    Some("none".into()),
+                    format!(
+                        "key '{}' is released only for sealed builds, and this attestation carries no build statement",
+                        k.key_id
+                    ),
+                )),
+                (Some(rule), Some(st)) => {
+                    let problems = statement_problems(&k.key_id, rule, st);
+                    if problems.is_empty() {
+                        appraisal.granted_keys.push(k.key_id.clone());
+                    } else {
+                        appraisal.reasons.extend(problems);
+                    }
+                }
             }
         }
         appraisal
@@ -517,4 +599,83 @@ impl Appraisal {
     fn references_empty_for(&self, policy: &Policy, platform: Platform) -> bool {
         !policy.references.iter().any(|r| r.platform == platform)
     }
+}
+
+fn uri_matches(pattern: &str, uri: &str) -> bool {
+    uri == pattern
+        || uri
+            .strip_prefix(pattern)
+            .is_some_and(|rest| rest.starts_with('@'))
+}
+
+fn statement_problems(key_id: &str, rule: &StatementRule, st: &StatementClaims) -> Vec<Reason> {
+    let mut out = Vec::new();
+    let source = st.source();
+    let source_uri = source.and_then(|s| s.uri.clone()).unwrap_or_default();
+    if !rule.source_uris.is_empty() && !rule.source_uris.iter().any(|p| uri_matches(p, &source_uri))
+    {
+        out.push(Reason::new(
+            "statement_policy",
+            Some(rule.source_uris.join(" | ")),
+            Some(if source_uri.is_empty() {
+                "no source uri".into()
+            } else {
+                source_uri.clone()
+            }),
+            format!(
+                "key '{key_id}': source {} is not one of the allowed source repositories",
+                if source_uri.is_empty() {
+                    "(none)"
+                } else {
+                    source_uri.as_str()
+                }
+            ),
+        ));
+    }
+    if !rule.source_digests.is_empty() {
+        let seen: Vec<String> = source
+            .map(|s| s.digests.iter().map(|(a, d)| format!("{a}:{d}")).collect())
+            .unwrap_or_default();
+        if !rule.source_digests.iter().any(|d| seen.contains(d)) {
+            out.push(Reason::new(
+                "statement_policy",
+                Some(rule.source_digests.join(" | ")),
+                Some(seen.join(", ")),
+                format!(
+                    "key '{key_id}': source digest {} is not one of the allowed digests",
+                    if seen.is_empty() {
+                        "(none)".to_string()
+                    } else {
+                        seen.join(", ")
+                    }
+                ),
+            ));
+        }
+    }
+    if !rule.build_types.is_empty() && !rule.build_types.contains(&st.build_type) {
+        out.push(Reason::new(
+            "statement_policy",
+            Some(rule.build_types.join(" | ")),
+            Some(st.build_type.clone()),
+            format!(
+                "key '{key_id}': build type {} is not allowed",
+                st.build_type
+            ),
+        ));
+    }
+    for m in &rule.required_materials {
+        let present = st
+            .materials
+            .iter()
+            .any(|x| x.uri.as_deref() == Some(m.as_str()) || x.name.as_deref() == Some(m.as_str()));
+        if !present {
+            out.push(Reason::new(
+                "statement_policy",
+                Some(m.clone()),
+                Some("absent".into()),
+                format!("key '{key_id}': required material {m} is not among the build's resolved dependencies"),
+            ));
+        }
+    }
+    out
 }

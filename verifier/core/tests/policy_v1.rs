@@ -48,7 +48,7 @@ fn claims(pcr0: &str) -> TpmClaims {
 #[test]
 fn matching_claims_grant_the_key() {
     let p = Policy::parse(&doc(A, "")).unwrap();
-    let a = p.appraise(&PlatformClaims::Tpm(claims(A)));
+    let a = p.appraise(&PlatformClaims::Tpm(claims(A)), None);
     assert_eq!(a.matched_references, vec!["vm"]);
     assert_eq!(a.granted_keys, vec!["k"]);
     assert!(a.reasons.is_empty());
@@ -66,7 +66,7 @@ fn other_pcr_value_is_explained() {
         digests: BTreeMap::new(),
         description: String::new(),
     }]);
-    let a = p.appraise(&PlatformClaims::Tpm(c));
+    let a = p.appraise(&PlatformClaims::Tpm(c), None);
     assert!(a.granted_keys.is_empty());
     let r = &a.reasons[0];
     assert_eq!(r.check, "pcr_policy");
@@ -94,7 +94,7 @@ fn event_rules_and_ek_cas_are_enforced() {
     let r = &p.references[0];
     assert!(r.require_event_log, "event rules imply a required log");
     // No log, wrong EK CA.
-    let a = p.appraise(&PlatformClaims::Tpm(claims(A)));
+    let a = p.appraise(&PlatformClaims::Tpm(claims(A)), None);
     let checks: Vec<&str> = a.reasons.iter().map(|r| r.check.as_str()).collect();
     assert!(
         checks.contains(&"ek_ca") && checks.contains(&"event_log"),
@@ -113,14 +113,15 @@ fn event_rules_and_ek_cas_are_enforced() {
         description: String::new(),
     }]);
     assert_eq!(
-        p.appraise(&PlatformClaims::Tpm(c.clone())).granted_keys,
+        p.appraise(&PlatformClaims::Tpm(c.clone()), None)
+            .granted_keys,
         vec!["k"]
     );
     // Another boot application: refused, and the seen event is named.
     c.events.as_mut().unwrap()[0]
         .digests
         .insert(HashAlg::Sha256, vec![0x01; 32]);
-    let a = p.appraise(&PlatformClaims::Tpm(c));
+    let a = p.appraise(&PlatformClaims::Tpm(c), None);
     assert!(a.granted_keys.is_empty());
     assert!(
         a.reasons[0].message.contains("seen: event 25"),
@@ -137,7 +138,8 @@ fn json_and_toml_are_the_same_policy() {
     );
     let p = Policy::parse(&json).unwrap();
     assert_eq!(
-        p.appraise(&PlatformClaims::Tpm(claims(A))).granted_keys,
+        p.appraise(&PlatformClaims::Tpm(claims(A)), None)
+            .granted_keys,
         vec!["k"]
     );
 }
@@ -185,4 +187,62 @@ fn malformed_documents_name_the_entry() {
         Policy::parse("{").unwrap_err(),
         PolicyError::Syntax { format: "JSON", .. }
     ));
+}
+
+#[test]
+fn statement_rules_gate_build_keys() {
+    use sealbuild_verifier_core::claims::{MaterialClaim, StatementClaims};
+    let text = doc(A, "").replace(
+        "references = [\"vm\"]\n",
+        "references = [\"vm\"]\n[key.statement]\nsource_uris = [\"git+https://git.example/app.git\"]\nsource_digests = [\"gitCommit:ABCDEF01\"]\nbuild_types = [\"bt\"]\nrequired_materials = [\"pkg:deb/gcc\"]\n",
+    );
+    let p = Policy::parse(&text).unwrap();
+    let c = PlatformClaims::Tpm(claims(A));
+    // No statement: not released, and said so.
+    let a = p.appraise(&c, None);
+    assert!(a.granted_keys.is_empty());
+    assert_eq!(a.reasons[0].check, "statement_policy");
+    let mut digests = BTreeMap::new();
+    digests.insert("gitCommit".to_string(), "abcdef01".to_string());
+    let good = StatementClaims {
+        build_type: "bt".into(),
+        materials: vec![
+            MaterialClaim {
+                name: Some("source".into()),
+                uri: Some("git+https://git.example/app.git@abcdef01".into()),
+                digests,
+            },
+            MaterialClaim {
+                name: None,
+                uri: Some("pkg:deb/gcc".into()),
+                digests: BTreeMap::new(),
+            },
+        ],
+    };
+    assert_eq!(p.appraise(&c, Some(&good)).granted_keys, vec!["k"]);
+    // Each condition on its own refuses.
+    let mut other_repo = good.clone();
+    other_repo.materials[0].uri = Some("git+https://git.example/app2.git@abcdef01".into());
+    let mut other_commit = good.clone();
+    other_commit.materials[0]
+        .digests
+        .insert("gitCommit".into(), "abcdef02".into());
+    let mut other_type = good.clone();
+    other_type.build_type = "other".into();
+    let mut no_material = good.clone();
+    no_material.materials.pop();
+    for (st, needle) in [
+        (other_repo, "not one of the allowed source repositories"),
+        (other_commit, "not one of the allowed digests"),
+        (other_type, "build type other is not allowed"),
+        (no_material, "required material pkg:deb/gcc"),
+    ] {
+        let a = p.appraise(&c, Some(&st));
+        assert!(a.granted_keys.is_empty(), "{needle}");
+        assert!(
+            a.reasons.iter().any(|r| r.message.contains(needle)),
+            "{needle}: {:#?}",
+            a.reasons
+        );
+    }
 }

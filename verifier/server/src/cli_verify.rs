@@ -14,6 +14,36 @@ use std::path::PathBuf;
 pub enum VerifyCmd {
     /// Verifies a TPM quote made by tpm2_quote or `sealbuild-agent quote`.
     Tpm(TpmArgs),
+    /// Verifies a sealed-build bundle offline (DSSE envelope, artefacts, EAR, evidence).
+    Bundle(BundleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BundleArgs {
+    /// The DSSE envelope (`<name>.intoto.jsonl`).
+    #[arg(long)]
+    envelope: PathBuf,
+    /// Directory holding the artefacts named by the statement's subjects.
+    #[arg(long)]
+    artifacts: PathBuf,
+    /// SPKI PEM of the signing key (`signing-key.pub.pem`, or the key from your records).
+    #[arg(long)]
+    signer_key: PathBuf,
+    /// The attestation result (EAR, COSE_Sign1).
+    #[arg(long, requires = "verifier_key")]
+    ear: Option<PathBuf>,
+    /// The verifier's result key (`sealbuild-verifier result-key`).
+    #[arg(long, requires = "ear")]
+    verifier_key: Option<PathBuf>,
+    /// The bundle's evidence directory: re-verifies the TPM evidence.
+    #[arg(long)]
+    evidence: Option<PathBuf>,
+    /// The runtime PCR sealed builds extend.
+    #[arg(long, default_value_t = 23)]
+    runtime_pcr: u32,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -61,7 +91,99 @@ fn read(p: &PathBuf) -> Result<Vec<u8>> {
 }
 
 pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
-    let VerifyCmd::Tpm(a) = cmd;
+    match cmd {
+        VerifyCmd::Tpm(a) => verify_tpm_files(a),
+        VerifyCmd::Bundle(a) => verify_bundle_files(a),
+    }
+}
+
+fn sha256_file(path: &std::path::Path) -> std::result::Result<[u8; 32], String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(h.finalize().into())
+}
+
+fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
+    use sealbuild_verifier_core::bundle::{safe_subject_name, verify_bundle, BundleInput};
+    let envelope_text = read(&a.envelope)?;
+    // A .jsonl file holds one envelope per line; the first is verified.
+    let envelope = envelope_text
+        .split(|b| *b == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .unwrap_or_default()
+        .to_vec();
+    let signer = String::from_utf8(read(&a.signer_key)?).context("--signer-key is not PEM text")?;
+    let root = a.artifacts.clone();
+    let lookup = move |name: &str| -> Option<std::result::Result<[u8; 32], String>> {
+        if !safe_subject_name(name) {
+            return Some(Err("unsafe subject name".into()));
+        }
+        let p = root.join(name);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() => Some(sha256_file(&p)),
+            Ok(_) => Some(Err("not a regular file".into())),
+            Err(_) => None,
+        }
+    };
+    let ear_bytes = a.ear.as_ref().map(read).transpose()?;
+    let vkey = match &a.verifier_key {
+        Some(p) => Some(
+            <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_pem(
+                &String::from_utf8(read(p)?).context("--verifier-key is not PEM text")?,
+            )
+            .map_err(|e| anyhow::anyhow!("{}: not a P-256 public key: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let evidence = match &a.evidence {
+        Some(dir) => {
+            let req: sealbuild_common::api::AttestRequest =
+                serde_json::from_slice(&read(&dir.join("attest-request.json"))?)
+                    .with_context(|| format!("{}/attest-request.json", dir.display()))?;
+            let ak = read(&dir.join("ak.pub"))?;
+            Some((req, ak))
+        }
+        None => None,
+    };
+    let report = verify_bundle(&BundleInput {
+        envelope: &envelope,
+        signer_key_pem: &signer,
+        artifacts: &lookup,
+        ear: ear_bytes.as_deref().zip(vkey.as_ref()),
+        evidence: evidence.as_ref().map(|(r, ak)| (r, ak.as_slice())),
+        runtime_pcr: a.runtime_pcr,
+    });
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for c in &report.checks {
+            println!(
+                "{} {}: {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.check,
+                c.detail
+            );
+        }
+        println!("{}", report.verdict);
+    }
+    Ok(if report.accepted() {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    })
+}
+
+fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
     let ak_bytes = read(&a.ak_public)?;
     let msg = read(&a.message)?;
     let sig_bytes = read(&a.signature)?;

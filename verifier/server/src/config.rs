@@ -12,6 +12,7 @@
 //! challenge_ttl_secs = 300
 //! allow_sha1 = false                        # SHA-1 quotes/banks refused unless true
 //! replay_pcrs = [0, 1, 2, 3, 4, 5, 6, 7]    # PCRs whose quoted value must equal the event-log replay
+//! runtime_pcr = 23                          # PCR of sealed builds' runtime log (TCG CEL)
 //! allowed_ek_names = []                     # hex Names of EKs accepted without certificate
 //! tls_cert = "..."; tls_key = "..."         # operator TLS; default: generated local CA
 //! tls_names = ["verifier.example"]          # extra DNS names for the generated certificate
@@ -46,6 +47,8 @@ pub struct Config {
     pub allow_sha1: bool,
     /// PCRs whose quoted value must match the event-log replay.
     pub replay_pcrs: Vec<u32>,
+    /// The PCR sealed builds extend with their runtime log.
+    pub runtime_pcr: u32,
     /// EK Names (hex) accepted without an EK certificate.
     pub allowed_ek_names: Vec<String>,
     /// Operator-provided TLS certificate chain (PEM).
@@ -69,6 +72,7 @@ impl Default for Config {
             challenge_ttl_secs: 300,
             allow_sha1: false,
             replay_pcrs: (0..=7).collect(),
+            runtime_pcr: 23,
             allowed_ek_names: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -97,6 +101,12 @@ impl Config {
             return Err(ServerError::Config(format!(
                 "nonce_ttl_secs must be 1..=3600, got {}",
                 self.nonce_ttl_secs
+            )));
+        }
+        if self.runtime_pcr >= 24 || self.replay_pcrs.contains(&self.runtime_pcr) {
+            return Err(ServerError::Config(format!(
+                "runtime_pcr {} must be 0..23 and not one of replay_pcrs (firmware PCRs)",
+                self.runtime_pcr
             )));
         }
         if let Some(p) = self.replay_pcrs.iter().find(|p| **p >= 24) {

@@ -386,6 +386,43 @@ impl Verifier {
                 }
             },
         };
+        // The statement itself, when sent, must be the one whose digest is bound.
+        let statement_claims = match (&req.statement, statement) {
+            (None, _) => None,
+            (Some(_), None) => {
+                reasons.push(Reason::new(
+                    "statement",
+                    Some("statement_digest with the statement".into()),
+                    Some("no statement_digest".into()),
+                    "a statement was sent without its digest".into(),
+                ));
+                None
+            }
+            (Some(payload), Some(d)) => {
+                let seen: [u8; 32] = Sha256::digest(payload).into();
+                if seen != d {
+                    reasons.push(Reason::new(
+                        "statement",
+                        Some(hex::encode(d)),
+                        Some(hex::encode(seen)),
+                        format!(
+                            "the statement sent hashes to {}, not to the bound digest {}",
+                            hex::encode(seen),
+                            hex::encode(d)
+                        ),
+                    ));
+                    None
+                } else {
+                    match sealbuild_verifier_core::appraise::statement_claims(payload) {
+                        Ok(c) => Some(c),
+                        Err(r) => {
+                            reasons.push(r);
+                            None
+                        }
+                    }
+                }
+            }
+        };
         let binding = Binding {
             nonce: &nonce.unwrap_or([0u8; NONCE_LEN]),
             ephemeral_public_key: &req.ephemeral_public_key,
@@ -412,6 +449,7 @@ impl Verifier {
             };
         let mut matched = Vec::new();
         let mut granted = Vec::new();
+        let mut policy_reasons: Vec<Reason> = Vec::new();
         if let Some(agent) = &agent {
             let (ek_root_fingerprint, ek_root_subject) =
                 split_root_record(agent.ek_issuer.as_deref());
@@ -426,14 +464,21 @@ impl Verifier {
                 },
                 ek_root_fingerprint,
                 ek_root_subject,
+                runtime_pcr: self.config.runtime_pcr,
+                statement_digest: statement,
             });
             match verified {
                 Err(mut r) => reasons.append(&mut r),
                 Ok(claims) => {
                     if let Some(policy) = &policy {
-                        let a = policy.appraise(&PlatformClaims::Tpm(claims));
-                        if reasons.is_empty() && a.granted_keys.is_empty() {
-                            reasons.extend(a.reasons);
+                        let a = policy
+                            .appraise(&PlatformClaims::Tpm(claims), statement_claims.as_ref());
+                        let appraise_only = req.keys.as_ref().is_some_and(|k| k.is_empty());
+                        if reasons.is_empty()
+                            && a.granted_keys.is_empty()
+                            && (!appraise_only || a.matched_references.is_empty())
+                        {
+                            reasons.extend(a.reasons.iter().cloned());
                             if reasons.is_empty() {
                                 reasons.push(Reason::new(
                                     "policy",
@@ -446,9 +491,35 @@ impl Verifier {
                         }
                         matched = a.matched_references;
                         granted = a.granted_keys;
+                        policy_reasons = a.reasons;
                     }
                 }
             }
+        }
+        // Only the keys asked for; asking for one the policy does not grant
+        // is a rejection that names it.
+        if let Some(wanted) = &req.keys {
+            if reasons.is_empty() {
+                for k in wanted {
+                    if !granted.contains(k) {
+                        // The policy's own explanation for this key first.
+                        let marker = format!("key '{k}'");
+                        reasons.extend(
+                            policy_reasons
+                                .iter()
+                                .filter(|r| r.message.contains(&marker))
+                                .cloned(),
+                        );
+                        reasons.push(Reason::new(
+                            "key_request",
+                            Some(format!("key '{k}' granted by policy")),
+                            Some(format!("granted: [{}]", granted.join(", "))),
+                            format!("key '{k}' was requested but the policy does not grant it for this evidence"),
+                        ));
+                    }
+                }
+            }
+            granted.retain(|k| wanted.contains(k));
         }
         let verdict = if reasons.is_empty() {
             Verdict::Accepted

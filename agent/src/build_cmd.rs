@@ -1,0 +1,400 @@
+//! `sealbuild-agent build`: a sealed build.
+//!
+//! 1. Preflight attestation (no statement, no key requested): the platform
+//!    is appraised before the build runs, so an untrusted machine fails in
+//!    seconds, and its EAR names the reference set the builder matched.
+//! 2. Runtime register: PCR 23 (default) is reset and extended with the
+//!    source identity and the command, each recorded in a TCG Canonical Event
+//!    Log. PCR 23 is the PC Client "application support" PCR, resettable from
+//!    locality 0 (PTP 1.05), so every build's log starts from zero and never
+//!    mixes with firmware measurements (PCR 0–7) or IMA (PCR 10).
+//! 3. The command runs with inherited stdio; a failure ends the build with
+//!    its exit code and no attestation.
+//! 4. Outputs are hashed (parallel, streaming SHA-256), copied into
+//!    `OUT/artifacts/`, and described by an in-toto Statement v1 with SLSA
+//!    Provenance v1.
+//! 5. The statement's digest is extended into PCR 23, bound into the quote
+//!    (binding digest) and the statement is sent to the verifier, which
+//!    applies its statement policy and releases the signing key sealed to the
+//!    ephemeral key.
+//! 6. The statement is signed as a DSSE envelope with the released key, which
+//!    is zeroized after use.
+//!
+//! Output: `OUT/<name>.intoto.jsonl`, `OUT/signing-key.pub.pem`,
+//! `OUT/evidence/` (attest-request.json, ak.pub, ear.cose, runtime.cel.json,
+//! preflight-ear.cose), `OUT/artifacts/`.
+
+use anyhow::{bail, Context, Result};
+use sealbuild_agent::build;
+use sealbuild_agent::client::VerifierClient;
+use sealbuild_agent::flow;
+use sealbuild_agent::tpm::ak::AkState;
+use sealbuild_agent::tpm::collector::TpmCollector;
+use sealbuild_agent::tpm::{PcrSelection, TctiConfig, TpmBackend};
+use sealbuild_common::api::Verdict;
+use sealbuild_common::cel::{CelLog, RuntimeEvent, RuntimeEventKind};
+use sealbuild_common::dsse::{DsseSigner, PAYLOAD_TYPE_INTOTO};
+use sealbuild_common::intoto::{
+    BuildDefinition, BuildMetadata, Builder, Provenance, ResourceDescriptor, RunDetails, Statement,
+    SEALBUILD_BUILD_TYPE,
+};
+use sealbuild_common::HashAlg;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Everything `build` needs.
+pub struct BuildOptions {
+    pub client: VerifierClient,
+    pub tcti: TctiConfig,
+    pub state_dir: PathBuf,
+    pub key: String,
+    pub out: PathBuf,
+    pub source: PathBuf,
+    pub artifacts: Vec<String>,
+    pub env: Vec<String>,
+    pub runtime_pcr: u32,
+    pub eventlog: Option<PathBuf>,
+    pub name: Option<String>,
+    pub command: Vec<String>,
+}
+
+fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    // Civil-from-days (proleptic Gregorian), UTC.
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn extend(backend: &mut TpmBackend, cel: &mut CelLog, pcr: u32, ev: RuntimeEvent) -> Result<()> {
+    // The log checks the event first; only a loggable event is extended.
+    let d = ev.digest(HashAlg::Sha256);
+    cel.push(pcr, &ev, &[HashAlg::Sha256])?;
+    backend.extend_pcr(pcr, &[(HashAlg::Sha256, &d)])?;
+    Ok(())
+}
+
+/// Runs a sealed build; returns the process exit code.
+pub async fn run(o: BuildOptions) -> Result<i32> {
+    if o.command.is_empty() {
+        bail!("no build command given (after --)");
+    }
+    if o.out.exists() && std::fs::read_dir(&o.out)?.next().is_some() {
+        bail!(
+            "{} is not empty; give a new or empty output directory",
+            o.out.display()
+        );
+    }
+    let out = std::path::absolute(&o.out)?;
+    let source_dir = std::path::absolute(&o.source)?;
+    let ak = AkState::load(&o.state_dir)?;
+    let agent_id = hex::encode(&ak.name);
+    let firmware: PcrSelection = "sha256:0,1,2,3,4,5,6,7".parse()?;
+    let with_runtime: PcrSelection = format!("sha256:0,1,2,3,4,5,6,7,{}", o.runtime_pcr).parse()?;
+    let started_on = std::time::SystemTime::now();
+    let mut invocation = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut invocation);
+    let invocation_id = hex::encode(invocation);
+
+    // 1. Preflight.
+    eprintln!("sealbuild: preflight attestation of this machine");
+    let mut pre_collector = TpmCollector::new(
+        TpmBackend::open(&o.tcti)?,
+        ak.clone(),
+        firmware,
+        o.eventlog.clone(),
+    );
+    let pre = flow::attest_with(&o.client, &mut pre_collector, &agent_id, None, |r| {
+        r.keys = Some(Vec::new())
+    })
+    .await?;
+    drop(pre_collector);
+    if pre.response.verdict != Verdict::Accepted {
+        eprintln!(
+            "sealbuild: this machine is not trusted by the verifier; the build does not run:"
+        );
+        for r in &pre.response.reasons {
+            eprintln!("  - [{}] {}", r.check, r.message);
+        }
+        return Ok(1);
+    }
+    let pre_ear = pre.response.ear.clone();
+    let references = sealbuild_verifier_ear_references(&pre_ear);
+
+    // 2. Runtime register.
+    let identity = build::source::identify(&source_dir, &[out.clone()])?;
+    let mut cel = CelLog::default();
+    {
+        let mut backend = TpmBackend::open(&o.tcti)?;
+        backend.reset_pcr(o.runtime_pcr)?;
+        extend(
+            &mut backend,
+            &mut cel,
+            o.runtime_pcr,
+            RuntimeEvent {
+                kind: RuntimeEventKind::Source,
+                data: identity.identity_string(),
+            },
+        )?;
+        extend(
+            &mut backend,
+            &mut cel,
+            o.runtime_pcr,
+            RuntimeEvent {
+                kind: RuntimeEventKind::Command,
+                data: serde_json::to_string(&o.command)?,
+            },
+        )?;
+    }
+
+    // 3. The build.
+    eprintln!(
+        "sealbuild: running {:?} in {}",
+        o.command,
+        source_dir.display()
+    );
+    let env = build::run::selected_env(&o.env);
+    let run = build::run::run_build(&o.command, &source_dir, &[])?;
+    if run.exit_code != 0 {
+        eprintln!(
+            "sealbuild: the build failed with exit code {}; no attestation, no key",
+            run.exit_code
+        );
+        return Ok(run.exit_code);
+    }
+
+    // 4. Outputs and the statement.
+    let hashed = build::hash::hash_artifacts(
+        &source_dir,
+        &o.artifacts,
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )?;
+    if hashed.is_empty() {
+        bail!("the build produced no artefact matching {:?}", o.artifacts);
+    }
+    for a in &hashed {
+        let dest = out.join("artifacts").join(&a.name);
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::copy(&a.path, &dest)
+            .with_context(|| format!("copying {} to {}", a.path.display(), dest.display()))?;
+    }
+    let source_digest: BTreeMap<String, String> = identity
+        .digest_set()
+        .into_iter()
+        .map(|(a, d)| (a.to_string(), d))
+        .collect();
+    let subjects: Vec<ResourceDescriptor> = hashed
+        .iter()
+        .map(|a| {
+            let mut digest = BTreeMap::new();
+            digest.insert("sha256".to_string(), hex::encode(a.sha256));
+            ResourceDescriptor {
+                name: Some(a.name.clone()),
+                digest,
+                ..ResourceDescriptor::default()
+            }
+        })
+        .collect();
+    let mut byproduct = BTreeMap::new();
+    byproduct.insert("sha256".to_string(), hex::encode(Sha256::digest(&pre_ear)));
+    let provenance = Provenance {
+        build_definition: BuildDefinition {
+            build_type: SEALBUILD_BUILD_TYPE.to_string(),
+            external_parameters: serde_json::json!({
+                "command": o.command,
+                "source": identity.uri(),
+                "artifacts": o.artifacts,
+            }),
+            internal_parameters: Some(serde_json::json!({
+                "environment": env,
+                "runtimePcr": o.runtime_pcr,
+            })),
+            resolved_dependencies: vec![ResourceDescriptor {
+                name: Some("source".into()),
+                uri: Some(identity.uri()),
+                digest: source_digest,
+                ..ResourceDescriptor::default()
+            }],
+        },
+        run_details: RunDetails {
+            builder: Builder {
+                id: format!(
+                    "urn:sealbuild:builder:tpm:{}",
+                    if references.is_empty() {
+                        "unmatched".to_string()
+                    } else {
+                        references.join("+")
+                    }
+                ),
+                version: Some(BTreeMap::from([(
+                    "sealbuild-agent".to_string(),
+                    env!("CARGO_PKG_VERSION").to_string(),
+                )])),
+                builder_dependencies: None,
+            },
+            metadata: Some(BuildMetadata {
+                invocation_id: Some(invocation_id),
+                started_on: Some(rfc3339(started_on)),
+                finished_on: Some(rfc3339(run.finished_on)),
+            }),
+            byproducts: Some(vec![ResourceDescriptor {
+                name: Some("preflight-attestation-result".into()),
+                digest: byproduct,
+                media_type: Some("application/cose; cose-type=\"cose-sign1\"".into()),
+                ..ResourceDescriptor::default()
+            }]),
+        },
+    };
+    let statement = Statement::new_provenance(subjects, &provenance);
+    let payload = statement.to_payload();
+    let statement_digest: [u8; 32] = Sha256::digest(&payload).into();
+
+    // 5. Bind and attest.
+    let mut backend = TpmBackend::open(&o.tcti)?;
+    extend(
+        &mut backend,
+        &mut cel,
+        o.runtime_pcr,
+        RuntimeEvent {
+            kind: RuntimeEventKind::Statement,
+            data: hex::encode(statement_digest),
+        },
+    )?;
+    let cel_json = cel.to_json();
+    let mut collector = TpmCollector::new(backend, ak.clone(), with_runtime, o.eventlog.clone());
+    collector.set_runtime_log(Some(cel_json.clone()));
+    let mut sent = None;
+    let key_id = o.key.clone();
+    let attested = flow::attest_statement(&o.client, &mut collector, &agent_id, &payload, |r| {
+        r.keys = Some(vec![key_id]);
+        sent = Some(r.clone());
+    })
+    .await?;
+    let evidence_dir = out.join("evidence");
+    write(&evidence_dir.join("runtime.cel.json"), &cel_json)?;
+    write(&evidence_dir.join("preflight-ear.cose"), &pre_ear)?;
+    write(&evidence_dir.join("ear.cose"), &attested.response.ear)?;
+    write(&evidence_dir.join("ak.pub"), &ak.public)?;
+    if let Some(req) = &sent {
+        write(
+            &evidence_dir.join("attest-request.json"),
+            &serde_json::to_vec_pretty(req)?,
+        )?;
+    }
+    if attested.response.verdict != Verdict::Accepted {
+        eprintln!("sealbuild: the verifier refused to release '{}':", o.key);
+        for r in &attested.response.reasons {
+            eprintln!("  - [{}] {}", r.check, r.message);
+        }
+        return Ok(1);
+    }
+    // 6. Sign; the released key and the signer (zeroized on drop) go out of
+    // scope right after.
+    let (public_key_pem, fingerprint, envelope) = {
+        let Some(key) = attested.keys.iter().find(|k| k.key_id == o.key) else {
+            bail!("the verifier accepted but did not release key '{}'", o.key);
+        };
+        let signer = DsseSigner::from_pkcs8_der(&key.pkcs8)?;
+        let envelope = signer.sign(PAYLOAD_TYPE_INTOTO, &payload);
+        (
+            key.public_key_pem.clone(),
+            key.fingerprint.clone(),
+            envelope,
+        )
+    };
+    drop(attested);
+    let name = o.name.clone().unwrap_or_else(|| {
+        source_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "build".into())
+    });
+    let mut line = envelope.to_json_line();
+    line.push('\n');
+    write(&out.join(format!("{name}.intoto.jsonl")), line.as_bytes())?;
+    write(&out.join("signing-key.pub.pem"), public_key_pem.as_bytes())?;
+    println!(
+        "sealed build done: {} artefact(s), statement sha256:{}, signed with '{}' (sha256:{})",
+        hashed.len(),
+        hex::encode(statement_digest),
+        o.key,
+        fingerprint
+    );
+    println!("bundle: {}", out.display());
+    Ok(0)
+}
+
+/// Reference sets named in an EAR (not verified here: the agent only uses
+/// them to name itself; relying parties verify the EAR).
+fn sealbuild_verifier_ear_references(ear: &[u8]) -> Vec<String> {
+    ear_references(ear).unwrap_or_default()
+}
+
+fn ear_references(ear: &[u8]) -> Option<Vec<String>> {
+    use ciborium::value::Value;
+    let cose: Value = ciborium::from_reader(ear).ok()?;
+    let arr = match cose {
+        Value::Tag(18, inner) => match *inner {
+            Value::Array(a) => a,
+            _ => return None,
+        },
+        Value::Array(a) => a,
+        _ => return None,
+    };
+    let payload = match arr.get(2)? {
+        Value::Bytes(b) => b.clone(),
+        _ => return None,
+    };
+    let claims: Value = ciborium::from_reader(payload.as_slice()).ok()?;
+    let Value::Map(m) = claims else { return None };
+    let submods = m
+        .iter()
+        .find(|(k, _)| *k == Value::Integer(266.into()))?
+        .1
+        .clone();
+    let Value::Map(subs) = submods else {
+        return None;
+    };
+    let mut out = Vec::new();
+    for (_, sub) in subs {
+        if let Value::Map(sm) = sub {
+            if let Some((_, Value::Array(refs))) = sm
+                .iter()
+                .find(|(k, _)| *k == Value::Text("sealbuild.references".into()))
+            {
+                out.extend(refs.iter().filter_map(|r| match r {
+                    Value::Text(t) => Some(t.clone()),
+                    _ => None,
+                }));
+            }
+        }
+    }
+    Some(out)
+}

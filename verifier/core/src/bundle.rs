@@ -1,0 +1,331 @@
+//! Offline verification of a sealed-build bundle, pure: envelope bytes, keys,
+//! the attestation result, the recorded evidence and a lookup of artefact
+//! digests (computed by the caller) in; a report of every check out.
+//!
+//! Checks, in order (each named in the report):
+//!
+//! | check | what |
+//! |---|---|
+//! | `dsse_signature` | the DSSE envelope (DSSE v1.0) is signed by the signer key and carries an in-toto payload |
+//! | `statement` | the payload is an in-toto Statement v1 with SLSA Provenance v1 |
+//! | `subject:<name>` | each subject's file exists and its SHA-256 matches |
+//! | `ear_signature` | the EAR (COSE_Sign1) verifies with the verifier's result key |
+//! | `ear_verdict` | the EAR is affirming |
+//! | `ear_statement` | the EAR names this statement's digest |
+//! | `evidence_statement` | the recorded attestation request names this statement |
+//! | `evidence_quote` | the recorded TPM evidence re-verifies: quote signature, binding (nonce, ephemeral key, statement), PCR digest, firmware and runtime log replay |
+//! | `evidence_ear` | the EAR's agent (AK Name) and binding are those of the recorded evidence |
+
+use crate::appraise::{verify_tpm, TpmInput};
+use crate::ear::{Ear, Status};
+use crate::quote::QuoteOptions;
+use p256::ecdsa::VerifyingKey;
+use sealbuild_common::api::{AttestRequest, Evidence};
+use sealbuild_common::binding::{Binding, NONCE_LEN};
+use sealbuild_common::dsse::{DsseVerifier, Envelope, PAYLOAD_TYPE_INTOTO};
+use sealbuild_common::intoto::Statement;
+use sealbuild_common::tpm::Public;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// Stable name (see the module docs).
+    pub check: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was checked or why it failed.
+    pub detail: String,
+}
+
+/// The outcome of [`verify_bundle`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BundleReport {
+    /// `accepted` when every check passed.
+    pub verdict: String,
+    /// SHA-256 (hex) of the statement, when the envelope verified.
+    pub statement_digest: Option<String>,
+    /// Every check made.
+    pub checks: Vec<Check>,
+}
+
+impl BundleReport {
+    /// True when every check passed.
+    pub fn accepted(&self) -> bool {
+        self.verdict == "accepted"
+    }
+}
+
+/// Digest of an artefact by subject name: `None` if absent, `Err` on I/O.
+pub type ArtifactLookup<'a> = &'a dyn Fn(&str) -> Option<Result<[u8; 32], String>>;
+
+/// What the bundle verification is given.
+pub struct BundleInput<'a> {
+    /// The DSSE envelope (JSON).
+    pub envelope: &'a [u8],
+    /// SPKI PEM of the signing key.
+    pub signer_key_pem: &'a str,
+    /// Artefact digests by subject name.
+    pub artifacts: ArtifactLookup<'a>,
+    /// The EAR and the verifier's result key, when checked.
+    pub ear: Option<(&'a [u8], &'a VerifyingKey)>,
+    /// The recorded attestation request and the AK's TPM2B_PUBLIC.
+    pub evidence: Option<(&'a AttestRequest, &'a [u8])>,
+    /// Runtime PCR (23 unless the verifier was configured otherwise).
+    pub runtime_pcr: u32,
+}
+
+fn check(checks: &mut Vec<Check>, name: impl Into<String>, ok: bool, detail: impl Into<String>) {
+    checks.push(Check {
+        check: name.into(),
+        ok,
+        detail: detail.into(),
+    });
+}
+
+/// A subject name must be a relative path without `..`, so it cannot point
+/// outside the artefact directory.
+pub fn safe_subject_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains('\\')
+        && name
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Verifies a bundle; never fails, every problem is a failed check.
+pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
+    let mut checks = Vec::new();
+    let finish = |checks: Vec<Check>, digest: Option<String>| BundleReport {
+        verdict: if checks.iter().all(|c| c.ok) {
+            "accepted".into()
+        } else {
+            "rejected".into()
+        },
+        statement_digest: digest,
+        checks,
+    };
+    let payload = match (
+        Envelope::from_json(input.envelope),
+        DsseVerifier::from_spki_pem(input.signer_key_pem),
+    ) {
+        (Err(e), _) => {
+            check(
+                &mut checks,
+                "dsse_signature",
+                false,
+                format!("envelope: {e}"),
+            );
+            return finish(checks, None);
+        }
+        (_, Err(e)) => {
+            check(
+                &mut checks,
+                "dsse_signature",
+                false,
+                format!("signer key: {e}"),
+            );
+            return finish(checks, None);
+        }
+        (Ok(env), Ok(v)) => {
+            if env.payload_type != PAYLOAD_TYPE_INTOTO {
+                check(
+                    &mut checks,
+                    "dsse_signature",
+                    false,
+                    format!(
+                        "payloadType {} is not {PAYLOAD_TYPE_INTOTO}",
+                        env.payload_type
+                    ),
+                );
+                return finish(checks, None);
+            }
+            match v.verify(&env) {
+                Ok(p) => {
+                    check(
+                        &mut checks,
+                        "dsse_signature",
+                        true,
+                        format!("signed by key {}", v.keyid()),
+                    );
+                    p.to_vec()
+                }
+                Err(e) => {
+                    check(&mut checks, "dsse_signature", false, e.to_string());
+                    return finish(checks, None);
+                }
+            }
+        }
+    };
+    let digest: [u8; 32] = Sha256::digest(&payload).into();
+    let digest_hex = hex::encode(digest);
+    let statement = match Statement::parse(&payload).and_then(|s| s.provenance().map(|_| s)) {
+        Ok(s) => {
+            check(
+                &mut checks,
+                "statement",
+                true,
+                format!("statement sha256:{digest_hex}"),
+            );
+            s
+        }
+        Err(e) => {
+            check(&mut checks, "statement", false, e.to_string());
+            return finish(checks, Some(digest_hex));
+        }
+    };
+    for subject in &statement.subject {
+        let name = subject.name.clone().unwrap_or_default();
+        let want = subject.digest.get("sha256").cloned().unwrap_or_default();
+        let label = format!("subject:{name}");
+        if !safe_subject_name(&name) {
+            check(
+                &mut checks,
+                label,
+                false,
+                "subject name is not a safe relative path",
+            );
+            continue;
+        }
+        match (input.artifacts)(&name) {
+            None => check(
+                &mut checks,
+                label,
+                false,
+                format!("{name}: no such file among the artefacts"),
+            ),
+            Some(Err(e)) => check(&mut checks, label, false, format!("{name}: {e}")),
+            Some(Ok(d)) if hex::encode(d) == want => {
+                check(&mut checks, label, true, format!("sha256:{want}"))
+            }
+            Some(Ok(d)) => check(
+                &mut checks,
+                label,
+                false,
+                format!(
+                    "{name}: expected sha256:{want}, got sha256:{}",
+                    hex::encode(d)
+                ),
+            ),
+        }
+    }
+    let mut ear_claims = None;
+    if let Some((ear_bytes, key)) = input.ear {
+        match Ear::verify(ear_bytes, key) {
+            Err(e) => check(&mut checks, "ear_signature", false, e.to_string()),
+            Ok(ear) => {
+                check(
+                    &mut checks,
+                    "ear_signature",
+                    true,
+                    "signed by the verifier's result key",
+                );
+                let sub = ear.submods.values().next().cloned();
+                match sub {
+                    None => check(&mut checks, "ear_verdict", false, "EAR has no submodule"),
+                    Some(s) => {
+                        check(
+                            &mut checks,
+                            "ear_verdict",
+                            s.status == Status::Affirming,
+                            format!("status {}", s.status.name()),
+                        );
+                        let named = s.statement_digest.as_deref().map(hex::encode);
+                        check(
+                            &mut checks,
+                            "ear_statement",
+                            named.as_deref() == Some(digest_hex.as_str()),
+                            format!(
+                                "EAR names statement {}, the envelope's is {digest_hex}",
+                                named.as_deref().unwrap_or("none")
+                            ),
+                        );
+                        ear_claims = Some((ear.nonce.clone(), s));
+                    }
+                }
+            }
+        }
+    }
+    if let Some((req, ak)) = input.evidence {
+        let named = req.statement_digest.clone().unwrap_or_default();
+        check(
+            &mut checks,
+            "evidence_statement",
+            named == digest_hex,
+            format!("the attestation bound statement {named}, the envelope's is {digest_hex}"),
+        );
+        let nonce: Option<[u8; NONCE_LEN]> =
+            hex::decode(&req.nonce).ok().and_then(|b| b.try_into().ok());
+        match nonce {
+            None => check(
+                &mut checks,
+                "evidence_quote",
+                false,
+                "recorded nonce is not 32 bytes of hex",
+            ),
+            Some(nonce) => {
+                let binding = Binding {
+                    nonce: &nonce,
+                    ephemeral_public_key: &req.ephemeral_public_key,
+                    statement_digest: Some(&digest),
+                }
+                .digest();
+                let Evidence::Tpm(tpm) = &req.evidence;
+                let verified = verify_tpm(&TpmInput {
+                    ak_public: ak,
+                    binding: &binding,
+                    evidence: tpm,
+                    replay_pcrs: &[0, 1, 2, 3, 4, 5, 6, 7],
+                    options: QuoteOptions::default(),
+                    ek_root_fingerprint: None,
+                    ek_root_subject: None,
+                    runtime_pcr: input.runtime_pcr,
+                    statement_digest: Some(digest),
+                });
+                match verified {
+                    Ok(_) => check(
+                        &mut checks,
+                        "evidence_quote",
+                        true,
+                        "TPM quote, binding, PCRs, firmware and runtime logs re-verified",
+                    ),
+                    Err(reasons) => check(
+                        &mut checks,
+                        "evidence_quote",
+                        false,
+                        reasons
+                            .iter()
+                            .map(|r| r.message.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    ),
+                }
+                if let Some((ear_nonce, sub)) = &ear_claims {
+                    let ak_name = Public::parse_tpm2b(ak)
+                        .map(|p| hex::encode(p.name()))
+                        .unwrap_or_default();
+                    let same =
+                        sub.agent_id == ak_name && sub.binding == binding && ear_nonce == &nonce;
+                    check(
+                        &mut checks,
+                        "evidence_ear",
+                        same,
+                        if same {
+                            format!("EAR vouches for AK {ak_name} and this binding")
+                        } else {
+                            format!(
+                                "EAR names agent {} and binding {}, the evidence has AK {ak_name} and binding {}",
+                                sub.agent_id,
+                                hex::encode(&sub.binding),
+                                hex::encode(binding)
+                            )
+                        },
+                    );
+                }
+            }
+        }
+    }
+    finish(checks, Some(digest_hex))
+}
