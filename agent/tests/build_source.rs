@@ -117,7 +117,7 @@ fn clean_checkout_is_named_by_its_commit() {
 
 #[test]
 fn every_kind_of_modification_makes_it_dirty() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         (
             "a modified file",
             Box::new(|r| write(r, "README", b"hellO\n", 0o644)),

@@ -164,7 +164,7 @@ fn changed(change: impl Fn(&Path)) -> (String, String) {
 
 #[test]
 fn every_difference_changes_the_digest() {
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         (
             "one byte of content",
             Box::new(|r| write(r, "a/b", b"nestee", 0o600)),

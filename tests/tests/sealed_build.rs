@@ -236,6 +236,32 @@ async fn sealed_build_bundle_verifies_offline_and_refusals_hold() {
         prov.run_details.builder.id
     );
 
+    // The Python peers accept the same bundle (scripts/verify-dsse.py).
+    let py = Command::new("bash")
+        .arg(repo().join("scripts/python-peers.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "scripts/python-peers.sh failed: {}",
+        text(&py)
+    );
+    let python = String::from_utf8(py.stdout).unwrap().trim().to_string();
+    let peer = |artifacts: &Path| {
+        Command::new(&python)
+            .arg(repo().join("scripts/verify-dsse.py"))
+            .arg(out.join("x.intoto.jsonl"))
+            .arg(out.join("signing-key.pub.pem"))
+            .arg(artifacts)
+            .output()
+            .unwrap()
+    };
+    let p = peer(&out.join("artifacts"));
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    assert!(
+        text(&p).contains("ok   securesystemslib") && text(&p).contains("ok   in-toto-attestation")
+    );
+
     // One changed byte in an artefact: refused, naming the subject.
     let copy = work.path().join("tampered");
     std::fs::create_dir_all(copy.join("out")).unwrap();

@@ -120,3 +120,6 @@ pub fn mkfifo(path: &Path) {
     let name = path.file_name().unwrap().to_str().unwrap();
     run_tool("mkfifo", dir, &[name], &[]);
 }
+
+/// A named modification of a test tree.
+pub type Change = Box<dyn Fn(&Path)>;
