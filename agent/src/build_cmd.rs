@@ -147,7 +147,7 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
     let references = sealbuild_verifier_ear_references(&pre_ear);
 
     // 2. Runtime register.
-    let identity = build::source::identify(&source_dir, &[out.clone()])?;
+    let identity = build::source::identify(&source_dir, std::slice::from_ref(&out))?;
     let mut cel = CelLog::default();
     {
         let mut backend = TpmBackend::open(&o.tcti)?;
@@ -189,21 +189,30 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
     }
 
     // 4. Outputs and the statement.
-    let hashed = build::hash::hash_artifacts(
-        &source_dir,
-        &o.artifacts,
-        std::io::IsTerminal::is_terminal(&std::io::stderr()),
-    )?;
-    if hashed.is_empty() {
-        bail!("the build produced no artefact matching {:?}", o.artifacts);
-    }
-    for a in &hashed {
-        let dest = out.join("artifacts").join(&a.name);
+    // Copy the outputs first and hash the copies: a process the build left
+    // running cannot change what was hashed after the fact.
+    let outputs = build::resolve_artifacts(&source_dir, &o.artifacts)?;
+    let artifacts_dir = out.join("artifacts");
+    for a in &outputs {
+        let dest = artifacts_dir.join(&a.name);
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::copy(&a.path, &dest)
             .with_context(|| format!("copying {} to {}", a.path.display(), dest.display()))?;
+    }
+    let hashed = build::hash::hash_artifacts(
+        &artifacts_dir,
+        &["**".to_string()],
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    )?;
+    if hashed.len() != outputs.len() {
+        bail!(
+            "{} outputs were copied but {} files are in {}",
+            outputs.len(),
+            hashed.len(),
+            artifacts_dir.display()
+        );
     }
     let source_digest: BTreeMap<String, String> = identity
         .digest_set()

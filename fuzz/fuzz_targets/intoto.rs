@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let payload = st.to_payload();
     let again = Statement::parse(&payload).expect("serialized statement reparses");
     assert_eq!(again, st);
-    assert_eq!(again.to_payload(), payload, "serialization is deterministic");
+    assert_eq!(
+        again.to_payload(),
+        payload,
+        "serialization is deterministic"
+    );
     let _ = st.provenance().map_err(|e| e.to_string());
     let _ = st.subject_digests();
 });
