@@ -26,6 +26,9 @@ for t in $targets; do
     tpm_public) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.pub) ;;
     tpm_pcr_selection) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.pcrs) ;;
     ekcert) seeds=(../tests/data/tpm/go-tpm-tools/gce-ca-certs/*) ;;
+    dsse) seeds=(../tests/data/sealed-build/hello.intoto.jsonl) ;;
+    cel) seeds=(../tests/data/sealed-build/runtime.cel.json) ;;
+    intoto) seeds=(../tests/data/sealed-build/statement.json) ;;
     *) seeds=() ;;
   esac
   for f in "${seeds[@]}"; do [[ -f $f ]] && cp -n "$f" "corpus/$t/" 2>/dev/null; done

@@ -189,7 +189,7 @@ mod b64_any {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        super::decode_b64(&s).map_err(serde::de::Error::custom)
+        decode(&s).map_err(serde::de::Error::custom)
     }
 
     pub(super) fn decode(s: &str) -> Result<Vec<u8>, String> {
@@ -198,10 +198,6 @@ mod b64_any {
             .or_else(|_| LENIENT_URL_SAFE.decode(s))
             .map_err(|e| format!("not base64 (standard or URL-safe): {e}"))
     }
-}
-
-fn decode_b64(s: &str) -> Result<Vec<u8>, String> {
-    b64_any::decode(s)
 }
 
 // SubjectPublicKeyInfo DER prefixes (RFC 5280 §4.1.2.7): the AlgorithmIdentifier
@@ -599,9 +595,9 @@ mod tests {
 
     #[test]
     fn base64_either_alphabet() {
-        assert_eq!(decode_b64("+/8=").unwrap(), vec![0xfb, 0xff]);
-        assert_eq!(decode_b64("-_8").unwrap(), vec![0xfb, 0xff]);
-        assert!(decode_b64("+_8=").is_err());
-        assert!(decode_b64("a").is_err());
+        assert_eq!(b64_any::decode("+/8=").unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(b64_any::decode("-_8").unwrap(), vec![0xfb, 0xff]);
+        assert!(b64_any::decode("+_8=").is_err());
+        assert!(b64_any::decode("a").is_err());
     }
 }
