@@ -22,24 +22,38 @@ async fn main() {
     let tpm = Tpm::manufacture();
     let log = tpm.simulate_boot();
     let v = TestVerifier::start(&tpm.ca_certs()).await;
-    v.service.generate_key("ed25519", Some("release".into())).await.unwrap();
+    v.service
+        .generate_key("ed25519", Some("release".into()))
+        .await
+        .unwrap();
     let replay = log.replay();
     let mut policy = String::from("version = 1\n[[reference]]\nname = \"bench\"\nplatform = \"tpm\"\n[reference.pcrs.sha256]\n");
     for i in 0..8 {
-        policy.push_str(&format!("\"{i}\" = [\"{}\"]\n", hex::encode(replay.value(HashAlg::Sha256, i).unwrap())));
+        policy.push_str(&format!(
+            "\"{i}\" = [\"{}\"]\n",
+            hex::encode(replay.value(HashAlg::Sha256, i).unwrap())
+        ));
     }
     policy.push_str("[[key]]\nid = \"release\"\nreferences = [\"bench\"]\n[key.statement]\nbuild_types = [\"https://sealbuild.invalid/build-types/sealed-build/v1\"]\n");
     v.service.set_policy(policy).await.unwrap();
     let state = tempfile::tempdir().unwrap();
     let agent = repo().join("target/release/sealbuild-agent");
-    let agent = if agent.exists() { agent } else { repo().join("target/debug/sealbuild-agent") };
+    let agent = if agent.exists() {
+        agent
+    } else {
+        repo().join("target/debug/sealbuild-agent")
+    };
     let common = |sub: &str| {
         let mut c = Command::new(&agent);
         c.arg(sub).args([
-            "--verifier", &v.url,
-            "--verifier-ca", v.ca_pem.to_str().unwrap(),
-            "--tcti", &tpm.tcti_string(),
-            "--state-dir", state.path().to_str().unwrap(),
+            "--verifier",
+            &v.url,
+            "--verifier-ca",
+            v.ca_pem.to_str().unwrap(),
+            "--tcti",
+            &tpm.tcti_string(),
+            "--state-dir",
+            state.path().to_str().unwrap(),
         ]);
         c
     };
@@ -48,15 +62,37 @@ async fn main() {
     // The "build": sleeps, then writes a 64 MiB output.
     let script = format!("sleep {secs} && mkdir -p out && head -c 67108864 /dev/zero > out/blob");
     let plain_start = Instant::now();
-    assert!(Command::new("sh").args(["-c", &script]).current_dir(src.path()).status().unwrap().success());
+    assert!(Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(src.path())
+        .status()
+        .unwrap()
+        .success());
     let plain = plain_start.elapsed();
     std::fs::remove_dir_all(src.path().join("out")).unwrap();
     let out = tempfile::tempdir().unwrap();
     let sealed_start = Instant::now();
     let st = common("build")
-        .args(["--key", "release", "--out", out.path().join("b").to_str().unwrap()])
-        .args(["--source", src.path().to_str().unwrap(), "--artifacts", "out/*"])
-        .args(["--eventlog", boot_log().to_str().unwrap(), "--", "sh", "-c", &script])
+        .args([
+            "--key",
+            "release",
+            "--out",
+            out.path().join("b").to_str().unwrap(),
+        ])
+        .args([
+            "--source",
+            src.path().to_str().unwrap(),
+            "--artifacts",
+            "out/*",
+        ])
+        .args([
+            "--eventlog",
+            boot_log().to_str().unwrap(),
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
         .status()
         .unwrap();
     let sealed = sealed_start.elapsed();
