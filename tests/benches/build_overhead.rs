@@ -8,8 +8,7 @@
 //! Environment: SEALBUILD_BENCH_BUILD_SECS (default 60), the build's length.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use sealbuild_common::HashAlg;
-use sealbuild_tests::{boot_log, repo, TestVerifier, Tpm};
+use sealbuild_tests::{boot_log, reference_policy, repo, TestVerifier, Tpm};
 use std::process::Command;
 use std::time::Instant;
 
@@ -26,15 +25,11 @@ async fn main() {
         .generate_key("ed25519", Some("release".into()))
         .await
         .unwrap();
-    let replay = log.replay();
-    let mut policy = String::from("version = 1\n[[reference]]\nname = \"bench\"\nplatform = \"tpm\"\n[reference.pcrs.sha256]\n");
-    for i in 0..8 {
-        policy.push_str(&format!(
-            "\"{i}\" = [\"{}\"]\n",
-            hex::encode(replay.value(HashAlg::Sha256, i).unwrap())
-        ));
-    }
-    policy.push_str("[[key]]\nid = \"release\"\nreferences = [\"bench\"]\n[key.statement]\nbuild_types = [\"https://sealbuild.invalid/build-types/sealed-build/v1\"]\n");
+    let policy = reference_policy(
+        &log,
+        "bench",
+        "[[key]]\nid = \"release\"\nreferences = [\"bench\"]\n[key.statement]\nbuild_types = [\"https://sealbuild.invalid/build-types/sealed-build/v1\"]\n",
+    );
     v.service.set_policy(policy).await.unwrap();
     let state = tempfile::tempdir().unwrap();
     let agent = repo().join("target/release/sealbuild-agent");

@@ -291,3 +291,25 @@ pub fn policy_for(
     ));
     s
 }
+
+/// A policy whose reference set `name` pins sha256 PCR 0–7 to what `log`
+/// replays to (and requires the log), followed by `keys` (TOML `[[key]]`
+/// tables naming `name`).
+pub fn reference_policy(
+    log: &sealbuild_common::eventlog::EventLog,
+    name: &str,
+    keys: &str,
+) -> String {
+    let replay = log.replay();
+    let mut s = format!(
+        "version = 1\n[[reference]]\nname = \"{name}\"\nplatform = \"tpm\"\nrequire_event_log = true\n[reference.pcrs.sha256]\n"
+    );
+    for i in 0..8 {
+        let v = replay
+            .value(sealbuild_common::HashAlg::Sha256, i)
+            .expect("the boot log extends PCR 0-7");
+        s.push_str(&format!("\"{i}\" = [\"{}\"]\n", hex::encode(v)));
+    }
+    s.push_str(keys);
+    s
+}

@@ -13,8 +13,7 @@ use sealbuild_agent::tpm::ak::AkState;
 use sealbuild_agent::tpm::collector::TpmCollector;
 use sealbuild_agent::tpm::{PcrSelection, TpmBackend};
 use sealbuild_common::api::{Evidence, Verdict};
-use sealbuild_common::HashAlg;
-use sealbuild_tests::{boot_log, repo, TestVerifier, Tpm};
+use sealbuild_tests::{boot_log, reference_policy, repo, TestVerifier, Tpm};
 use sealbuild_verifier::store::Store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -152,18 +151,14 @@ async fn setup(allowed_commit: &str) -> Env {
         .generate_key("ecdsa-p256", Some("platform".into()))
         .await
         .unwrap();
-    let replay = log.replay();
-    let mut policy = String::from("version = 1\n[[reference]]\nname = \"ci-vm\"\nplatform = \"tpm\"\nrequire_event_log = true\n[reference.pcrs.sha256]\n");
-    for i in 0..8 {
-        policy.push_str(&format!(
-            "\"{i}\" = [\"{}\"]\n",
-            hex::encode(replay.value(HashAlg::Sha256, i).unwrap())
-        ));
-    }
-    policy.push_str(&format!(
-        "[[key]]\nid = \"release\"\nreferences = [\"ci-vm\"]\n[key.statement]\nsource_digests = [\"gitCommit:{allowed_commit}\"]\nbuild_types = [\"{}\"]\n[[key]]\nid = \"platform\"\nreferences = [\"ci-vm\"]\n",
-        sealbuild_common::intoto::SEALBUILD_BUILD_TYPE
-    ));
+    let policy = reference_policy(
+        &log,
+        "ci-vm",
+        &format!(
+            "[[key]]\nid = \"release\"\nreferences = [\"ci-vm\"]\n[key.statement]\nsource_digests = [\"gitCommit:{allowed_commit}\"]\nbuild_types = [\"{}\"]\n[[key]]\nid = \"platform\"\nreferences = [\"ci-vm\"]\n",
+            sealbuild_common::intoto::SEALBUILD_BUILD_TYPE
+        ),
+    );
     v.service.set_policy(policy).await.unwrap();
     let result_key = v.dir.path().join("result-key.pub.pem");
     std::fs::write(&result_key, v.service.result_key_pem().unwrap()).unwrap();
