@@ -21,8 +21,10 @@
 //!    is zeroized after use.
 //!
 //! Output: `OUT/<name>.intoto.jsonl`, `OUT/signing-key.pub.pem`,
-//! `OUT/evidence/` (attest-request.json, ak.pub, ear.cose, runtime.cel.json,
-//! preflight-ear.cose), `OUT/artifacts/`.
+//! `OUT/evidence/` (attest-request.json: everything sent, which `verify
+//! bundle --evidence` re-checks; ak.pub, quote.msg, quote.sig, pcrs.json,
+//! binary_bios_measurements, runtime.cel.json, ear.cose, preflight-ear.cose),
+//! `OUT/artifacts/`.
 
 use anyhow::{bail, Context, Result};
 use sealbuild_agent::build;
@@ -316,6 +318,18 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
             &evidence_dir.join("attest-request.json"),
             &serde_json::to_vec_pretty(req)?,
         )?;
+        // The raw evidence too, in the formats tpm2-tools reads: TPMS_ATTEST,
+        // TPMT_SIGNATURE and the firmware event log.
+        let sealbuild_common::api::Evidence::Tpm(t) = &req.evidence;
+        write(&evidence_dir.join("quote.msg"), &t.quote)?;
+        write(&evidence_dir.join("quote.sig"), &t.signature)?;
+        write(
+            &evidence_dir.join("pcrs.json"),
+            &serde_json::to_vec_pretty(&t.pcrs)?,
+        )?;
+        if let Some(log) = &t.event_log {
+            write(&evidence_dir.join("binary_bios_measurements"), log)?;
+        }
     }
     if attested.response.verdict != Verdict::Accepted {
         eprintln!("sealbuild: the verifier refused to release '{}':", o.key);

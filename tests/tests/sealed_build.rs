@@ -192,6 +192,9 @@ async fn sealed_build_bundle_verifies_offline_and_refusals_hold() {
         "evidence/ear.cose",
         "evidence/attest-request.json",
         "evidence/runtime.cel.json",
+        "evidence/quote.msg",
+        "evidence/quote.sig",
+        "evidence/binary_bios_measurements",
         "artifacts/out/hello",
     ] {
         assert!(out.join(f).exists(), "bundle lacks {f}");
