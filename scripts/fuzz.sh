@@ -29,6 +29,7 @@ for t in $targets; do
     dsse) seeds=(../tests/data/sealed-build/hello.intoto.jsonl) ;;
     cel) seeds=(../tests/data/sealed-build/runtime.cel.json) ;;
     intoto) seeds=(../tests/data/sealed-build/statement.json) ;;
+    snp_report) seeds=(../tests/data/sev-snp/*/*report*.bin ../tests/data/sev-snp/*/attestation.bin) ;;
     *) seeds=() ;;
   esac
   for f in "${seeds[@]}"; do [[ -f $f ]] && cp -n "$f" "corpus/$t/" 2>/dev/null; done

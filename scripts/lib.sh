@@ -12,6 +12,7 @@ SEALBUILD_DEBIAN_PACKAGES=(
   pkg-config build-essential
   openssl gnutls-bin  # certtool, used by swtpm_localca
   python3 python3-venv
+  ovmf                 # OVMF.fd with SEV-SNP metadata, for the launch-digest tests
 )
 
 # Installs whatever of SEALBUILD_DEBIAN_PACKAGES is missing (as root), or

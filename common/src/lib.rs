@@ -11,6 +11,7 @@
 //! * [`intoto`]: the build statement: in-toto Statement v1 with SLSA Provenance v1.
 //! * [`dsse`]: DSSE v1 envelopes, their signers and verifiers.
 //! * [`cel`]: the runtime measurement log in TCG Canonical Event Log JSON.
+//! * [`snp`]: AMD SEV-SNP attestation reports and TCB versions.
 
 pub mod api;
 pub mod binding;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod intoto;
 pub mod reader;
 pub mod seal;
+pub mod snp;
 pub mod tpm;
 
 pub use error::FormatError;

@@ -3,8 +3,10 @@
 //! Today: TPM PCR reference sets for the verifier's policy (format v1, see
 //! `sealbuild-verifier-core::policy`), computed from a known-good firmware
 //! event log (TCG PC Client PFP 1.06 replay, via `sealbuild-common`) or from
-//! PCR values read on a known-good machine. Later issues add the SEV-SNP
-//! launch digest and TDX MRTD/RTMRs.
+//! PCR values read on a known-good machine; and the SEV-SNP launch digest of
+//! an OVMF image ([`snp`]). Later issues add TDX MRTD/RTMRs.
+
+pub mod snp;
 
 use sealbuild_common::eventlog::EventLog;
 use sealbuild_common::{FormatError, HashAlg};

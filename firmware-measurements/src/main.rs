@@ -45,6 +45,130 @@ enum Cmd {
         #[arg(long)]
         require_event_log: bool,
     },
+    /// Prints the SEV-SNP launch digest of a guest booting an OVMF image,
+    /// exactly as `sev-snp-measure --mode snp` prints it.
+    Snp {
+        /// The OVMF firmware image (must carry SEV metadata).
+        #[arg(long)]
+        ovmf: PathBuf,
+        /// Number of vCPUs.
+        #[arg(long)]
+        vcpus: u32,
+        /// QEMU CPU model of the vCPUs (EPYC, EPYC-Rome, EPYC-Milan-v2, EPYC-Genoa, …).
+        #[arg(long, conflicts_with = "vcpu_sig")]
+        vcpu_type: Option<String>,
+        /// vCPU signature (CPUID Fn0000_0001_EAX), decimal or 0x-hex.
+        #[arg(long)]
+        vcpu_sig: Option<String>,
+        /// Hypervisor: qemu, ec2 or gce.
+        #[arg(long, default_value = "qemu")]
+        vmm_type: String,
+        /// SEV_FEATURES of the VMSAs, decimal or 0x-hex.
+        #[arg(long, default_value = "0x1")]
+        guest_features: String,
+        /// Directly booted kernel (needs an OVMF with an SNP_KERNEL_HASHES section).
+        #[arg(long)]
+        kernel: Option<PathBuf>,
+        /// Initrd of the directly booted kernel.
+        #[arg(long, requires = "kernel")]
+        initrd: Option<PathBuf>,
+        /// Kernel command line.
+        #[arg(long, requires = "kernel")]
+        append: Option<String>,
+        /// Precomputed OVMF hash (`snp-ovmf-hash`), hex: the OVMF pages are not measured again.
+        #[arg(long)]
+        snp_ovmf_hash: Option<String>,
+        /// hex or base64.
+        #[arg(long, default_value = "hex")]
+        output_format: String,
+    },
+    /// Prints the digest of the OVMF pages alone (`sev-snp-measure --mode snp:ovmf-hash`).
+    SnpOvmfHash {
+        /// The OVMF firmware image.
+        #[arg(long)]
+        ovmf: PathBuf,
+    },
+}
+
+fn print_digest(d: &[u8], format: &str) -> Result<()> {
+    use base64::Engine;
+    match format {
+        "hex" => println!("{}", hex::encode(d)),
+        "base64" => println!("{}", base64::engine::general_purpose::STANDARD.encode(d)),
+        other => anyhow::bail!("--output-format: '{other}' is not hex or base64"),
+    }
+    Ok(())
+}
+
+fn parse_u64(what: &str, s: &str) -> Result<u64> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16),
+        None => s.parse(),
+    };
+    parsed.with_context(|| format!("{what}: '{s}' is not a decimal or 0x-hex number"))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn snp_digest(
+    ovmf: PathBuf,
+    vcpus: u32,
+    vcpu_type: Option<String>,
+    vcpu_sig: Option<String>,
+    vmm_type: String,
+    guest_features: String,
+    kernel: Option<PathBuf>,
+    initrd: Option<PathBuf>,
+    append: Option<String>,
+    snp_ovmf_hash: Option<String>,
+    output_format: String,
+) -> Result<()> {
+    use sealbuild_measure::snp;
+    let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let image = read(&ovmf)?;
+    let vmm = snp::VmmType::from_name(&vmm_type)
+        .with_context(|| format!("unknown VMM type '{vmm_type}' (qemu, ec2, gce)"))?;
+    let sig = match (vcpu_type, vcpu_sig) {
+        (Some(t), _) => {
+            snp::vmsa::vcpu_sig_by_name(&t).with_context(|| format!("unknown vCPU type '{t}'"))?
+        }
+        (None, Some(s)) => u32::try_from(parse_u64("--vcpu-sig", &s)?)
+            .with_context(|| format!("--vcpu-sig {s} does not fit in 32 bits"))?,
+        (None, None) if vmm == snp::VmmType::Qemu => {
+            anyhow::bail!("give --vcpu-type NAME or --vcpu-sig VALUE")
+        }
+        (None, None) => 0,
+    };
+    let features = parse_u64("--guest-features", &guest_features)?;
+    let hashes = match &kernel {
+        Some(k) => {
+            let initrd = initrd.as_ref().map(read).transpose()?;
+            Some(snp::KernelHashes::new(
+                &read(k)?,
+                initrd.as_deref(),
+                append.as_deref(),
+            ))
+        }
+        None => None,
+    };
+    let digest = match snp_ovmf_hash {
+        Some(h) => {
+            let seed: [u8; 48] = hex::decode(&h)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .with_context(|| format!("--snp-ovmf-hash '{h}' is not 48 bytes of hex"))?;
+            snp::launch_digest_from_ovmf_hash(
+                seed,
+                &image,
+                vcpus,
+                sig,
+                vmm,
+                features,
+                hashes.as_ref(),
+            )?
+        }
+        None => snp::launch_digest(&image, vcpus, sig, vmm, features, hashes.as_ref())?,
+    };
+    print_digest(&digest, &output_format)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -83,6 +207,36 @@ fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::SnpOvmfHash { ovmf } => {
+            let image =
+                std::fs::read(&ovmf).with_context(|| format!("reading {}", ovmf.display()))?;
+            print_digest(&sealbuild_measure::snp::ovmf_hash(&image)?, "hex")
+        }
+        Cmd::Snp {
+            ovmf,
+            vcpus,
+            vcpu_type,
+            vcpu_sig,
+            vmm_type,
+            guest_features,
+            kernel,
+            initrd,
+            append,
+            snp_ovmf_hash,
+            output_format,
+        } => snp_digest(
+            ovmf,
+            vcpus,
+            vcpu_type,
+            vcpu_sig,
+            vmm_type,
+            guest_features,
+            kernel,
+            initrd,
+            append,
+            snp_ovmf_hash,
+            output_format,
+        ),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum Error {
     /// A registration was refused.
     #[error(transparent)]
     Registration(#[from] crate::registration::RegistrationError),
+    /// A SEV-SNP report or its AMD certificate chain was refused.
+    #[error(transparent)]
+    Snp(#[from] crate::snp::SnpError),
     /// A policy document was refused.
     #[error(transparent)]
     Policy(#[from] crate::policy::PolicyError),

@@ -22,6 +22,7 @@ pub mod error;
 pub mod policy;
 pub mod quote;
 pub mod registration;
+pub mod snp;
 
 pub use error::Error;
 
