@@ -62,27 +62,10 @@ pub struct BuildOptions {
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    // Civil-from-days (proleptic Gregorian), UTC.
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
+    sealbuild_common::intoto::format_rfc3339_utc(
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
     )
 }
 
@@ -181,7 +164,13 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
         source_dir.display()
     );
     let env = build::run::selected_env(&o.env);
-    let run = build::run::run_build(&o.command, &source_dir, &[])?;
+    // The build blocks for as long as it runs: off the async workers.
+    let run = {
+        let (cmd, dir) = (o.command.clone(), source_dir.clone());
+        tokio::task::spawn_blocking(move || build::run::run_build(&cmd, &dir, &[]))
+            .await
+            .context("the build task failed")??
+    };
     if run.exit_code != 0 {
         eprintln!(
             "sealbuild: the build failed with exit code {}; no attestation, no key",

@@ -266,6 +266,14 @@ async fn spine_end_to_end_on_swtpm() {
     .unwrap();
     assert_rejected(&a, "agent", "never completed activation");
 
+    // A disabled key is not released, and the refusal says so.
+    v.store.set_key_disabled("build-signing", true, 0).unwrap();
+    let a = flow::attest(&client, &mut c, &agent_id, None)
+        .await
+        .unwrap();
+    assert_rejected(&a, "key_disabled", "disabled in the key store");
+    v.store.set_key_disabled("build-signing", false, 0).unwrap();
+
     // Still serving, and the genuine agent still gets its key.
     let again = flow::attest(&client, &mut c, &agent_id, None)
         .await
@@ -290,7 +298,7 @@ async fn spine_end_to_end_on_swtpm() {
         .filter(|(_, b)| b["verdict"] == "accepted")
         .count();
     assert_eq!(accepted, 2);
-    assert_eq!(rejected, 9);
+    assert_eq!(rejected, 10);
     assert_eq!(entries.iter().filter(|(k, _)| k == "release").count(), 2);
     verify_store(v.store.as_ref(), None).unwrap();
     v.stop().await;

@@ -496,6 +496,37 @@ impl Verifier {
                 }
             }
         }
+        // A granted key must exist and be enabled; otherwise it is not
+        // granted, and the reason says why (decided before the verdict, so
+        // it is audited like every other reason).
+        let mut usable = Vec::new();
+        for k in std::mem::take(&mut granted) {
+            let store = self.store.clone();
+            let kid = k.clone();
+            match blocking(move || store.key(&kid)).await? {
+                Some(r) if !r.disabled => usable.push(k),
+                Some(_) => policy_reasons.push(Reason::new(
+                    "key_disabled",
+                    Some(format!("key '{k}' enabled")),
+                    Some("disabled".into()),
+                    format!("key '{k}' is granted by policy but disabled in the key store"),
+                )),
+                None => policy_reasons.push(Reason::new(
+                    "key_missing",
+                    Some(format!("key '{k}' in the key store")),
+                    Some("absent".into()),
+                    format!("key '{k}' is granted by policy but the key store has no such key"),
+                )),
+            }
+        }
+        granted = usable;
+        if reasons.is_empty()
+            && granted.is_empty()
+            && req.keys.is_none()
+            && !policy_reasons.is_empty()
+        {
+            reasons.extend(policy_reasons.iter().cloned());
+        }
         // Only the keys asked for; asking for one the policy does not grant
         // is a rejection that names it.
         if let Some(wanted) = &req.keys {
