@@ -307,18 +307,7 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
             &evidence_dir.join("attest-request.json"),
             &serde_json::to_vec_pretty(req)?,
         )?;
-        // The raw evidence too, in the formats tpm2-tools reads: TPMS_ATTEST,
-        // TPMT_SIGNATURE and the firmware event log.
-        let sealbuild_common::api::Evidence::Tpm(t) = &req.evidence;
-        write(&evidence_dir.join("quote.msg"), &t.quote)?;
-        write(&evidence_dir.join("quote.sig"), &t.signature)?;
-        write(
-            &evidence_dir.join("pcrs.json"),
-            &serde_json::to_vec_pretty(&t.pcrs)?,
-        )?;
-        if let Some(log) = &t.event_log {
-            write(&evidence_dir.join("binary_bios_measurements"), log)?;
-        }
+        write_raw_evidence(&evidence_dir, &req.evidence)?;
     }
     if attested.response.verdict != Verdict::Accepted {
         eprintln!("sealbuild: the verifier refused to release '{}':", o.key);
@@ -409,4 +398,29 @@ fn ear_references(ear: &[u8]) -> Option<Vec<String>> {
         }
     }
     Some(out)
+}
+
+/// The raw evidence, in the formats the platform's own tools read: for a TPM
+/// TPMS_ATTEST, TPMT_SIGNATURE (tpm2-tools), the PCRs and the firmware event
+/// log; for SEV-SNP the 1184-byte report and the supplied certificates (the
+/// file names snpguest uses).
+fn write_raw_evidence(dir: &Path, evidence: &sealbuild_common::api::Evidence) -> Result<()> {
+    use sealbuild_common::api::Evidence;
+    match evidence {
+        Evidence::Tpm(t) => {
+            write(&dir.join("quote.msg"), &t.quote)?;
+            write(&dir.join("quote.sig"), &t.signature)?;
+            write(&dir.join("pcrs.json"), &serde_json::to_vec_pretty(&t.pcrs)?)?;
+            if let Some(log) = &t.event_log {
+                write(&dir.join("binary_bios_measurements"), log)?;
+            }
+        }
+        Evidence::Snp(s) => {
+            write(&dir.join("report.bin"), &s.report)?;
+            for c in &s.certificates {
+                write(&dir.join(format!("{}.der", c.kind.as_str())), &c.der)?;
+            }
+        }
+    }
+    Ok(())
 }

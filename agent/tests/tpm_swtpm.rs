@@ -250,7 +250,9 @@ fn collector_binds_the_binding_digest() {
     let mut c = TpmCollector::new(b, reg.ak.clone(), sel("sha256:0,1"), Some(log));
     assert_eq!(c.platform(), Platform::Tpm);
     let binding = [0x5a; 32];
-    let Evidence::Tpm(ev) = c.collect(&binding).unwrap();
+    let Evidence::Tpm(ev) = c.collect(&binding).unwrap() else {
+        unreachable!("TPM collector")
+    };
     assert_eq!(parse_quote_attest(&ev.quote).extra_data, binding);
     assert_eq!(ev.event_log.as_deref(), Some(&b"log bytes"[..]));
     assert_eq!(ev.pcrs["sha256"].len(), 2);
@@ -258,7 +260,9 @@ fn collector_binds_the_binding_digest() {
 
     // No event log (as on swtpm): absence is reported as None, not an error.
     std::fs::remove_file(dir.path().join("binary_bios_measurements")).unwrap();
-    let Evidence::Tpm(ev) = c.collect(&binding).unwrap();
+    let Evidence::Tpm(ev) = c.collect(&binding).unwrap() else {
+        unreachable!("TPM collector")
+    };
     assert!(ev.event_log.is_none());
     assert_eq!(parse_quote_attest(&ev.quote).extra_data, binding);
 }

@@ -171,12 +171,74 @@ pub struct TpmEvidence {
     pub runtime_log: Option<Vec<u8>>,
 }
 
+/// The role of a certificate an SEV-SNP platform supplies with its report.
+///
+/// The GUIDs of the extended-report certificate table (GHCB specification,
+/// AMD pub. 56421, §4.1.8.1) map onto these kinds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum SnpCertKind {
+    /// AMD Root Key (self-signed, RSA-4096).
+    Ark,
+    /// AMD SEV Key (signs VCEKs).
+    Ask,
+    /// AMD SEV VLEK key (signs VLEKs).
+    Asvk,
+    /// Versioned Chip Endorsement Key (per chip and TCB).
+    Vcek,
+    /// Versioned Loaded Endorsement Key (per cloud provider and TCB).
+    Vlek,
+}
+
+impl SnpCertKind {
+    /// Lower-case name (`vcek`, …), as in the JSON form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ark => "ark",
+            Self::Ask => "ask",
+            Self::Asvk => "asvk",
+            Self::Vcek => "vcek",
+            Self::Vlek => "vlek",
+        }
+    }
+}
+
+/// One certificate supplied with an SEV-SNP report, DER.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnpCertificate {
+    /// What the platform says the certificate is (a claim, not trusted: the
+    /// verifier checks the chain against AMD's built-in roots).
+    pub kind: SnpCertKind,
+    /// The certificate, DER.
+    #[serde(with = "b64")]
+    pub der: Vec<u8>,
+}
+
+/// SEV-SNP evidence for one attestation.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SnpEvidence {
+    /// ATTESTATION_REPORT as the firmware returned it (1184 bytes; SEV-SNP
+    /// Firmware ABI, AMD pub. 56860, Table 23). REPORT_DATA = binding
+    /// digest || 32 zero bytes.
+    #[serde(with = "b64")]
+    pub report: Vec<u8>,
+    /// Certificates the host supplied with the report (extended report /
+    /// configfs-tsm auxblob): usually the VCEK or VLEK, sometimes ASK and ARK.
+    /// May be empty when the verifier holds the VCEK in its collateral store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<SnpCertificate>,
+}
+
 /// Evidence, one variant per platform.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Evidence {
     /// TPM 2.0 quote and logs.
     Tpm(TpmEvidence),
+    /// AMD SEV-SNP attestation report and the certificates supplied with it.
+    Snp(SnpEvidence),
 }
 
 /// Evidence plus the binding inputs.

@@ -17,7 +17,9 @@
 //! ```
 //!
 //! * TPM 2.0: the binding is the quote's `qualifyingData` (TPMS_ATTEST.extraData).
-//! * SEV-SNP / TDX (later issues): REPORT_DATA = binding || 32 zero bytes.
+//! * SEV-SNP: REPORT_DATA (64 bytes, AMD pub. 56860 Table 23 offset 0x50)
+//!   = binding || 32 zero bytes ([`snp_report_data`]).
+//! * TDX (later issue): REPORTDATA = binding || 32 zero bytes.
 //!
 //! The verifier recomputes the value from the nonce it issued, the public key
 //! the agent presents and the statement digest it was told, so a substituted
@@ -64,6 +66,16 @@ impl Binding<'_> {
         }
         h.finalize().into()
     }
+}
+
+/// The 64-byte SEV-SNP REPORT_DATA that carries `binding`: the digest in
+/// the first 32 bytes, zeros after it. The verifier requires the zeros, so
+/// nothing else can ride along unseen.
+pub fn snp_report_data(binding: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    let (head, _) = out.split_at_mut(32);
+    head.copy_from_slice(binding);
+    out
 }
 
 #[cfg(test)]

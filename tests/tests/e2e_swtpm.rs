@@ -176,7 +176,9 @@ async fn spine_end_to_end_on_swtpm() {
 
     // One flipped byte in the quote.
     let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| {
-        let Evidence::Tpm(t) = &mut r.evidence;
+        let Evidence::Tpm(t) = &mut r.evidence else {
+            unreachable!("TPM collector")
+        };
         let last = t.quote.len() - 1;
         t.quote[last] ^= 0x01;
     })
@@ -187,7 +189,9 @@ async fn spine_end_to_end_on_swtpm() {
     // Tampered event log: one digest of a PCR 4 event changed; replay no
     // longer gives the quoted PCR 4.
     let a = flow::attest_with(&client, &mut c, &agent_id, None, |r| {
-        let Evidence::Tpm(t) = &mut r.evidence;
+        let Evidence::Tpm(t) = &mut r.evidence else {
+            unreachable!("TPM collector")
+        };
         let bytes = t.event_log.as_mut().unwrap();
         let parsed = sealbuild_common::eventlog::EventLog::parse(bytes).unwrap();
         let ev = parsed

@@ -332,7 +332,9 @@ async fn sealed_build_bundle_verifies_offline_and_refusals_hold() {
     // The TPM's PCR 23 still holds X's build; the log claims another command.
     collector.set_runtime_log(Some(cel_bytes));
     let a = flow::attest_statement(&client, &mut collector, &agent_id, &statement, |r| {
-        let Evidence::Tpm(t) = &mut r.evidence;
+        let Evidence::Tpm(t) = &mut r.evidence else {
+            unreachable!("TPM collector")
+        };
         let mut cel =
             sealbuild_common::cel::CelLog::parse(t.runtime_log.as_ref().unwrap()).unwrap();
         // Drop the command record and renumber: replay no longer gives PCR 23.

@@ -272,7 +272,15 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                     statement_digest: Some(&digest),
                 }
                 .digest();
-                let Evidence::Tpm(tpm) = &req.evidence;
+                let Evidence::Tpm(tpm) = &req.evidence else {
+                    check(
+                        &mut checks,
+                        "evidence_quote",
+                        false,
+                        "the recorded evidence is not TPM evidence",
+                    );
+                    return finish(checks, Some(digest_hex));
+                };
                 let verified = verify_tpm(&TpmInput {
                     ak_public: ak,
                     binding: &binding,

@@ -453,7 +453,11 @@ impl Verifier {
         if let Some(agent) = &agent {
             let (ek_root_fingerprint, ek_root_subject) =
                 split_root_record(agent.ek_issuer.as_deref());
-            let Evidence::Tpm(tpm) = &req.evidence;
+            let Evidence::Tpm(tpm) = &req.evidence else {
+                return Err(ServerError::BadRequest(
+                    "SNP evidence: not wired yet".into(),
+                ));
+            };
             let verified = verify_tpm(&TpmInput {
                 ak_public: &agent.ak_public,
                 binding: &binding,
