@@ -4,7 +4,9 @@
 //! A collector turns the 32-byte binding digest
 //! ([`sealbuild_common::binding`]) into platform evidence that carries it:
 //! for a TPM the binding is the quote's `qualifyingData`
-//! (TPMS_ATTEST.extraData, TCG TPM 2.0 Library Part 2 rev. 1.59 §10.12.12).
+//! (TPMS_ATTEST.extraData, TCG TPM 2.0 Library Part 2 rev. 1.59 §10.12.12);
+//! for SEV-SNP it fills the first half of REPORT_DATA
+//! ([`sealbuild_common::binding::snp_report_data`]).
 //! Registration is platform specific and stays on the platform type (for the
 //! TPM: [`crate::tpm::TpmBackend::register`]).
 
@@ -17,12 +19,15 @@ use thiserror::Error;
 pub enum Platform {
     /// A TPM 2.0 (discrete, firmware or virtual).
     Tpm,
+    /// An AMD SEV-SNP guest (configfs-tsm or /dev/sev-guest).
+    Snp,
 }
 
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Tpm => f.write_str("tpm"),
+            Self::Snp => f.write_str("snp"),
         }
     }
 }
@@ -196,6 +201,118 @@ pub enum AgentError {
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+
+    // --- SEV-SNP guest -------------------------------------------------------------
+    /// Neither SEV-SNP guest interface exists on this machine.
+    #[error(
+        "no SEV-SNP guest interface: neither the configfs-tsm report directory {configfs} nor \
+         the device {device} exists (needs an SEV-SNP guest with Linux >= 6.7 built with \
+         CONFIG_TSM_REPORTS, configfs mounted at /sys/kernel/config and the sev-guest module \
+         loaded, or an older kernel with the sev-guest driver providing {device})"
+    )]
+    SnpUnavailable {
+        /// The configfs-tsm report directory that was looked for.
+        configfs: PathBuf,
+        /// The device that was looked for.
+        device: PathBuf,
+    },
+    /// A configfs-tsm report entry could not be created under the root.
+    #[error(
+        "configfs-tsm: cannot create a report entry {entry}: {source} (the root must be the \
+         configfs-tsm report directory: Linux >= 6.7 with CONFIG_TSM_REPORTS, configfs mounted, \
+         the sev-guest module loaded, and root privileges)"
+    )]
+    SnpConfigfsEntry {
+        /// The entry directory that was to be created.
+        entry: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading or writing a configfs-tsm attribute failed.
+    #[error("configfs-tsm: {action} {path}: {source}")]
+    SnpConfigfsIo {
+        /// "reading" or "writing".
+        action: &'static str,
+        /// The attribute file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A configfs-tsm attribute holds something other than the ABI promises.
+    #[error("configfs-tsm: {path}: {reason}")]
+    SnpConfigfs {
+        /// The attribute file (or entry directory).
+        path: PathBuf,
+        /// What was expected and what was seen.
+        reason: String,
+    },
+    /// Another writer changed the configfs-tsm entry while the report was
+    /// read, in every attempt.
+    #[error(
+        "configfs-tsm: another writer changed report entries while the report was read, in each \
+         of {attempts} attempts (last entry {entry}: generation expected {expected}, got {got})"
+    )]
+    SnpGenerationRace {
+        /// How many entries were tried.
+        attempts: u32,
+        /// The last entry.
+        entry: PathBuf,
+        /// Generation after our own writes.
+        expected: u64,
+        /// Generation read after the report.
+        got: u64,
+    },
+    /// The SEV-SNP guest device refused or failed a request.
+    #[error("{device}: {request} failed: {detail}")]
+    SnpDevice {
+        /// The device.
+        device: String,
+        /// The request (e.g. "SNP_GET_EXT_REPORT").
+        request: &'static str,
+        /// The driver's or firmware's description.
+        detail: String,
+    },
+    /// The report the interface returned is not an ATTESTATION_REPORT.
+    #[error("SEV-SNP report from {origin}: {source}")]
+    SnpMalformedReport {
+        /// Which interface returned it.
+        origin: String,
+        /// The parse error.
+        source: sealbuild_common::FormatError,
+    },
+    /// The report's REPORT_DATA is not what was requested: a host, driver or
+    /// firmware bug, or tampering.
+    #[error(
+        "SEV-SNP report from {origin}: REPORT_DATA expected {expected}, got {got} (the report \
+         was not produced for this request: a host, driver or firmware bug, or tampering)"
+    )]
+    SnpReportDataMismatch {
+        /// Which interface returned it.
+        origin: String,
+        /// Requested REPORT_DATA, hex.
+        expected: String,
+        /// REPORT_DATA in the report, hex.
+        got: String,
+    },
+    /// The report's VMPL is not the one requested.
+    #[error("SEV-SNP report from {origin}: VMPL expected {expected}, got {got}")]
+    SnpVmplMismatch {
+        /// Which interface returned it.
+        origin: String,
+        /// Requested VMPL.
+        expected: u32,
+        /// VMPL in the report.
+        got: u32,
+    },
+    /// The host's certificate table (configfs-tsm auxblob or extended-report
+    /// buffer) does not parse.
+    #[error("SEV-SNP certificate table from {origin}: {source}")]
+    SnpCertTable {
+        /// Where it came from.
+        origin: String,
+        /// The parse error.
+        source: sealbuild_common::FormatError,
     },
 
     // --- sealed builds -------------------------------------------------------------

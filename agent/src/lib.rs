@@ -2,6 +2,8 @@
 //!
 //! * [`evidence`]: the evidence-collection trait and the crate's error type.
 //! * [`tpm`]: the TPM 2.0 backend (tss-esapi): EK, AK, ActivateCredential, quotes.
+//! * [`snp`]: AMD SEV-SNP guest reports (configfs-tsm, /dev/sev-guest) and the
+//!   host's certificate table.
 //! * [`client`]: the verifier's HTTPS API, with CA trust or certificate pinning.
 //! * [`flow`]: registration and attestation against the verifier.
 //! * [`simboot`]: simulated measured boot into a software TPM (demos, tests).
@@ -13,4 +15,5 @@ pub mod client;
 pub mod evidence;
 pub mod flow;
 pub mod simboot;
+pub mod snp;
 pub mod tpm;

@@ -20,7 +20,7 @@ pub use report::{
 pub use tcb::{TcbLayout, TcbParts, TcbVersion};
 
 /// An AMD EPYC generation that issues SEV-SNP reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SnpProduct {
     /// 3rd generation EPYC (family 19h, models 00h–0Fh).
     Milan,
@@ -48,6 +48,25 @@ impl SnpProduct {
             Self::Milan => "Milan",
             Self::Genoa => "Genoa",
             Self::Turin => "Turin",
+        }
+    }
+
+    /// The product named `milan`, `genoa` or `turin` (any case).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "milan" => Some(Self::Milan),
+            "genoa" => Some(Self::Genoa),
+            "turin" => Some(Self::Turin),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name (`milan`, …), as in policies and command lines.
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::Milan => "milan",
+            Self::Genoa => "genoa",
+            Self::Turin => "turin",
         }
     }
 

@@ -154,6 +154,15 @@ pub enum SigningKey {
 }
 
 impl SigningKey {
+    /// `vcek`, `vlek` or `none`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vcek => "vcek",
+            Self::Vlek => "vlek",
+            Self::None => "none",
+        }
+    }
+
     fn code(self) -> u32 {
         match self {
             Self::Vcek => 0,

@@ -6,6 +6,8 @@
 //! event-log replay matched the signed quote, so a rule on an event is a rule on
 //! a measured value.
 
+use crate::snp::SnpSignerKind;
+use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
 
@@ -14,6 +16,8 @@ use std::collections::BTreeMap;
 pub enum Platform {
     /// TPM 2.0 (hardware, vTPM or swtpm).
     Tpm,
+    /// AMD SEV-SNP.
+    Snp,
 }
 
 impl Platform {
@@ -21,6 +25,7 @@ impl Platform {
     pub fn name(self) -> &'static str {
         match self {
             Self::Tpm => "tpm",
+            Self::Snp => "snp",
         }
     }
 }
@@ -65,11 +70,35 @@ impl TpmClaims {
     }
 }
 
+/// Claims from a verified SEV-SNP report: its signature verified with a
+/// VCEK/VLEK that chains to a trusted ARK, the certificate's TCB and hwID
+/// match the report, and (when asked) REPORT_DATA carries the binding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnpClaims {
+    /// The product line whose roots verified the chain.
+    pub product: SnpProduct,
+    /// Which key signed the report.
+    pub signing_key: SnpSignerKind,
+    /// The VLEK's cloud-provider id, for VLEK-signed reports.
+    pub csp_id: Option<String>,
+    /// SHA-256 of the VCEK/VLEK certificate.
+    pub signer_fingerprint: [u8; 32],
+    /// Whether the chain ended in an insecure test root (never in a default
+    /// build; see `snp::roots`).
+    pub insecure_test_root: bool,
+    /// Whether a current AMD CRL was checked.
+    pub crl_checked: bool,
+    /// The verified report (measurement, policy, TCBs, …).
+    pub report: AttestationReport,
+}
+
 /// Claims of any platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformClaims {
     /// From a TPM quote.
     Tpm(TpmClaims),
+    /// From an SEV-SNP report.
+    Snp(Box<SnpClaims>),
 }
 
 impl PlatformClaims {
@@ -77,6 +106,7 @@ impl PlatformClaims {
     pub fn platform(&self) -> Platform {
         match self {
             Self::Tpm(_) => Platform::Tpm,
+            Self::Snp(_) => Platform::Snp,
         }
     }
 }

@@ -37,10 +37,10 @@
 //! keyUsage and path length are enforced like an intermediate's (a v1 anchor
 //! without extensions is accepted). Revocation (CRLs) is not checked here.
 
-mod cert;
+pub(crate) mod cert;
 mod error;
 mod path;
-mod signature;
+pub(crate) mod signature;
 mod tcg;
 
 pub use error::EkCertError;

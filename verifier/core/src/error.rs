@@ -34,4 +34,7 @@ pub enum Error {
     /// Sealing or opening a released key failed.
     #[error(transparent)]
     Seal(#[from] sealbuild_common::seal::SealError),
+    /// Azure SEV-SNP confidential-VM evidence (HCL report, vTPM quote) was refused.
+    #[error(transparent)]
+    Azure(#[from] crate::azure::AzureError),
 }

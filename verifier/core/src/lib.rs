@@ -11,8 +11,10 @@
 //! * [`appraise`]: the whole TPM evidence appraisal, end to end.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
 //! * [`bundle`]: offline verification of sealed-build bundles.
+//! * [`azure`]: Azure SEV-SNP confidential VMs (HCL report + vTPM quote).
 
 pub mod appraise;
+pub mod azure;
 pub mod bundle;
 pub mod claims;
 pub mod credential;

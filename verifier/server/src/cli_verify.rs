@@ -16,6 +16,8 @@ pub enum VerifyCmd {
     Tpm(TpmArgs),
     /// Verifies a sealed-build bundle offline (DSSE envelope, artefacts, EAR, evidence).
     Bundle(BundleArgs),
+    /// Verifies an AMD SEV-SNP attestation report against AMD's built-in roots.
+    Snp(crate::cli_snp::SnpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +96,7 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
     match cmd {
         VerifyCmd::Tpm(a) => verify_tpm_files(a),
         VerifyCmd::Bundle(a) => verify_bundle_files(a),
+        VerifyCmd::Snp(a) => crate::cli_snp::verify_snp_files(a),
     }
 }
 

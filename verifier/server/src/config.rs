@@ -16,6 +16,13 @@
 //! allowed_ek_names = []                     # hex Names of EKs accepted without certificate
 //! tls_cert = "..."; tls_key = "..."         # operator TLS; default: generated local CA
 //! tls_names = ["verifier.example"]          # extra DNS names for the generated certificate
+//! snp_collateral_dir = "/var/lib/sealbuild-verifier/collateral"  # VCEKs/VLEKs/CRLs
+//!                                           # (default: state_dir/collateral; filled by
+//!                                           # `sealbuild-verifier collateral fetch snp`)
+//! # INSECURE, test builds only (feature insecure-snp-sim): trust a test SEV-SNP chain
+//! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
+//! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
+//! snp_insecure_test_product = "genoa"
 //! ```
 
 use crate::error::{Result, ServerError};
@@ -57,6 +64,13 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Extra DNS names for the generated certificate.
     pub tls_names: Vec<String>,
+    /// SEV-SNP collateral store (default `state_dir/collateral`).
+    pub snp_collateral_dir: Option<PathBuf>,
+    /// INSECURE: a test SEV-SNP chain (PEM, ASK then ARK) to trust; only
+    /// builds with the `insecure-snp-sim` feature accept it.
+    pub snp_insecure_test_chain: Option<PathBuf>,
+    /// The product of that chain (default genoa).
+    pub snp_insecure_test_product: Option<String>,
 }
 
 impl Default for Config {
@@ -77,6 +91,9 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_names: Vec::new(),
+            snp_collateral_dir: None,
+            snp_insecure_test_chain: None,
+            snp_insecure_test_product: None,
         }
     }
 }
@@ -93,6 +110,13 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| self.state_dir.join("verifier.db"))
+    }
+
+    /// The SEV-SNP collateral directory in effect.
+    pub fn snp_collateral_path(&self) -> PathBuf {
+        self.snp_collateral_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("collateral"))
     }
 
     /// Checks values that serde cannot.

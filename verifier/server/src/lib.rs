@@ -7,11 +7,14 @@
 //! * [`audit`]: the append-only, hash-chained audit log.
 //! * [`config`], [`tls`], [`resultkey`], [`clock`]: the service's edges.
 //! * [`error`]: the error type and its one mapping to HTTP statuses.
+//! * [`collateral`]: the SEV-SNP collateral store and the AMD KDS fetcher.
 
 pub mod audit;
 pub mod clock;
+pub mod collateral;
 pub mod config;
 pub mod error;
+pub mod evidence;
 pub mod http;
 pub mod keys;
 pub mod resultkey;

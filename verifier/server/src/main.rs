@@ -4,6 +4,8 @@
 //! 2 = usage, configuration or I/O error.
 
 mod cli_admin;
+mod cli_collateral;
+mod cli_snp;
 mod cli_verify;
 
 use anyhow::{Context, Result};
@@ -78,6 +80,9 @@ enum Cmd {
     /// Works with TCG firmware event logs.
     #[command(subcommand)]
     Eventlog(cli_verify::EventlogCmd),
+    /// Manages SEV-SNP collateral (AMD certificates and CRLs).
+    #[command(subcommand)]
+    Collateral(cli_collateral::CollateralCmd),
 }
 
 /// What a command concluded.
@@ -103,6 +108,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         }
         Cmd::Verify(c) => cli_verify::verify(c),
         Cmd::Eventlog(c) => cli_verify::eventlog(c),
+        Cmd::Collateral(c) => cli_collateral::run(&cli.state, c),
     }
 }
 

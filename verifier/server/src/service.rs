@@ -8,6 +8,7 @@ use crate::audit::{
     AppraisalBody, AppraisalRecord, AuditEntryJson, NoticeBody, NoticeRecord, ReleaseRecord,
 };
 use crate::clock::Clock;
+use crate::collateral::store::CollateralStore;
 use crate::config::Config;
 use crate::error::{Result, ServerError};
 use crate::keys::{KeyAlgorithm, KeyManager, PublicKeyInfo};
@@ -30,6 +31,7 @@ use sealbuild_verifier_core::ear::{Ear, Status, Submodule};
 use sealbuild_verifier_core::policy::{Appraiser, Policy};
 use sealbuild_verifier_core::quote::QuoteOptions;
 use sealbuild_verifier_core::registration::{check_registration, RegistrationInput};
+use sealbuild_verifier_core::snp::AmdRoots;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -80,6 +82,8 @@ pub struct Verifier {
     ek_anchors: Vec<Vec<u8>>,
     allowed_ek_names: Vec<Vec<u8>>,
     admin_token_digest: Option<[u8; 32]>,
+    snp_roots: Arc<AmdRoots>,
+    collateral: Option<Arc<CollateralStore>>,
     config: Config,
 }
 
@@ -105,7 +109,19 @@ impl Verifier {
             })
             .collect::<Result<_>>()?;
         config.validate()?;
+        let snp_roots = Arc::new(crate::evidence::snp_roots(&config)?);
+        // The collateral store is optional: without it SEV-SNP evidence must
+        // carry its VCEK/VLEK.
+        let collateral = match CollateralStore::open(config.snp_collateral_path()) {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                tracing::warn!(error = %e, "SEV-SNP collateral store unavailable");
+                None
+            }
+        };
         Ok(Self {
+            snp_roots,
+            collateral,
             store,
             clock,
             keys: Arc::new(keys),
@@ -339,11 +355,19 @@ impl Verifier {
             }
         }
 
-        // 2. The agent must be registered and active.
+        // 2. A TPM agent must be registered and active (its AK is known
+        // only through registration); SEV-SNP reports are signed by a key
+        // AMD certifies, so they need no registration.
+        let is_tpm = matches!(req.evidence, Evidence::Tpm(_));
         let store = self.store.clone();
         let aid = req.agent_id.clone();
-        let agent = blocking(move || store.agent(&aid)).await?;
+        let agent = if is_tpm {
+            blocking(move || store.agent(&aid)).await?
+        } else {
+            None
+        };
         let agent = match agent {
+            _ if !is_tpm => None,
             None => {
                 reasons.push(Reason::new(
                     "agent",
@@ -450,55 +474,76 @@ impl Verifier {
         let mut matched = Vec::new();
         let mut granted = Vec::new();
         let mut policy_reasons: Vec<Reason> = Vec::new();
-        if let Some(agent) = &agent {
-            let (ek_root_fingerprint, ek_root_subject) =
-                split_root_record(agent.ek_issuer.as_deref());
-            let Evidence::Tpm(tpm) = &req.evidence else {
-                return Err(ServerError::BadRequest(
-                    "SNP evidence: not wired yet".into(),
-                ));
-            };
-            let verified = verify_tpm(&TpmInput {
-                ak_public: &agent.ak_public,
-                binding: &binding,
-                evidence: tpm,
-                replay_pcrs: &self.config.replay_pcrs,
-                options: QuoteOptions {
-                    allow_sha1: self.config.allow_sha1,
-                },
-                ek_root_fingerprint,
-                ek_root_subject,
-                runtime_pcr: self.config.runtime_pcr,
-                statement_digest: statement,
-            });
-            match verified {
-                Err(mut r) => reasons.append(&mut r),
-                Ok(claims) => {
-                    if let Some(policy) = &policy {
-                        let a = policy
-                            .appraise(&PlatformClaims::Tpm(claims), statement_claims.as_ref());
-                        let appraise_only = req.keys.as_ref().is_some_and(|k| k.is_empty());
-                        if reasons.is_empty()
-                            && a.granted_keys.is_empty()
-                            && (!appraise_only || a.matched_references.is_empty())
-                        {
-                            reasons.extend(a.reasons.iter().cloned());
-                            if reasons.is_empty() {
-                                reasons.push(Reason::new(
-                                    "policy",
-                                    Some("a key grant for a matched reference set".into()),
-                                    Some(format!("matched: {}", a.matched_references.join(", "))),
-                                    "the evidence matched no reference set that grants a key"
-                                        .into(),
-                                ));
-                            }
+        let claims: Option<PlatformClaims> = match &req.evidence {
+            Evidence::Tpm(tpm) => match &agent {
+                None => None,
+                Some(agent) => {
+                    let (ek_root_fingerprint, ek_root_subject) =
+                        split_root_record(agent.ek_issuer.as_deref());
+                    match verify_tpm(&TpmInput {
+                        ak_public: &agent.ak_public,
+                        binding: &binding,
+                        evidence: tpm,
+                        replay_pcrs: &self.config.replay_pcrs,
+                        options: QuoteOptions {
+                            allow_sha1: self.config.allow_sha1,
+                        },
+                        ek_root_fingerprint,
+                        ek_root_subject,
+                        runtime_pcr: self.config.runtime_pcr,
+                        statement_digest: statement,
+                    }) {
+                        Err(mut r) => {
+                            reasons.append(&mut r);
+                            None
                         }
-                        matched = a.matched_references;
-                        granted = a.granted_keys;
-                        policy_reasons = a.reasons;
+                        Ok(c) => Some(PlatformClaims::Tpm(c)),
                     }
                 }
+            },
+            Evidence::Snp(snp) => {
+                let ev = snp.clone();
+                let store = self.collateral.clone();
+                let collateral = tokio::task::spawn_blocking(move || {
+                    crate::evidence::gather_snp_collateral(&ev, store.as_deref())
+                })
+                .await
+                .map_err(|e| ServerError::Store(format!("collateral task: {e}")))?;
+                match crate::evidence::verify_snp_evidence(
+                    snp,
+                    &collateral,
+                    &self.snp_roots,
+                    &binding,
+                    now,
+                ) {
+                    Err(mut r) => {
+                        reasons.append(&mut r);
+                        None
+                    }
+                    Ok(c) => Some(PlatformClaims::Snp(Box::new(c))),
+                }
             }
+        };
+        if let (Some(claims), Some(policy)) = (&claims, &policy) {
+            let a = policy.appraise(claims, statement_claims.as_ref());
+            let appraise_only = req.keys.as_ref().is_some_and(|k| k.is_empty());
+            if reasons.is_empty()
+                && a.granted_keys.is_empty()
+                && (!appraise_only || a.matched_references.is_empty())
+            {
+                reasons.extend(a.reasons.iter().cloned());
+                if reasons.is_empty() {
+                    reasons.push(Reason::new(
+                        "policy",
+                        Some("a key grant for a matched reference set".into()),
+                        Some(format!("matched: {}", a.matched_references.join(", "))),
+                        "the evidence matched no reference set that grants a key".into(),
+                    ));
+                }
+            }
+            matched = a.matched_references;
+            granted = a.granted_keys;
+            policy_reasons = a.reasons;
         }
         // A granted key must exist and be enabled; otherwise it is not
         // granted, and the reason says why (decided before the verdict, so
@@ -581,7 +626,10 @@ impl Verifier {
         tv.insert(4u8, tier); // hardware
         let mut submods = BTreeMap::new();
         submods.insert(
-            "tpm".to_string(),
+            match req.evidence {
+                Evidence::Tpm(_) => "tpm".to_string(),
+                Evidence::Snp(_) => "snp".to_string(),
+            },
             Submodule {
                 status,
                 trust_vector: tv,

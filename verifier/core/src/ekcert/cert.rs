@@ -82,7 +82,7 @@ pub(crate) struct ParsedCert {
 }
 
 /// RFC 3339 UTC for messages.
-pub(super) fn fmt_time(secs: u64) -> String {
+pub(crate) fn fmt_time(secs: u64) -> String {
     match der::DateTime::from_unix_duration(Duration::from_secs(secs)) {
         Ok(t) => t.to_string(),
         Err(_) => format!("{secs} seconds after 1970-01-01T00:00:00Z"),
@@ -98,7 +98,7 @@ fn normalize(name: &Name) -> String {
 }
 
 /// The TBSCertificate TLV of a Certificate SEQUENCE, as signed.
-fn raw_tbs(der: &[u8]) -> der::Result<&[u8]> {
+pub(crate) fn raw_tbs(der: &[u8]) -> der::Result<&[u8]> {
     let mut r = SliceReader::new(der)?;
     let tbs = r.sequence(|seq| {
         let tbs = seq.tlv_bytes()?;

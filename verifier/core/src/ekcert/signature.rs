@@ -103,7 +103,7 @@ pub(super) fn decode_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<SpkiKey, S
 }
 
 /// Why a signature was not accepted.
-pub(super) enum SigError {
+pub(crate) enum SigError {
     /// Well-formed but wrong.
     Invalid,
     /// Algorithm or parameters not supported.
@@ -120,7 +120,7 @@ fn db_name(oid: &ObjectIdentifier) -> String {
 }
 
 /// A readable name for a signature algorithm.
-pub(super) fn describe(alg: &AlgorithmIdentifierOwned) -> String {
+pub(crate) fn describe(alg: &AlgorithmIdentifierOwned) -> String {
     format!("{}{}", alg.oid, db_name(&alg.oid))
 }
 
@@ -141,7 +141,7 @@ fn null_or_absent(alg: &AlgorithmIdentifierOwned) -> bool {
 }
 
 /// Verifies `sig` over `tbs` with the issuer's key under `alg`.
-pub(super) fn verify(
+pub(crate) fn verify(
     issuer: &SubjectPublicKeyInfoOwned,
     alg: &AlgorithmIdentifierOwned,
     tbs: &[u8],

@@ -1,79 +1,21 @@
-//! AMD SEV-SNP report verification: the report signature and the AMD chain.
+//! The AMD extensions of VCEK and VLEK certificates and their comparison
+//! with a report.
 //!
-//! Specifications:
-//!
-//! * AMD "SEV Secure Nested Paging Firmware ABI Specification" (publication
-//!   56860), revision 1.58: Table 23 "ATTESTATION_REPORT Structure" (the
-//!   signature over bytes 000h..2A0h), Appendix "Digital Signatures" (ECDSA
-//!   P-384 with SHA-384, R and S little-endian).
-//! * AMD "Versioned Chip Endorsement Key (VCEK) Certificate and KDS Interface
-//!   Specification" (publication 57230), revision 0.50: the ARK → ASK → VCEK
-//!   chain (ARK self-signed, all three RSA-4096 / P-384 keys signed with
-//!   RSASSA-PSS, SHA-384, MGF1-SHA-384, salt length 48), and the VLEK
-//!   variant (ARK → ASVK → VLEK), §"VCEK Certificate" extensions.
-//! * IETF RFC 5280 path validation and RFC 4055 RSASSA-PSS parameters, as
-//!   implemented by [`crate::ekcert`], which this module reuses: it accepts
-//!   the serial number 0 that every VCEK/VLEK carries.
-//!
-//! Bytes and a verification time (Unix seconds) go in; nothing here reads a
-//! clock or a file. Which ARK/ASK to trust is the caller's choice: pass the
-//! pinned certificates of the product the report is expected to come from.
+//! AMD "Versioned Chip Endorsement Key (VCEK) Certificate and KDS Interface
+//! Specification" (publication 57230), revision 0.50, §"VCEK Certificate
+//! Extensions" (Table 8): productName `1.3.6.1.4.1.3704.1.2`, the TCB SPLs
+//! under `1.3.6.1.4.1.3704.1.3` (blSPL .1, teeSPL .2, snpSPL .3, ucodeSPL .8,
+//! fmcSPL .9 on Turin), hwID `1.3.6.1.4.1.3704.1.4` (64-byte CHIP_ID; Turin:
+//! its first 8 bytes) and, on a VLEK, the CSP id `1.3.6.1.4.1.3704.1.5`
+//! instead of a hwID. REPORTED_TCB layouts: SEV-SNP Firmware ABI (pub.
+//! 56860) rev. 1.58, Table 3 "TCB_VERSION Structure" (Milan/Genoa) and the
+//! Turin layout with an FMC field.
 
-use p384::ecdsa::signature::Verifier;
-use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct, SIGNED_LEN};
-use sealbuild_common::FormatError;
+use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
 use thiserror::Error;
 
-use crate::credential::EkCurve;
-use crate::ekcert::{verify_ek_cert_chain, EkCertError, EkCertKey, TrustAnchors, VerifiedEkCert};
-
-/// Why an SEV-SNP report was refused, by cause.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum SnpError {
-    /// The report bytes are malformed.
-    #[error("SEV-SNP report: {0}")]
-    Format(#[from] FormatError),
-    /// The VCEK/VLEK does not chain to the given ARK through the given ASK.
-    #[error("SEV-SNP endorsement key chain: {0}")]
-    Chain(#[from] EkCertError),
-    /// The certified key is not a P-384 ECDSA key.
-    #[error("SEV-SNP endorsement key: expected an ECDSA P-384 public key, got {got}")]
-    SignerKey {
-        /// What the certificate holds.
-        got: String,
-    },
-    /// The report says it is not signed (SIGNING_KEY = 7).
-    #[error("SEV-SNP report: SIGNING_KEY expected VCEK (0) or VLEK (1), got 7 (not signed)")]
-    Unsigned,
-    /// The ECDSA signature does not verify.
-    #[error(
-        "SEV-SNP report signature (ECDSA P-384/SHA-384 over bytes 0..0x2a0) does not verify \
-         with the {signer} key of certificate {cert}: {reason}"
-    )]
-    BadSignature {
-        /// "VCEK" or "VLEK", as the report declares.
-        signer: &'static str,
-        /// SHA-256 fingerprint of the certificate, hex.
-        cert: String,
-        /// The verifier's reason.
-        reason: String,
-    },
-    /// The VCEK/VLEK extensions do not match the report.
-    #[error("SEV-SNP endorsement key certificate: {0}")]
-    Cert(#[from] SnpCertError),
-    /// The CPUID in the report names another product than expected.
-    #[error("SEV-SNP report: expected product {expected}, got {got} (CPUID family {family:#x} model {model:#x})")]
-    ProductMismatch {
-        /// The product the caller trusts.
-        expected: SnpProduct,
-        /// What the report's CPUID says ("unknown" when not recognised).
-        got: String,
-        /// CPUID family.
-        family: u8,
-        /// CPUID model.
-        model: u8,
-    },
-}
+use super::SnpError;
+use crate::ekcert::EkCertError;
 
 /// A VCEK/VLEK extension that is missing, malformed or disagrees with the report.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -134,104 +76,6 @@ pub enum SnpCertError {
         /// The certificate's productName.
         got: String,
     },
-}
-
-/// The pinned AMD certificates of one product (DER): the AMD Root Key and
-/// the AMD SEV Key (ASK, for VCEKs) or AMD SEV VLEK Key (ASVK, for VLEKs).
-#[derive(Debug, Clone, Copy)]
-pub struct AmdChain<'a> {
-    /// ARK, self-signed root.
-    pub ark_der: &'a [u8],
-    /// ASK or ASVK, signed by the ARK.
-    pub ask_der: &'a [u8],
-}
-
-/// A report whose signature and chain verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedSnpReport {
-    /// The parsed report.
-    pub report: AttestationReport,
-    /// The product: from CPUID on version 3+ reports, otherwise the caller's
-    /// expected product; `None` when neither says (the pinned ARK and the
-    /// certificate's productName then decide).
-    pub product: Option<SnpProduct>,
-    /// The verified VCEK/VLEK certificate.
-    pub signer: VerifiedEkCert,
-    /// Its AMD extensions.
-    pub signer_ext: AmdCertExtensions,
-}
-
-/// The product a report's CPUID names (version 3 and later), checked against
-/// `expected` when given.
-pub fn detect_product(
-    report: &AttestationReport,
-    expected: Option<SnpProduct>,
-) -> Result<Option<SnpProduct>, SnpError> {
-    let Some(cpuid) = report.cpuid else {
-        return Ok(None);
-    };
-    let detected = SnpProduct::from_cpuid(cpuid);
-    match expected {
-        Some(e) if detected != Some(e) => Err(SnpError::ProductMismatch {
-            expected: e,
-            got: detected.map_or_else(|| "unknown".to_string(), |p| p.to_string()),
-            family: cpuid.family,
-            model: cpuid.model,
-        }),
-        _ => Ok(detected),
-    }
-}
-
-/// Turns a certified key into a P-384 verifying key.
-pub fn p384_key(key: &EkCertKey) -> Result<p384::ecdsa::VerifyingKey, SnpError> {
-    match key {
-        EkCertKey::Ecc {
-            curve: EkCurve::P384,
-            x,
-            y,
-        } => {
-            let mut sec1 = Vec::with_capacity(97);
-            sec1.push(0x04);
-            sec1.extend_from_slice(x);
-            sec1.extend_from_slice(y);
-            p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|e| SnpError::SignerKey {
-                got: format!("an invalid P-384 point ({e})"),
-            })
-        }
-        EkCertKey::Ecc { curve, .. } => Err(SnpError::SignerKey {
-            got: format!("ECC {curve}"),
-        }),
-        EkCertKey::Rsa { n, .. } => Err(SnpError::SignerKey {
-            got: format!("RSA ({} modulus bytes)", n.len()),
-        }),
-    }
-}
-
-/// Checks the ECDSA P-384/SHA-384 signature of the 1184-byte `report_bytes`
-/// (over bytes 0..0x2A0) with `key`; `cert` names the key in errors.
-pub fn verify_report_signature(
-    report_bytes: &[u8],
-    key: &p384::ecdsa::VerifyingKey,
-    cert: &str,
-) -> Result<AttestationReport, SnpError> {
-    let report = AttestationReport::parse(report_bytes)?;
-    let signer = match report.key_info.signing_key {
-        SigningKey::Vcek => "VCEK",
-        SigningKey::Vlek => "VLEK",
-        SigningKey::None => return Err(SnpError::Unsigned),
-    };
-    let bad = |reason: String| SnpError::BadSignature {
-        signer,
-        cert: cert.to_string(),
-        reason,
-    };
-    let (signed, _) = report_bytes
-        .split_at_checked(SIGNED_LEN)
-        .ok_or_else(|| bad("report shorter than the signed region".to_string()))?;
-    let sig = p384::ecdsa::Signature::from_slice(&report.signature.to_be_fixed())
-        .map_err(|e| bad(format!("R or S out of range: {e}")))?;
-    key.verify(signed, &sig).map_err(|e| bad(e.to_string()))?;
-    Ok(report)
 }
 
 const OID_PRODUCT_NAME: &str = "1.3.6.1.4.1.3704.1.2";
@@ -429,39 +273,4 @@ impl AmdCertExtensions {
         }
         Ok(())
     }
-}
-
-/// Verifies an SEV-SNP report end to end at `at_unix_secs`: the VCEK/VLEK
-/// `signer_der` chains to `chain.ark_der` through `chain.ask_der` (every
-/// signature, validity window and CA constraint), its P-384 key signed the
-/// report, (version 3+) the CPUID names `expected_product` when given, and
-/// the certificate's AMD extensions match the report
-/// ([`AmdCertExtensions::check_against`]: productName, REPORTED_TCB, hwID).
-pub fn verify_report(
-    report_bytes: &[u8],
-    signer_der: &[u8],
-    chain: AmdChain<'_>,
-    expected_product: Option<SnpProduct>,
-    at_unix_secs: u64,
-) -> Result<VerifiedSnpReport, SnpError> {
-    // Parse first: malformed reports are refused before any crypto.
-    let parsed = AttestationReport::parse(report_bytes)?;
-    let product = detect_product(&parsed, expected_product)?;
-    let anchors = TrustAnchors::from_der([chain.ark_der])?;
-    let signer = verify_ek_cert_chain(signer_der, &[chain.ask_der], &anchors, at_unix_secs)?;
-    let key = p384_key(&signer.public_key)?;
-    let report =
-        verify_report_signature(report_bytes, &key, &hex::encode(signer.fingerprint_sha256))?;
-    let signer_ext = AmdCertExtensions::from_der(signer_der)?;
-    let product = match (product, expected_product) {
-        (Some(p), _) => Some(p),
-        (None, e) => e,
-    };
-    signer_ext.check_against(&report, product)?;
-    Ok(VerifiedSnpReport {
-        report,
-        product,
-        signer,
-        signer_ext,
-    })
 }

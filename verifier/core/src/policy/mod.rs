@@ -47,12 +47,21 @@
 //!                                                     # that must be present
 //! ```
 //!
+//! SEV-SNP reference sets use `platform = "snp"` and a `[reference.snp]`
+//! table instead of PCRs; its fields are described in [`snp`].
+//!
 //! Parsing turns the document into typed values (banks, PCR indices < 24,
 //! digests of the bank's length, references that exist, unique names) or a
 //! [`PolicyError`] naming the offending entry. Appraisal sits behind
 //! [`Appraiser`] so another engine (e.g. Rego) can replace [`Policy`].
 
-use crate::claims::{Platform, PlatformClaims, StatementClaims, TpmClaims};
+mod snp;
+mod statement;
+mod tpm;
+
+pub use snp::{snp_problems, SnpRule};
+
+use crate::claims::{Platform, PlatformClaims, StatementClaims};
 use sealbuild_common::api::Reason;
 use sealbuild_common::HashAlg;
 use serde::{Deserialize, Serialize};
@@ -107,6 +116,8 @@ struct ReferenceDoc {
     pcrs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     #[serde(default, rename = "event")]
     events: Vec<EventRuleDoc>,
+    #[serde(default)]
+    snp: Option<snp::SnpRuleDoc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -173,6 +184,8 @@ pub struct ReferenceSet {
     pub pcrs: BTreeMap<HashAlg, BTreeMap<u32, BTreeSet<Vec<u8>>>>,
     /// Required events.
     pub events: Vec<EventRule>,
+    /// The SEV-SNP rule (`platform = "snp"` only).
+    pub snp: Option<SnpRule>,
 }
 
 /// A key and the reference sets that unlock it.
@@ -220,9 +233,10 @@ pub trait Appraiser: Send + Sync {
 fn parse_platform(s: &str, loc: &str) -> Result<Platform, PolicyError> {
     match s {
         "tpm" => Ok(Platform::Tpm),
+        "snp" => Ok(Platform::Snp),
         other => Err(invalid(
             loc,
-            format!("platform '{other}' is not known (expected 'tpm')"),
+            format!("platform '{other}' is not known (expected 'tpm' or 'snp')"),
         )),
     }
 }
@@ -298,6 +312,27 @@ impl Policy {
                 return Err(invalid(loc, "name is empty or used twice"));
             }
             let platform = parse_platform(&r.platform, &loc)?;
+            let snp = match (platform, &r.snp) {
+                (Platform::Snp, Some(d)) => {
+                    if !r.pcrs.is_empty() || !r.events.is_empty() || !r.ek_cas.is_empty() {
+                        return Err(invalid(
+                            &loc,
+                            "an snp reference set has no pcrs, events or ek_cas",
+                        ));
+                    }
+                    Some(snp::parse_rule(d, &loc)?)
+                }
+                (Platform::Snp, None) => {
+                    return Err(invalid(&loc, "platform snp needs a [reference.snp] table"))
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        &loc,
+                        "a [reference.snp] table needs platform = \"snp\"",
+                    ))
+                }
+                (_, None) => None,
+            };
             let mut ek_cas = BTreeSet::new();
             for ca in &r.ek_cas {
                 let lower = ca.to_ascii_lowercase();
@@ -350,6 +385,7 @@ impl Policy {
                 require_event_log: r.require_event_log || !events.is_empty(),
                 pcrs,
                 events,
+                snp,
             });
         }
         let mut key_ids = BTreeSet::new();
@@ -412,122 +448,6 @@ impl Policy {
     }
 }
 
-fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
-    let mut out = Vec::new();
-    let name = &r.name;
-    if !r.ek_cas.is_empty() {
-        match &c.ek_root_fingerprint {
-            Some(fp) if r.ek_cas.contains(fp) => {}
-            seen => out.push(Reason::new(
-                "ek_ca",
-                Some(r.ek_cas.iter().cloned().collect::<Vec<_>>().join(" | ")),
-                Some(seen.clone().unwrap_or_else(|| "no EK certificate".into())),
-                format!(
-                    "reference '{name}': EK root CA {} is not one of the allowed CAs",
-                    c.ek_root_subject
-                        .as_deref()
-                        .or(seen.as_deref())
-                        .unwrap_or("(none)")
-                ),
-            )),
-        }
-    }
-    for (bank, per_pcr) in &r.pcrs {
-        for (pcr, accepted) in per_pcr {
-            let quoted = c.pcrs.get(bank).and_then(|b| b.get(pcr));
-            match quoted {
-                None => out.push(Reason::new(
-                    "pcr_policy",
-                    Some(format!("{bank} PCR {pcr} in the quote")),
-                    Some("not quoted".into()),
-                    format!("reference '{name}': PCR {pcr} ({bank}) is required by policy but the quote does not cover it"),
-                )),
-                Some(v) if accepted.contains(v) => {}
-                Some(v) => {
-                    let expected = accepted.iter().map(hex::encode).collect::<Vec<_>>();
-                    let event = c
-                        .last_event(*pcr)
-                        .map(|e| format!(" (last event {}: {})", e.index, e.event_type))
-                        .unwrap_or_default();
-                    out.push(Reason::new(
-                        "pcr_policy",
-                        Some(expected.join(" | ")),
-                        Some(hex::encode(v)),
-                        format!(
-                            "reference '{name}': PCR {pcr} ({bank}): expected {}, got {}{event}",
-                            if expected.len() == 1 {
-                                expected.join("")
-                            } else {
-                                format!("one of [{}]", expected.join(", "))
-                            },
-                            hex::encode(v)
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    if r.require_event_log && c.events.is_none() {
-        out.push(Reason::new(
-            "event_log",
-            Some("a firmware event log consistent with the quote".into()),
-            Some("none".into()),
-            format!("reference '{name}': requires a verified event log, none was supplied"),
-        ));
-    }
-    if let Some(events) = &c.events {
-        for rule in &r.events {
-            let found = events.iter().any(|e| {
-                e.pcr == rule.pcr
-                    && rule.event_type.as_ref().is_none_or(|t| t == &e.event_type)
-                    && e.digests.get(&rule.bank) == Some(&rule.digest)
-            });
-            if !found {
-                let in_pcr: Vec<String> = events
-                    .iter()
-                    .filter(|e| {
-                        e.pcr == rule.pcr
-                            && rule.event_type.as_ref().is_none_or(|t| t == &e.event_type)
-                    })
-                    .map(|e| {
-                        format!(
-                            "event {}: {} {}",
-                            e.index,
-                            e.event_type,
-                            e.digests
-                                .get(&rule.bank)
-                                .map(hex::encode)
-                                .unwrap_or_else(|| format!("(no {} digest)", rule.bank))
-                        )
-                    })
-                    .collect();
-                out.push(Reason::new(
-                    "event_policy",
-                    Some(format!("{}:{}", rule.bank, hex::encode(&rule.digest))),
-                    Some(if in_pcr.is_empty() {
-                        "no such event".into()
-                    } else {
-                        in_pcr.join("; ")
-                    }),
-                    format!(
-                        "reference '{name}': PCR {} has no {} event with {} digest {}{}",
-                        rule.pcr,
-                        rule.event_type.as_deref().unwrap_or("(any type)"),
-                        rule.bank,
-                        hex::encode(&rule.digest),
-                        if in_pcr.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (seen: {})", in_pcr.join("; "))
-                        }
-                    ),
-                ));
-            }
-        }
-    }
-    out
-}
-
 impl Appraiser for Policy {
     fn policy_id(&self) -> String {
         format!("sha256:{}", self.digest)
@@ -540,7 +460,8 @@ impl Appraiser for Policy {
                 continue;
             }
             let reasons = match claims {
-                PlatformClaims::Tpm(c) => match_tpm(r, c),
+                PlatformClaims::Tpm(c) => tpm::match_tpm(r, c),
+                PlatformClaims::Snp(c) => snp::match_snp(r, c),
             };
             if reasons.is_empty() {
                 appraisal.matched_references.push(r.name.clone());
@@ -582,7 +503,7 @@ impl Appraiser for Policy {
                     ),
                 )),
                 (Some(rule), Some(st)) => {
-                    let problems = statement_problems(&k.key_id, rule, st);
+                    let problems = statement::statement_problems(&k.key_id, rule, st);
                     if problems.is_empty() {
                         appraisal.granted_keys.push(k.key_id.clone());
                     } else {
@@ -599,83 +520,4 @@ impl Appraisal {
     fn references_empty_for(&self, policy: &Policy, platform: Platform) -> bool {
         !policy.references.iter().any(|r| r.platform == platform)
     }
-}
-
-fn uri_matches(pattern: &str, uri: &str) -> bool {
-    uri == pattern
-        || uri
-            .strip_prefix(pattern)
-            .is_some_and(|rest| rest.starts_with('@'))
-}
-
-fn statement_problems(key_id: &str, rule: &StatementRule, st: &StatementClaims) -> Vec<Reason> {
-    let mut out = Vec::new();
-    let source = st.source();
-    let source_uri = source.and_then(|s| s.uri.clone()).unwrap_or_default();
-    if !rule.source_uris.is_empty() && !rule.source_uris.iter().any(|p| uri_matches(p, &source_uri))
-    {
-        out.push(Reason::new(
-            "statement_policy",
-            Some(rule.source_uris.join(" | ")),
-            Some(if source_uri.is_empty() {
-                "no source uri".into()
-            } else {
-                source_uri.clone()
-            }),
-            format!(
-                "key '{key_id}': source {} is not one of the allowed source repositories",
-                if source_uri.is_empty() {
-                    "(none)"
-                } else {
-                    source_uri.as_str()
-                }
-            ),
-        ));
-    }
-    if !rule.source_digests.is_empty() {
-        let seen: Vec<String> = source
-            .map(|s| s.digests.iter().map(|(a, d)| format!("{a}:{d}")).collect())
-            .unwrap_or_default();
-        if !rule.source_digests.iter().any(|d| seen.contains(d)) {
-            out.push(Reason::new(
-                "statement_policy",
-                Some(rule.source_digests.join(" | ")),
-                Some(seen.join(", ")),
-                format!(
-                    "key '{key_id}': source digest {} is not one of the allowed digests",
-                    if seen.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        seen.join(", ")
-                    }
-                ),
-            ));
-        }
-    }
-    if !rule.build_types.is_empty() && !rule.build_types.contains(&st.build_type) {
-        out.push(Reason::new(
-            "statement_policy",
-            Some(rule.build_types.join(" | ")),
-            Some(st.build_type.clone()),
-            format!(
-                "key '{key_id}': build type {} is not allowed",
-                st.build_type
-            ),
-        ));
-    }
-    for m in &rule.required_materials {
-        let present = st
-            .materials
-            .iter()
-            .any(|x| x.uri.as_deref() == Some(m.as_str()) || x.name.as_deref() == Some(m.as_str()));
-        if !present {
-            out.push(Reason::new(
-                "statement_policy",
-                Some(m.clone()),
-                Some("absent".into()),
-                format!("key '{key_id}': required material {m} is not among the build's resolved dependencies"),
-            ));
-        }
-    }
-    out
 }
