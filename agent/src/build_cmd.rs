@@ -30,6 +30,7 @@ use anyhow::{bail, Context, Result};
 use sealbuild_agent::build;
 use sealbuild_agent::client::VerifierClient;
 use sealbuild_agent::flow;
+use sealbuild_agent::snp::SnpCollector;
 use sealbuild_agent::tpm::ak::AkState;
 use sealbuild_agent::tpm::collector::TpmCollector;
 use sealbuild_agent::tpm::{PcrSelection, TctiConfig, TpmBackend};
@@ -45,20 +46,42 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Where the evidence comes from.
+pub enum BuildPlatform {
+    /// A registered TPM: firmware PCRs plus the runtime PCR and its log.
+    Tpm {
+        tcti: TctiConfig,
+        state_dir: PathBuf,
+        runtime_pcr: u32,
+        eventlog: Option<PathBuf>,
+    },
+    /// SEV-SNP: the statement digest goes straight into REPORT_DATA (through
+    /// the binding), so no runtime register is needed.
+    Snp {
+        collector: SnpCollector,
+        agent_id: String,
+    },
+}
+
 /// Everything `build` needs.
 pub struct BuildOptions {
     pub client: VerifierClient,
-    pub tcti: TctiConfig,
-    pub state_dir: PathBuf,
+    pub platform: BuildPlatform,
     pub key: String,
     pub out: PathBuf,
     pub source: PathBuf,
     pub artifacts: Vec<String>,
     pub env: Vec<String>,
-    pub runtime_pcr: u32,
-    pub eventlog: Option<PathBuf>,
     pub name: Option<String>,
     pub command: Vec<String>,
+}
+
+/// The TPM side of a build: AK and the selections it quotes.
+struct TpmSide {
+    tcti: TctiConfig,
+    ak: AkState,
+    runtime_pcr: u32,
+    eventlog: Option<PathBuf>,
 }
 
 fn rfc3339(t: std::time::SystemTime) -> String {
@@ -97,10 +120,31 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
     }
     let out = std::path::absolute(&o.out)?;
     let source_dir = std::path::absolute(&o.source)?;
-    let ak = AkState::load(&o.state_dir)?;
-    let agent_id = hex::encode(&ak.name);
-    let firmware: PcrSelection = "sha256:0,1,2,3,4,5,6,7".parse()?;
-    let with_runtime: PcrSelection = format!("sha256:0,1,2,3,4,5,6,7,{}", o.runtime_pcr).parse()?;
+    let (mut tpm, mut snp) = match o.platform {
+        BuildPlatform::Tpm {
+            tcti,
+            state_dir,
+            runtime_pcr,
+            eventlog,
+        } => (
+            Some(TpmSide {
+                tcti,
+                ak: AkState::load(&state_dir)?,
+                runtime_pcr,
+                eventlog,
+            }),
+            None,
+        ),
+        BuildPlatform::Snp {
+            collector,
+            agent_id,
+        } => (None, Some((collector, agent_id))),
+    };
+    let agent_id = match (&tpm, &snp) {
+        (Some(t), _) => hex::encode(&t.ak.name),
+        (None, Some((_, id))) => id.clone(),
+        (None, None) => bail!("no evidence platform"),
+    };
     let started_on = std::time::SystemTime::now();
     let mut invocation = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut invocation);
@@ -108,17 +152,24 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
 
     // 1. Preflight.
     eprintln!("sealbuild: preflight attestation of this machine");
-    let mut pre_collector = TpmCollector::new(
-        TpmBackend::open(&o.tcti)?,
-        ak.clone(),
-        firmware,
-        o.eventlog.clone(),
-    );
-    let pre = flow::attest_with(&o.client, &mut pre_collector, &agent_id, None, |r| {
-        r.keys = Some(Vec::new())
-    })
-    .await?;
-    drop(pre_collector);
+    let keys_none = |r: &mut sealbuild_common::api::AttestRequest| r.keys = Some(Vec::new());
+    let pre = match (&tpm, &mut snp) {
+        (Some(t), _) => {
+            let firmware: PcrSelection = "sha256:0,1,2,3,4,5,6,7".parse()?;
+            let mut c = TpmCollector::new(
+                TpmBackend::open(&t.tcti)?,
+                t.ak.clone(),
+                firmware,
+                t.eventlog.clone(),
+            );
+            flow::attest_with(&o.client, &mut c, &agent_id, None, keys_none).await?
+        }
+        (None, Some((c, _))) => {
+            eprintln!("sealbuild: SEV-SNP evidence via {}", c.describe());
+            flow::attest_with(&o.client, c, &agent_id, None, keys_none).await?
+        }
+        (None, None) => bail!("no evidence platform"),
+    };
     if pre.response.verdict != Verdict::Accepted {
         eprintln!(
             "sealbuild: this machine is not trusted by the verifier; the build does not run:"
@@ -134,13 +185,13 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
     // 2. Runtime register.
     let identity = build::source::identify(&source_dir, std::slice::from_ref(&out))?;
     let mut cel = CelLog::default();
-    {
-        let mut backend = TpmBackend::open(&o.tcti)?;
-        backend.reset_pcr(o.runtime_pcr)?;
+    if let Some(t) = &tpm {
+        let mut backend = TpmBackend::open(&t.tcti)?;
+        backend.reset_pcr(t.runtime_pcr)?;
         extend(
             &mut backend,
             &mut cel,
-            o.runtime_pcr,
+            t.runtime_pcr,
             RuntimeEvent {
                 kind: RuntimeEventKind::Source,
                 data: identity.identity_string(),
@@ -149,7 +200,7 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
         extend(
             &mut backend,
             &mut cel,
-            o.runtime_pcr,
+            t.runtime_pcr,
             RuntimeEvent {
                 kind: RuntimeEventKind::Command,
                 data: serde_json::to_string(&o.command)?,
@@ -232,10 +283,17 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
                 "source": identity.uri(),
                 "artifacts": o.artifacts,
             }),
-            internal_parameters: Some(serde_json::json!({
-                "environment": env,
-                "runtimePcr": o.runtime_pcr,
-            })),
+            internal_parameters: Some(match &tpm {
+                Some(t) => serde_json::json!({
+                    "environment": env,
+                    "platform": "tpm",
+                    "runtimePcr": t.runtime_pcr,
+                }),
+                None => serde_json::json!({
+                    "environment": env,
+                    "platform": "snp",
+                }),
+            }),
             resolved_dependencies: vec![ResourceDescriptor {
                 name: Some("source".into()),
                 uri: Some(identity.uri()),
@@ -246,7 +304,8 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
         run_details: RunDetails {
             builder: Builder {
                 id: format!(
-                    "urn:sealbuild:builder:tpm:{}",
+                    "urn:sealbuild:builder:{}:{}",
+                    if tpm.is_some() { "tpm" } else { "snp" },
                     if references.is_empty() {
                         "unmatched".to_string()
                     } else {
@@ -277,31 +336,48 @@ pub async fn run(o: BuildOptions) -> Result<i32> {
     let statement_digest: [u8; 32] = Sha256::digest(&payload).into();
 
     // 5. Bind and attest.
-    let mut backend = TpmBackend::open(&o.tcti)?;
-    extend(
-        &mut backend,
-        &mut cel,
-        o.runtime_pcr,
-        RuntimeEvent {
-            kind: RuntimeEventKind::Statement,
-            data: hex::encode(statement_digest),
-        },
-    )?;
-    let cel_json = cel.to_json();
-    let mut collector = TpmCollector::new(backend, ak.clone(), with_runtime, o.eventlog.clone());
-    collector.set_runtime_log(Some(cel_json.clone()));
     let mut sent = None;
     let key_id = o.key.clone();
-    let attested = flow::attest_statement(&o.client, &mut collector, &agent_id, &payload, |r| {
+    let want_key = |r: &mut sealbuild_common::api::AttestRequest| {
         r.keys = Some(vec![key_id]);
         sent = Some(r.clone());
-    })
-    .await?;
+    };
+    let mut cel_json = None;
+    let attested = match (&mut tpm, &mut snp) {
+        (Some(t), _) => {
+            let mut backend = TpmBackend::open(&t.tcti)?;
+            extend(
+                &mut backend,
+                &mut cel,
+                t.runtime_pcr,
+                RuntimeEvent {
+                    kind: RuntimeEventKind::Statement,
+                    data: hex::encode(statement_digest),
+                },
+            )?;
+            let json = cel.to_json();
+            let with_runtime: PcrSelection =
+                format!("sha256:0,1,2,3,4,5,6,7,{}", t.runtime_pcr).parse()?;
+            let mut collector =
+                TpmCollector::new(backend, t.ak.clone(), with_runtime, t.eventlog.clone());
+            collector.set_runtime_log(Some(json.clone()));
+            cel_json = Some(json);
+            flow::attest_statement(&o.client, &mut collector, &agent_id, &payload, want_key).await?
+        }
+        (None, Some((c, _))) => {
+            flow::attest_statement(&o.client, c, &agent_id, &payload, want_key).await?
+        }
+        (None, None) => bail!("no evidence platform"),
+    };
     let evidence_dir = out.join("evidence");
-    write(&evidence_dir.join("runtime.cel.json"), &cel_json)?;
+    if let Some(json) = &cel_json {
+        write(&evidence_dir.join("runtime.cel.json"), json)?;
+    }
     write(&evidence_dir.join("preflight-ear.cose"), &pre_ear)?;
     write(&evidence_dir.join("ear.cose"), &attested.response.ear)?;
-    write(&evidence_dir.join("ak.pub"), &ak.public)?;
+    if let Some(t) = &tpm {
+        write(&evidence_dir.join("ak.pub"), &t.ak.public)?;
+    }
     if let Some(req) = &sent {
         write(
             &evidence_dir.join("attest-request.json"),

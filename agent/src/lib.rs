@@ -14,6 +14,8 @@ pub mod build;
 pub mod client;
 pub mod evidence;
 pub mod flow;
+#[cfg(feature = "insecure-snp-sim")]
+pub mod insecure_snp_sim;
 pub mod simboot;
 pub mod snp;
 pub mod tpm;

@@ -6,11 +6,13 @@
 //! build command's own exit code.
 
 mod build_cmd;
+mod cli_platform;
 mod cli_quote;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sealbuild_agent::client::{VerifierClient, VerifierTrust};
+use sealbuild_agent::evidence::EvidenceCollector;
 use sealbuild_agent::flow;
 use sealbuild_agent::tpm::ak::AkState;
 use sealbuild_agent::tpm::collector::TpmCollector;
@@ -97,6 +99,8 @@ enum Cmd {
     Build {
         #[command(flatten)]
         v: VerifierArgs,
+        #[command(flatten)]
+        p: cli_platform::PlatformArgs,
         /// The signing key to request from the verifier.
         #[arg(long)]
         key: String,
@@ -141,6 +145,8 @@ enum Cmd {
     Attest {
         #[command(flatten)]
         v: VerifierArgs,
+        #[command(flatten)]
+        p: cli_platform::PlatformArgs,
         /// PCRs to quote, tpm2-tools syntax.
         #[arg(long, default_value = "sha256:0,1,2,3,4,5,6,7")]
         pcrs: PcrSelection,
@@ -173,6 +179,7 @@ async fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
         Cmd::Build {
             v,
+            p,
             key,
             out,
             source,
@@ -184,17 +191,27 @@ async fn run(cli: Cli) -> Result<u8> {
             name,
             command,
         } => {
+            let platform = if p.is_tpm() {
+                build_cmd::BuildPlatform::Tpm {
+                    tcti: v.tcti.clone(),
+                    state_dir: v.state_dir.clone(),
+                    runtime_pcr,
+                    eventlog: (!no_eventlog).then_some(eventlog),
+                }
+            } else {
+                build_cmd::BuildPlatform::Snp {
+                    collector: p.snp_collector()?,
+                    agent_id: p.snp_agent_id(),
+                }
+            };
             let code = build_cmd::run(build_cmd::BuildOptions {
                 client: v.client()?,
-                tcti: v.tcti.clone(),
-                state_dir: v.state_dir.clone(),
+                platform,
                 key,
                 out,
                 source,
                 artifacts,
                 env,
-                runtime_pcr,
-                eventlog: (!no_eventlog).then_some(eventlog),
                 name,
                 command,
             })
@@ -266,6 +283,7 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         Cmd::Attest {
             v,
+            p,
             pcrs,
             eventlog,
             no_eventlog,
@@ -274,11 +292,22 @@ async fn run(cli: Cli) -> Result<u8> {
             json,
         } => {
             let client = v.client()?;
-            let ak = AkState::load(&v.state_dir)?;
-            let agent_id = hex::encode(&ak.name);
-            let backend = TpmBackend::open(&v.tcti)?;
-            let mut collector =
-                TpmCollector::new(backend, ak, pcrs, (!no_eventlog).then_some(eventlog));
+            let (agent_id, mut collector): (String, Box<dyn EvidenceCollector>) = if p.is_tpm() {
+                let ak = AkState::load(&v.state_dir)?;
+                let agent_id = hex::encode(&ak.name);
+                let backend = TpmBackend::open(&v.tcti)?;
+                (
+                    agent_id,
+                    Box::new(TpmCollector::new(
+                        backend,
+                        ak,
+                        pcrs,
+                        (!no_eventlog).then_some(eventlog),
+                    )),
+                )
+            } else {
+                (p.snp_agent_id(), Box::new(p.snp_collector()?))
+            };
             let statement = statement_digest
                 .map(|h| {
                     hex::decode(&h)
@@ -287,7 +316,7 @@ async fn run(cli: Cli) -> Result<u8> {
                         .with_context(|| format!("--statement-digest '{h}' is not 32 bytes of hex"))
                 })
                 .transpose()?;
-            let a = flow::attest(&client, &mut collector, &agent_id, statement).await?;
+            let a = flow::attest(&client, collector.as_mut(), &agent_id, statement).await?;
             if let Some(dir) = &out {
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;

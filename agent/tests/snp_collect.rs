@@ -8,7 +8,8 @@
 //!     by rename, so its presence means the entry is ready);
 //!   - reading `outblob` makes the kernel issue the firmware request; the
 //!     read-only attributes are FIFOs, so each read of the collector blocks
-//!     until the thread answers it, in the order the ABI prescribes
+//!     until the thread answers it, in the order of the protocol in
+//!     `sealbuild_agent::snp::configfs`
 //!     (`provider`, `privlevel_floor`, `generation`, `outblob`, `auxblob`,
 //!     `generation`), and the thread sees `privlevel` and `inblob` as the
 //!     collector wrote them;
@@ -17,6 +18,7 @@
 //!     `rmdir` of the then empty directory succeeds exactly as on configfs
 //!     (and fails, leaving the directory behind, if the collector reads more
 //!     than the protocol says).
+//!
 //!   The reports are a real Milan report (virtee/sev) with REPORT_DATA and
 //!   VMPL set to what was requested, re-serialised (its signature no longer
 //!   verifies; the collector does not check signatures), and the host

@@ -214,13 +214,19 @@ pub struct TestVerifier {
 impl TestVerifier {
     /// Starts a verifier trusting the TPM CA certificates in `ek_ca_dir`.
     pub async fn start(ek_ca_dir: &Path) -> Self {
+        Self::start_with(ek_ca_dir, |_| {}).await
+    }
+
+    /// [`Self::start`] with a hook that adjusts the configuration.
+    pub async fn start_with(ek_ca_dir: &Path, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = Config {
+        let mut cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             state_dir: dir.path().to_path_buf(),
             ek_ca_dir: Some(ek_ca_dir.to_path_buf()),
             ..Config::default()
         };
+        configure(&mut cfg);
         let db = cfg.database_path();
         let store = Arc::new(SqliteStore::open(&db).unwrap());
         let clock = Arc::new(OffsetClock::default());

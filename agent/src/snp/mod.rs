@@ -5,7 +5,8 @@
 //! Specifications:
 //!
 //! * AMD "SEV Secure Nested Paging Firmware ABI Specification" (publication
-//!   56860), revision 1.58: Table 22 "MSG_REPORT_REQ" (REPORT_DATA, VMPL),
+//!   56860), revision 1.58: §7.3 "Attestation", the MSG_REPORT_REQ message
+//!   (REPORT_DATA, VMPL),
 //!   Table 23 "ATTESTATION_REPORT Structure" (parsed by
 //!   [`sealbuild_common::snp`]).
 //! * AMD "SEV-ES Guest-Hypervisor Communication Block Standardization"
@@ -163,16 +164,23 @@ impl SnpCollector {
     /// ([`detect_interface`] with [`SEV_GUEST_DEVICE`]).
     pub fn detect(options: &SnpOptions) -> Result<Self, AgentError> {
         check_vmpl(options.vmpl)?;
-        match detect_interface(&options.configfs_root, Path::new(SEV_GUEST_DEVICE))? {
+        let collector = match detect_interface(&options.configfs_root, Path::new(SEV_GUEST_DEVICE))?
+        {
             SnpInterface::ConfigfsTsm { root } => {
-                Self::new(Box::new(ConfigfsTsm::new(root)), options.vmpl)
+                Self::new(Box::new(ConfigfsTsm::new(root)), options.vmpl)?
             }
             SnpInterface::SevGuest { .. } => {
                 let device = sevguest::SevGuestFirmware::open()?;
                 let source = SevGuest::new(device, options.sev_guest_host_certificates);
-                Self::new(Box::new(source), options.vmpl)
+                Self::new(Box::new(source), options.vmpl)?
             }
-        }
+        };
+        tracing::info!(
+            "SEV-SNP reports via {} at VMPL {}",
+            collector.describe(),
+            collector.vmpl
+        );
+        Ok(collector)
     }
 
     /// The VMPL requested.

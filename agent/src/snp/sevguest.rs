@@ -4,7 +4,7 @@
 //! `unsafe`.
 //!
 //! The request is MSG_REPORT_REQ (SEV-SNP Firmware ABI, AMD pub. 56860 rev.
-//! 1.58, Table 22): REPORT_DATA (64 bytes) and VMPL, sent with message
+//! 1.58, §7.3 "Attestation"): REPORT_DATA (64 bytes) and VMPL, sent with message
 //! version 1 (the version that defines that layout). The device call sits
 //! behind [`SevGuestDevice`] so that what is sent and how the answer is
 //! converted can be tested without the device.

@@ -19,9 +19,10 @@
 use crate::appraise::{verify_tpm, TpmInput};
 use crate::ear::{Ear, Status};
 use crate::quote::QuoteOptions;
+use crate::snp::{verify_snp, AmdRoots, SnpInput};
 use p256::ecdsa::VerifyingKey;
-use sealbuild_common::api::{AttestRequest, Evidence};
-use sealbuild_common::binding::{Binding, NONCE_LEN};
+use sealbuild_common::api::{AttestRequest, Evidence, SnpCertKind};
+use sealbuild_common::binding::{snp_report_data, Binding, NONCE_LEN};
 use sealbuild_common::dsse::{DsseVerifier, Envelope, PAYLOAD_TYPE_INTOTO};
 use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::Public;
@@ -70,8 +71,11 @@ pub struct BundleInput<'a> {
     pub artifacts: ArtifactLookup<'a>,
     /// The EAR and the verifier's result key, when checked.
     pub ear: Option<(&'a [u8], &'a VerifyingKey)>,
-    /// The recorded attestation request and the AK's TPM2B_PUBLIC.
+    /// The recorded attestation request and the AK's TPM2B_PUBLIC (empty
+    /// for SEV-SNP evidence).
     pub evidence: Option<(&'a AttestRequest, &'a [u8])>,
+    /// Verification time (Unix seconds) for certificate validity (SEV-SNP).
+    pub at_unix_secs: u64,
     /// Runtime PCR (23 unless the verifier was configured otherwise).
     pub runtime_pcr: u32,
 }
@@ -272,33 +276,49 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                     statement_digest: Some(&digest),
                 }
                 .digest();
-                let Evidence::Tpm(tpm) = &req.evidence else {
-                    check(
-                        &mut checks,
-                        "evidence_quote",
-                        false,
-                        "the recorded evidence is not TPM evidence",
-                    );
-                    return finish(checks, Some(digest_hex));
-                };
-                let verified = verify_tpm(&TpmInput {
-                    ak_public: ak,
-                    binding: &binding,
-                    evidence: tpm,
-                    replay_pcrs: &[0, 1, 2, 3, 4, 5, 6, 7],
-                    options: QuoteOptions::default(),
-                    ek_root_fingerprint: None,
-                    ek_root_subject: None,
-                    runtime_pcr: input.runtime_pcr,
-                    statement_digest: Some(digest),
-                });
-                match verified {
-                    Ok(_) => check(
-                        &mut checks,
-                        "evidence_quote",
-                        true,
+                let (verified, what) = match &req.evidence {
+                    Evidence::Tpm(tpm) => (
+                        verify_tpm(&TpmInput {
+                            ak_public: ak,
+                            binding: &binding,
+                            evidence: tpm,
+                            replay_pcrs: &[0, 1, 2, 3, 4, 5, 6, 7],
+                            options: QuoteOptions::default(),
+                            ek_root_fingerprint: None,
+                            ek_root_subject: None,
+                            runtime_pcr: input.runtime_pcr,
+                            statement_digest: Some(digest),
+                        })
+                        .map(|_| ()),
                         "TPM quote, binding, PCRs, firmware and runtime logs re-verified",
                     ),
+                    Evidence::Snp(snp) => {
+                        // Offline, only AMD's built-in roots are trusted.
+                        let roots = AmdRoots::builtin();
+                        let keys: Vec<&[u8]> = snp
+                            .certificates
+                            .iter()
+                            .filter(|c| matches!(c.kind, SnpCertKind::Vcek | SnpCertKind::Vlek))
+                            .map(|c| c.der.as_slice())
+                            .collect();
+                        let expected = snp_report_data(&binding);
+                        (
+                            verify_snp(&SnpInput {
+                                report: &snp.report,
+                                endorsement_keys: &keys,
+                                roots: &roots,
+                                crls: &[],
+                                expected_product: None,
+                                expected_report_data: Some(&expected),
+                                at_unix_secs: input.at_unix_secs,
+                            })
+                            .map(|_| ()),
+                            "SEV-SNP report, AMD chain and REPORT_DATA binding re-verified",
+                        )
+                    }
+                };
+                match verified {
+                    Ok(()) => check(&mut checks, "evidence_quote", true, what),
                     Err(reasons) => check(
                         &mut checks,
                         "evidence_quote",
@@ -311,9 +331,12 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                     ),
                 }
                 if let Some((ear_nonce, sub)) = &ear_claims {
-                    let ak_name = Public::parse_tpm2b(ak)
-                        .map(|p| hex::encode(p.name()))
-                        .unwrap_or_default();
+                    let ak_name = match &req.evidence {
+                        Evidence::Tpm(_) => Public::parse_tpm2b(ak)
+                            .map(|p| hex::encode(p.name()))
+                            .unwrap_or_default(),
+                        Evidence::Snp(_) => req.agent_id.clone(),
+                    };
                     let same =
                         sub.agent_id == ak_name && sub.binding == binding && ear_nonce == &nonce;
                     check(

@@ -57,11 +57,11 @@ pub fn read_cert(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.starts_with(b"-----BEGIN") {
         let mut rd = bytes.as_slice();
-        for item in rustls_pemfile::certs(&mut rd) {
-            let c = item.with_context(|| format!("{}: PEM does not decode", path.display()))?;
-            return Ok(c.as_ref().to_vec());
-        }
-        bail!("{}: holds no CERTIFICATE block", path.display());
+        let Some(item) = rustls_pemfile::certs(&mut rd).next() else {
+            bail!("{}: holds no CERTIFICATE block", path.display());
+        };
+        let c = item.with_context(|| format!("{}: PEM does not decode", path.display()))?;
+        return Ok(c.as_ref().to_vec());
     }
     Ok(bytes)
 }

@@ -37,7 +37,8 @@ pub struct BundleArgs {
     /// The verifier's result key (`sealbuild-verifier result-key`).
     #[arg(long, requires = "ear")]
     verifier_key: Option<PathBuf>,
-    /// The bundle's evidence directory: re-verifies the TPM evidence.
+    /// The bundle's evidence directory: re-verifies the TPM or SEV-SNP evidence
+    /// (SEV-SNP: against AMD's built-in roots only).
     #[arg(long)]
     evidence: Option<PathBuf>,
     /// The runtime PCR sealed builds extend.
@@ -153,7 +154,11 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
             let req: sealbuild_common::api::AttestRequest =
                 serde_json::from_slice(&read(&dir.join("attest-request.json"))?)
                     .with_context(|| format!("{}/attest-request.json", dir.display()))?;
-            let ak = read(&dir.join("ak.pub"))?;
+            // The AK only exists for TPM evidence.
+            let ak = match req.evidence {
+                sealbuild_common::api::Evidence::Tpm(_) => read(&dir.join("ak.pub"))?,
+                sealbuild_common::api::Evidence::Snp(_) => Vec::new(),
+            };
             Some((req, ak))
         }
         None => None,
@@ -165,6 +170,10 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
         ear: ear_bytes.as_deref().zip(vkey.as_ref()),
         evidence: evidence.as_ref().map(|(r, ak)| (r, ak.as_slice())),
         runtime_pcr: a.runtime_pcr,
+        at_unix_secs: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs(),
     });
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -366,6 +366,17 @@ impl Verifier {
         } else {
             None
         };
+        if !is_tpm && !crate::store::is_snp_attester(&req.agent_id) {
+            reasons.push(Reason::new(
+                "agent",
+                Some("snp:<label>".into()),
+                Some(req.agent_id.chars().take(80).collect()),
+                format!(
+                    "SEV-SNP evidence is sent under an agent id 'snp:<label>', not '{}'",
+                    req.agent_id
+                ),
+            ));
+        }
         let agent = match agent {
             _ if !is_tpm => None,
             None => {

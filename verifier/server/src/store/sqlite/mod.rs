@@ -27,7 +27,10 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Schema migrations; entry `i` creates schema version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_snp_attesters.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

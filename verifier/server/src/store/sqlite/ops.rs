@@ -14,8 +14,8 @@ use crate::audit::{
 };
 use crate::keys::KeyOrigin;
 use crate::store::{
-    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
+    is_snp_attester, validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, KeyRecord,
+    NewAgent, NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
     Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
 };
 use rusqlite::{params, OptionalExtension};
@@ -239,15 +239,20 @@ impl Store for SqliteStore {
         }
         let d = db("storing a nonce");
         self.write("storing a nonce", |tx| {
-            let agent = get_agent(tx, &nonce.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: nonce.agent_id.clone(),
-            })?;
-            if agent.status != AgentStatus::Active {
-                return Err(StoreError::Conflict(format!(
-                    "agent '{}' is {}, not active: it gets nonces after activation",
-                    agent.agent_id, agent.status
-                )));
+            // SEV-SNP attesters ("snp:…") register nothing; every other id
+            // must be a registered, active agent.
+            if !is_snp_attester(&nonce.agent_id) {
+                let agent =
+                    get_agent(tx, &nonce.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                        what: "agent",
+                        id: nonce.agent_id.clone(),
+                    })?;
+                if agent.status != AgentStatus::Active {
+                    return Err(StoreError::Conflict(format!(
+                        "agent '{}' is {}, not active: it gets nonces after activation",
+                        agent.agent_id, agent.status
+                    )));
+                }
             }
             tx.prepare_cached(
                 "INSERT INTO nonces (nonce, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
@@ -565,7 +570,7 @@ impl Store for SqliteStore {
         }
         let op = "recording a decision";
         self.write(op, |tx| {
-            if !releases.is_empty() {
+            if !releases.is_empty() && !is_snp_attester(&body.agent_id) {
                 let agent = get_agent(tx, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
                     what: "agent",
                     id: body.agent_id.clone(),
