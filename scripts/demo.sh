@@ -6,7 +6,11 @@
 #   agent that registers, attests and receives the key; then a sealed build
 #   of samples/hello whose DSSE-signed SLSA provenance is verified offline.
 #
-# Usage: scripts/demo.sh [--out DIR]
+# Usage: scripts/demo.sh [--platform tpm|snp-sim] [--out DIR]
+#   --platform snp-sim  run the sealed build on the INSECURE simulated SEV-SNP
+#              backend instead (reports signed with published test keys,
+#              built with the insecure-snp-sim feature into
+#              target/insecure-snp-sim; see scripts/demo-snp-sim.sh)
 #   --out DIR  where the sealed build's bundle is left (default ./demo-out,
 #              replaced if it exists): DIR/hello.intoto.jsonl,
 #              DIR/signing-key.pub.pem, DIR/verifier-result-key.pem,
@@ -19,10 +23,12 @@ ROOT=$(pwd)
 source scripts/lib.sh
 
 DEST="./demo-out"
+PLATFORM=tpm
 while (($#)); do
   case "$1" in
     --out) DEST=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --platform) PLATFORM=${2:?--platform needs tpm or snp-sim}; shift 2 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -41,6 +47,12 @@ trap cleanup EXIT
 
 ensure_rust
 ensure_debian_packages
+
+case "$PLATFORM" in
+  tpm) ;;
+  snp-sim) source scripts/demo-snp-sim.sh; demo_snp_sim; exit 0 ;;
+  *) die "--platform: '$PLATFORM' is not tpm or snp-sim" ;;
+esac
 
 say "1/11 building sealbuild"
 cargo build --locked -q -p sealbuild-agent -p sealbuild-verifier -p sealbuild-measure

@@ -30,6 +30,7 @@ for t in $targets; do
     cel) seeds=(../tests/data/sealed-build/runtime.cel.json) ;;
     intoto) seeds=(../tests/data/sealed-build/statement.json) ;;
     snp_report) seeds=(../tests/data/sev-snp/*/*report*.bin ../tests/data/sev-snp/*/attestation.bin) ;;
+    snp_cert_table) seeds=(../tests/data/sev-snp/cert-table-milan.bin) ;;
     azure_hcl) seeds=(../tests/data/azure/az-snp-vtpm/hcl-report.bin ../tests/data/azure/az-snp-vtpm/evidence-*.json) ;;
     *) seeds=() ;;
   esac

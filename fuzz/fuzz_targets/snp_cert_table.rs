@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use sealbuild_agent::snp::certtable::CertTable;
+use sealbuild_common::snp::certtable::CertTable;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(table) = CertTable::parse(data) {

@@ -27,7 +27,7 @@
 //! ([`sealbuild_common::binding::snp_report_data`]) and the requested VMPL.
 //! Signatures and the AMD chain are the verifier's business.
 
-pub mod certtable;
+pub use sealbuild_common::snp::certtable;
 pub mod configfs;
 pub mod sevguest;
 

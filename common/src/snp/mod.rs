@@ -10,6 +10,7 @@
 //! Pure parsing only: the signature and the AMD certificate chain are checked
 //! in the verifier core.
 
+pub mod certtable;
 pub mod report;
 pub mod tcb;
 

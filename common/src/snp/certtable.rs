@@ -27,9 +27,9 @@
 //! certificates are genuine is decided by the verifier (the AMD chain); the
 //! kinds here are the host's claims.
 
-use sealbuild_common::api::{SnpCertKind, SnpCertificate};
-use sealbuild_common::reader::{Reader, Writer};
-use sealbuild_common::FormatError;
+use crate::api::{SnpCertKind, SnpCertificate};
+use crate::reader::{Reader, Writer};
+use crate::FormatError;
 
 /// Size of one table entry.
 pub const ENTRY_LEN: usize = 24;
@@ -673,6 +673,33 @@ mod tests {
                     Err(_) => assert!((16..48).contains(&i), "flip at {i} bit {bit} refused"),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod real_table {
+    use super::*;
+
+    #[test]
+    fn milan_table_parses_and_round_trips() {
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/sev-snp/cert-table-milan.bin"
+        ))
+        .unwrap();
+        let table = CertTable::parse(&bytes).unwrap();
+        assert_eq!(table.to_bytes(), bytes);
+        let known = table.certificates();
+        let kinds: Vec<SnpCertKind> = known.certificates.iter().map(|c| c.kind).collect();
+        assert_eq!(
+            kinds,
+            [SnpCertKind::Vcek, SnpCertKind::Ask, SnpCertKind::Ark]
+        );
+        assert!(known.unknown.is_empty());
+        // Every truncation fails.
+        for cut in [0, 23, 24, 95, 96, bytes.len() - 1] {
+            assert!(CertTable::parse(&bytes[..cut]).is_err(), "cut at {cut}");
         }
     }
 }
