@@ -78,9 +78,19 @@ enum Cmd {
         /// Precomputed OVMF hash (`snp-ovmf-hash`), hex: the OVMF pages are not measured again.
         #[arg(long)]
         snp_ovmf_hash: Option<String>,
-        /// hex or base64.
+        /// hex, base64, or policy (a policy v1 TOML with one SEV-SNP
+        /// reference set holding this digest; needs --reference-name and --key).
         #[arg(long, default_value = "hex")]
         output_format: String,
+        /// Name of the reference set (--output-format policy).
+        #[arg(long)]
+        reference_name: Option<String>,
+        /// Key the reference set unlocks (--output-format policy).
+        #[arg(long)]
+        key: Option<String>,
+        /// Products the reference set accepts (--output-format policy; repeatable; default any).
+        #[arg(long = "product", value_parser = ["milan", "genoa", "turin"])]
+        products: Vec<String>,
     },
     /// Prints the digest of the OVMF pages alone (`sev-snp-measure --mode snp:ovmf-hash`).
     SnpOvmfHash {
@@ -121,6 +131,7 @@ fn snp_digest(
     append: Option<String>,
     snp_ovmf_hash: Option<String>,
     output_format: String,
+    policy: Option<(String, String, Vec<String>)>,
 ) -> Result<()> {
     use sealbuild_measure::snp;
     let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
@@ -168,7 +179,17 @@ fn snp_digest(
         }
         None => snp::launch_digest(&image, vcpus, sig, vmm, features, hashes.as_ref())?,
     };
-    print_digest(&digest, &output_format)
+    match policy {
+        Some((name, key, products)) => {
+            let products: Vec<&str> = products.iter().map(String::as_str).collect();
+            print!(
+                "{}",
+                sealbuild_measure::snp_policy_toml(&digest, &name, &key, &products)
+            );
+            Ok(())
+        }
+        None => print_digest(&digest, &output_format),
+    }
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -224,19 +245,34 @@ fn run(cli: Cli) -> Result<()> {
             append,
             snp_ovmf_hash,
             output_format,
-        } => snp_digest(
-            ovmf,
-            vcpus,
-            vcpu_type,
-            vcpu_sig,
-            vmm_type,
-            guest_features,
-            kernel,
-            initrd,
-            append,
-            snp_ovmf_hash,
-            output_format,
-        ),
+            reference_name,
+            key,
+            products,
+        } => {
+            let policy = match (output_format.as_str(), reference_name, key) {
+                ("policy", Some(n), Some(k)) => Some((n, k, products)),
+                ("policy", _, _) => {
+                    anyhow::bail!(
+                        "--output-format policy needs --reference-name NAME and --key KEY"
+                    )
+                }
+                _ => None,
+            };
+            snp_digest(
+                ovmf,
+                vcpus,
+                vcpu_type,
+                vcpu_sig,
+                vmm_type,
+                guest_features,
+                kernel,
+                initrd,
+                append,
+                snp_ovmf_hash,
+                output_format,
+                policy,
+            )
+        }
     }
 }
 

@@ -403,3 +403,127 @@ fn cli_prints_exactly_what_sev_snp_measure_prints() {
         "missing --vcpu-type must be refused"
     );
 }
+
+/// Kernel-hash cases need an OVMF built with the AmdSev package (it carries
+/// the SNP_KERNEL_HASHES section); Debian's OVMF does not. Give one in
+/// `SEALBUILD_AMDSEV_OVMF` to run this comparison with sev-snp-measure.
+#[test]
+fn kernel_hashes_match_sev_snp_measure_with_an_amdsev_ovmf() {
+    let Some(fw) = std::env::var_os("SEALBUILD_AMDSEV_OVMF") else {
+        eprintln!(
+            "skipping: set SEALBUILD_AMDSEV_OVMF to an AmdSev OVMF.fd (with an SNP_KERNEL_HASHES \
+             section) to compare kernel-hash launch digests with sev-snp-measure"
+        );
+        return;
+    };
+    let fw = PathBuf::from(fw);
+    let dir = tempfile_dir();
+    let kernel = dir.join("vmlinuz");
+    let initrd = dir.join("initrd.img");
+    std::fs::write(
+        &kernel,
+        (0..200_000u32).map(|i| (i * 7) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    std::fs::write(
+        &initrd,
+        (0..90_000u32).map(|i| (i * 13) as u8).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    let args = [
+        "--vcpus",
+        "2",
+        "--vcpu-type",
+        "EPYC-v4",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--initrd",
+        initrd.to_str().unwrap(),
+        "--append",
+        "console=ttyS0 root=/dev/vda1",
+    ];
+    let ours = Command::new(env!("CARGO_BIN_EXE_sealbuild-measure"))
+        .arg("snp")
+        .args(args)
+        .arg("--ovmf")
+        .arg(&fw)
+        .output()
+        .expect("run sealbuild-measure");
+    let peer = Command::new(tool())
+        .args(["--mode", "snp"])
+        .args(args)
+        .arg("--ovmf")
+        .arg(&fw)
+        .output()
+        .expect("run sev-snp-measure");
+    assert!(
+        peer.status.success(),
+        "sev-snp-measure: {}",
+        String::from_utf8_lossy(&peer.stderr)
+    );
+    assert!(
+        ours.status.success(),
+        "sealbuild-measure: {}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ours.stdout),
+        String::from_utf8_lossy(&peer.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sealbuild-measure-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn policy_output_holds_the_launch_digest() {
+    let bin = env!("CARGO_BIN_EXE_sealbuild-measure");
+    let run = |extra: &[&str]| {
+        Command::new(bin)
+            .args([
+                "snp",
+                "--ovmf",
+                OVMF_PATH,
+                "--vcpus",
+                "1",
+                "--vcpu-type",
+                "EPYC-v4",
+            ])
+            .args(extra)
+            .output()
+            .expect("run sealbuild-measure")
+    };
+    let hex_out = String::from_utf8(run(&[]).stdout).unwrap();
+    let policy = run(&[
+        "--output-format",
+        "policy",
+        "--reference-name",
+        "vm",
+        "--key",
+        "k",
+        "--product",
+        "genoa",
+    ]);
+    assert!(
+        policy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&policy.stderr)
+    );
+    let text = String::from_utf8(policy.stdout).unwrap();
+    let parsed =
+        sealbuild_verifier_core::policy::Policy::parse(&text).expect("the verifier loads it");
+    let rule = parsed.references[0]
+        .snp
+        .as_ref()
+        .expect("an SEV-SNP reference set");
+    let m: [u8; 48] = hex::decode(hex_out.trim()).unwrap().try_into().unwrap();
+    assert!(rule.measurements.contains(&m) && rule.measurements.len() == 1);
+    assert_eq!(parsed.keys[0].key_id, "k");
+    // Without a name or key it is a usage error.
+    let bad = run(&["--output-format", "policy"]);
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -417,6 +417,10 @@ fn main() {
         "    appraised cached / sev pre-verified {r2:>5.2}x  (target >= 2x: {})",
         verdict(r2, 2.0)
     );
+    let r5 = cached / sev_uncached;
+    println!(
+        "    appraised cached / sev uncached     {r5:>5.2}x  (information: sev has no chain cache)"
+    );
     let r3 = uncached / sev_uncached;
     println!("    verify_snp uncached / sev uncached  {r3:>5.2}x  (information)");
     let r4 = best(5) / raw;

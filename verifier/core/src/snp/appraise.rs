@@ -91,8 +91,11 @@ fn error_reason(e: &SnpError) -> Reason {
 pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
     let report = AttestationReport::parse(input.report)
         .map_err(|e| vec![error_reason(&SnpError::Format(e))])?;
+    // CPUID (version 3+) must agree with the caller's product; a version 2
+    // report has no CPUID, and then the caller's product is binding.
     let product_from_report = super::detect_product(&report, input.expected_product)
-        .map_err(|e| vec![error_reason(&e)])?;
+        .map_err(|e| vec![error_reason(&e)])?
+        .or(input.expected_product);
     let (kind, signer) = match report.key_info.signing_key {
         SigningKey::Vcek => (IntermediateKind::Ask, SnpSignerKind::Vcek),
         SigningKey::Vlek => (IntermediateKind::Asvk, SnpSignerKind::Vlek),
