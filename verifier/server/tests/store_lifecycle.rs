@@ -31,7 +31,7 @@ fn kinds(store: &dyn Store) -> Vec<String> {
 fn migrations_create_the_schema_in_an_empty_file() {
     let (_dir, path) = temp_db();
     let store = open(&path);
-    assert_eq!(SCHEMA_VERSION, 1);
+    assert_eq!(SCHEMA_VERSION, 2);
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
 
     let c = raw(&path);
@@ -109,7 +109,7 @@ fn a_database_from_a_newer_build_is_refused() {
             err,
             StoreError::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             }
         ),
         "{err}"
@@ -463,4 +463,68 @@ fn times_beyond_sqlite_integers_are_refused() {
     let store = open(&path);
     let err = store.take_nonce(&[1; 32], u64::MAX).unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
+}
+
+#[test]
+fn snp_attesters_get_nonces_without_registration_and_others_do_not() {
+    let (_dir, path) = temp_db();
+    let store = open(&path);
+    let now = 1_000;
+    let nonce = |id: &str, n: u8| NewNonce {
+        nonce: vec![n; 32],
+        agent_id: id.to_string(),
+        expires_at: now + 60,
+    };
+    store
+        .insert_nonce(&nonce("snp:build-vm-1", 1), now)
+        .unwrap();
+    match store.take_nonce(&[1; 32], now).unwrap() {
+        Take::Taken(r) => assert_eq!(r.agent_id, "snp:build-vm-1"),
+        other => panic!("{other:?}"),
+    }
+    // Not an SNP id, not registered: refused as before.
+    let e = store.insert_nonce(&nonce("abcdef", 2), now).unwrap_err();
+    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
+    // "snp:" alone, or with spaces, is not an SNP attester id.
+    for bad in ["snp:", "snp:a b"] {
+        assert!(store.insert_nonce(&nonce(bad, 3), now).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_version_1_database_is_migrated_keeping_its_nonces() {
+    let (_dir, path) = temp_db();
+    {
+        let c = raw(&path);
+        c.execute_batch(sealbuild_verifier::store::MIGRATIONS[0])
+            .unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO agents (agent_id, ek_public, ak_public, ak_name, status, created_at) \
+             VALUES ('a1', x'00', x'00', x'00', 'active', 1)",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO nonces (nonce, agent_id, created_at, expires_at) VALUES (x'0707', 'a1', 1, 100)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = open(&path);
+    assert_eq!(store.schema_version().unwrap(), 2);
+    match store.take_nonce(&[7, 7], 50).unwrap() {
+        Take::Taken(r) => assert_eq!(r.agent_id, "a1"),
+        other => panic!("{other:?}"),
+    }
+    store
+        .insert_nonce(
+            &NewNonce {
+                nonce: vec![9; 32],
+                agent_id: "snp:x".into(),
+                expires_at: 200,
+            },
+            50,
+        )
+        .unwrap();
 }

@@ -37,7 +37,7 @@
 
 mod sqlite;
 
-pub use sqlite::{SqliteOptions, SqliteStore, SCHEMA_VERSION};
+pub use sqlite::{SqliteOptions, SqliteStore, MIGRATIONS, SCHEMA_VERSION};
 
 use crate::audit::{
     AppraisalRecord, AuditEntry, AuditError, AuditHead, NoticeRecord, ReleaseRecord,
