@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # The sealed build on the INSECURE simulated SEV-SNP backend (sourced by
-# scripts/demo.sh --platform snp-sim; uses its DEST, OUT, PIDS, ROOT, say, die).
+# scripts/demo.sh --platform snp-sim; uses its DEST, OUT, PIDS, ROOT, say, die,
+# make_sample_repo).
 #
 # The agent's reports are signed with a published test ARK -> ASK -> VCEK
 # chain (insecure/snp-sim/test-chain); the verifier trusts that chain only
@@ -24,13 +25,7 @@ demo_snp_sim() {
   say "3/9 verifier state: a signing key and an SEV-SNP policy"
   local VSTATE="$OUT/verifier"; mkdir -p "$VSTATE"
   "$VERIFIER" --state-dir "$VSTATE" keys generate --algorithm ed25519 --id build-signing | sed 's/^/    /'
-  local SRC="$OUT/hello"; mkdir -p "$SRC"; cp samples/hello/hello.c samples/hello/Makefile "$SRC/"
-  printf 'out/\n' >"$SRC/.gitignore"
-  git -C "$SRC" init -q
-  GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.invalid GIT_COMMITTER_NAME=demo \
-    GIT_COMMITTER_EMAIL=demo@example.invalid git -C "$SRC" add . >/dev/null
-  GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.invalid GIT_COMMITTER_NAME=demo \
-    GIT_COMMITTER_EMAIL=demo@example.invalid git -C "$SRC" commit -q -m "sample"
+  local SRC="$OUT/hello"; make_sample_repo "$SRC"
   local COMMIT
   COMMIT=$(git -C "$SRC" rev-parse HEAD)
   cat >"$OUT/policy.toml" <<TOML

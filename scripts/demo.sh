@@ -48,6 +48,16 @@ trap cleanup EXIT
 ensure_rust
 ensure_debian_packages
 
+# The sample project as a git checkout in $1 (one commit).
+make_sample_repo() {
+  mkdir -p "$1"; cp samples/hello/hello.c samples/hello/Makefile "$1/"
+  printf 'out/\n' >"$1/.gitignore"
+  git -C "$1" init -q
+  local id=(-c user.name=demo -c user.email=demo@example.invalid)
+  git "${id[@]}" -C "$1" add . >/dev/null
+  git "${id[@]}" -C "$1" commit -q -m "sample"
+}
+
 case "$PLATFORM" in
   tpm) ;;
   snp-sim) source scripts/demo-snp-sim.sh; demo_snp_sim; exit 0 ;;
@@ -101,13 +111,7 @@ VSTATE="$OUT/verifier"; mkdir -p "$VSTATE"
   --require-event-log >"$OUT/policy.toml"
 # The sample project as a git checkout; the key is released only for sealed
 # builds of it (statement policy on the build's source).
-SRC="$OUT/hello"; mkdir -p "$SRC"; cp samples/hello/hello.c samples/hello/Makefile "$SRC/"
-printf 'out/\n' >"$SRC/.gitignore"
-git -C "$SRC" init -q
-GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.invalid GIT_COMMITTER_NAME=demo \
-  GIT_COMMITTER_EMAIL=demo@example.invalid git -C "$SRC" add . >/dev/null
-GIT_AUTHOR_NAME=demo GIT_AUTHOR_EMAIL=demo@example.invalid GIT_COMMITTER_NAME=demo \
-  GIT_COMMITTER_EMAIL=demo@example.invalid git -C "$SRC" commit -q -m "sample"
+SRC="$OUT/hello"; make_sample_repo "$SRC"
 COMMIT=$(git -C "$SRC" rev-parse HEAD)
 cat >>"$OUT/policy.toml" <<TOML
 

@@ -47,57 +47,61 @@ enum Cmd {
     },
     /// Prints the SEV-SNP launch digest of a guest booting an OVMF image,
     /// exactly as `sev-snp-measure --mode snp` prints it.
-    Snp {
-        /// The OVMF firmware image (must carry SEV metadata).
-        #[arg(long)]
-        ovmf: PathBuf,
-        /// Number of vCPUs.
-        #[arg(long)]
-        vcpus: u32,
-        /// QEMU CPU model of the vCPUs (EPYC, EPYC-Rome, EPYC-Milan-v2, EPYC-Genoa, …).
-        #[arg(long, conflicts_with = "vcpu_sig")]
-        vcpu_type: Option<String>,
-        /// vCPU signature (CPUID Fn0000_0001_EAX), decimal or 0x-hex.
-        #[arg(long)]
-        vcpu_sig: Option<String>,
-        /// Hypervisor: qemu, ec2 or gce.
-        #[arg(long, default_value = "qemu")]
-        vmm_type: String,
-        /// SEV_FEATURES of the VMSAs, decimal or 0x-hex.
-        #[arg(long, default_value = "0x1")]
-        guest_features: String,
-        /// Directly booted kernel (needs an OVMF with an SNP_KERNEL_HASHES section).
-        #[arg(long)]
-        kernel: Option<PathBuf>,
-        /// Initrd of the directly booted kernel.
-        #[arg(long, requires = "kernel")]
-        initrd: Option<PathBuf>,
-        /// Kernel command line.
-        #[arg(long, requires = "kernel")]
-        append: Option<String>,
-        /// Precomputed OVMF hash (`snp-ovmf-hash`), hex: the OVMF pages are not measured again.
-        #[arg(long)]
-        snp_ovmf_hash: Option<String>,
-        /// hex, base64, or policy (a policy v1 TOML with one SEV-SNP
-        /// reference set holding this digest; needs --reference-name and --key).
-        #[arg(long, default_value = "hex")]
-        output_format: String,
-        /// Name of the reference set (--output-format policy).
-        #[arg(long)]
-        reference_name: Option<String>,
-        /// Key the reference set unlocks (--output-format policy).
-        #[arg(long)]
-        key: Option<String>,
-        /// Products the reference set accepts (--output-format policy; repeatable; default any).
-        #[arg(long = "product", value_parser = ["milan", "genoa", "turin"])]
-        products: Vec<String>,
-    },
+    Snp(SnpArgs),
     /// Prints the digest of the OVMF pages alone (`sev-snp-measure --mode snp:ovmf-hash`).
     SnpOvmfHash {
         /// The OVMF firmware image.
         #[arg(long)]
         ovmf: PathBuf,
     },
+}
+
+/// Arguments of `snp`.
+#[derive(Debug, clap::Args)]
+struct SnpArgs {
+    /// The OVMF firmware image (must carry SEV metadata).
+    #[arg(long)]
+    ovmf: PathBuf,
+    /// Number of vCPUs.
+    #[arg(long)]
+    vcpus: u32,
+    /// QEMU CPU model of the vCPUs (EPYC, EPYC-Rome, EPYC-Milan-v2, EPYC-Genoa, …).
+    #[arg(long, conflicts_with = "vcpu_sig")]
+    vcpu_type: Option<String>,
+    /// vCPU signature (CPUID Fn0000_0001_EAX), decimal or 0x-hex.
+    #[arg(long)]
+    vcpu_sig: Option<String>,
+    /// Hypervisor: qemu, ec2 or gce.
+    #[arg(long, default_value = "qemu")]
+    vmm_type: String,
+    /// SEV_FEATURES of the VMSAs, decimal or 0x-hex.
+    #[arg(long, default_value = "0x1")]
+    guest_features: String,
+    /// Directly booted kernel (needs an OVMF with an SNP_KERNEL_HASHES section).
+    #[arg(long)]
+    kernel: Option<PathBuf>,
+    /// Initrd of the directly booted kernel.
+    #[arg(long, requires = "kernel")]
+    initrd: Option<PathBuf>,
+    /// Kernel command line.
+    #[arg(long, requires = "kernel")]
+    append: Option<String>,
+    /// Precomputed OVMF hash (`snp-ovmf-hash`), hex: the OVMF pages are not measured again.
+    #[arg(long)]
+    snp_ovmf_hash: Option<String>,
+    /// hex, base64, or policy (a policy v1 TOML with one SEV-SNP
+    /// reference set holding this digest; needs --reference-name and --key).
+    #[arg(long, default_value = "hex")]
+    output_format: String,
+    /// Name of the reference set (--output-format policy).
+    #[arg(long)]
+    reference_name: Option<String>,
+    /// Key the reference set unlocks (--output-format policy).
+    #[arg(long)]
+    key: Option<String>,
+    /// Products the reference set accepts (--output-format policy; repeatable; default any).
+    #[arg(long = "product", value_parser = ["milan", "genoa", "turin"])]
+    products: Vec<String>,
 }
 
 fn print_digest(d: &[u8], format: &str) -> Result<()> {
@@ -118,21 +122,28 @@ fn parse_u64(what: &str, s: &str) -> Result<u64> {
     parsed.with_context(|| format!("{what}: '{s}' is not a decimal or 0x-hex number"))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn snp_digest(
-    ovmf: PathBuf,
-    vcpus: u32,
-    vcpu_type: Option<String>,
-    vcpu_sig: Option<String>,
-    vmm_type: String,
-    guest_features: String,
-    kernel: Option<PathBuf>,
-    initrd: Option<PathBuf>,
-    append: Option<String>,
-    snp_ovmf_hash: Option<String>,
-    output_format: String,
-    policy: Option<(String, String, Vec<String>)>,
-) -> Result<()> {
+fn snp_digest(a: SnpArgs) -> Result<()> {
+    let policy = match (a.output_format.as_str(), a.reference_name, a.key) {
+        ("policy", Some(n), Some(k)) => Some((n, k, a.products)),
+        ("policy", _, _) => {
+            anyhow::bail!("--output-format policy needs --reference-name NAME and --key KEY")
+        }
+        _ => None,
+    };
+    let SnpArgs {
+        ovmf,
+        vcpus,
+        vcpu_type,
+        vcpu_sig,
+        vmm_type,
+        guest_features,
+        kernel,
+        initrd,
+        append,
+        snp_ovmf_hash,
+        output_format,
+        ..
+    } = a;
     use sealbuild_measure::snp;
     let read = |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
     let image = read(&ovmf)?;
@@ -233,46 +244,7 @@ fn run(cli: Cli) -> Result<()> {
                 std::fs::read(&ovmf).with_context(|| format!("reading {}", ovmf.display()))?;
             print_digest(&sealbuild_measure::snp::ovmf_hash(&image)?, "hex")
         }
-        Cmd::Snp {
-            ovmf,
-            vcpus,
-            vcpu_type,
-            vcpu_sig,
-            vmm_type,
-            guest_features,
-            kernel,
-            initrd,
-            append,
-            snp_ovmf_hash,
-            output_format,
-            reference_name,
-            key,
-            products,
-        } => {
-            let policy = match (output_format.as_str(), reference_name, key) {
-                ("policy", Some(n), Some(k)) => Some((n, k, products)),
-                ("policy", _, _) => {
-                    anyhow::bail!(
-                        "--output-format policy needs --reference-name NAME and --key KEY"
-                    )
-                }
-                _ => None,
-            };
-            snp_digest(
-                ovmf,
-                vcpus,
-                vcpu_type,
-                vcpu_sig,
-                vmm_type,
-                guest_features,
-                kernel,
-                initrd,
-                append,
-                snp_ovmf_hash,
-                output_format,
-                policy,
-            )
-        }
+        Cmd::Snp(a) => snp_digest(a),
     }
 }
 
