@@ -11,6 +11,7 @@
 //! in the verifier core.
 
 pub mod certtable;
+pub mod fields;
 pub mod report;
 pub mod tcb;
 

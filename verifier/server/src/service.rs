@@ -4,18 +4,15 @@
 //! Time comes from the [`Clock`] and is passed down as a value. Blocking
 //! storage calls run on tokio's blocking pool.
 
-use crate::audit::{
-    AppraisalBody, AppraisalRecord, AuditEntryJson, NoticeBody, NoticeRecord, ReleaseRecord,
-};
+use crate::audit::{AppraisalBody, AppraisalRecord, NoticeBody, NoticeRecord, ReleaseRecord};
 use crate::clock::Clock;
 use crate::collateral::store::CollateralStore;
 use crate::config::Config;
 use crate::error::{Result, ServerError};
-use crate::keys::{KeyAlgorithm, KeyManager, PublicKeyInfo};
+use crate::keys::KeyManager;
 use crate::resultkey::ResultKey;
 use crate::store::{
-    AgentStatus, KeySummary, NewAgent, NewChallenge, NewNonce, NewPolicy, PolicyRecord, Store,
-    StoreError, Take,
+    AgentStatus, NewAgent, NewChallenge, NewNonce, PolicyRecord, Store, StoreError, Take,
 };
 use rand::RngCore;
 use sealbuild_common::api::{
@@ -37,6 +34,8 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
+
+mod admin;
 
 /// Policy id under which the admin API and CLI store documents.
 pub const POLICY_ID: &str = "default";
@@ -735,80 +734,6 @@ impl Verifier {
             ear,
             keys: sealed,
         })
-    }
-
-    /// The current policy.
-    pub async fn current_policy(&self) -> Result<PolicyInfo> {
-        let rec = self
-            .current_policy_record()
-            .await?
-            .ok_or_else(|| ServerError::NotFound("no policy is loaded".into()))?;
-        Ok(PolicyInfo {
-            policy_id: format!("sha256:{}", rec.sha256),
-            version: rec.version,
-            text: rec.document,
-        })
-    }
-
-    /// Checks and stores a policy document as the current policy.
-    pub async fn set_policy(&self, text: String) -> Result<PolicyInfo> {
-        let policy = Policy::parse(&text).map_err(sealbuild_verifier_core::Error::from)?;
-        for key_id in policy.key_ids() {
-            let store = self.store.clone();
-            let kid = key_id.to_string();
-            if blocking(move || store.key(&kid)).await?.is_none() {
-                return Err(ServerError::BadRequest(format!(
-                    "policy grants key '{key_id}', which the key store does not hold"
-                )));
-            }
-        }
-        let now = self.clock.now();
-        let store = self.store.clone();
-        let doc = text.clone();
-        let rec = blocking(move || {
-            store.put_policy(
-                &NewPolicy {
-                    policy_id: POLICY_ID.into(),
-                    document: doc,
-                    make_current: true,
-                },
-                now,
-            )
-        })
-        .await?;
-        Ok(PolicyInfo {
-            policy_id: format!("sha256:{}", rec.sha256),
-            version: rec.version,
-            text,
-        })
-    }
-
-    /// Generates and stores a key.
-    pub async fn generate_key(&self, algorithm: &str, id: Option<String>) -> Result<PublicKeyInfo> {
-        let alg = KeyAlgorithm::from_name(algorithm)
-            .map_err(|e| ServerError::BadRequest(e.to_string()))?;
-        let new = self
-            .keys
-            .generate(alg, id.as_deref())
-            .map_err(|e| ServerError::Key(e.to_string()))?;
-        let now = self.clock.now();
-        let store = self.store.clone();
-        let rec = blocking(move || store.insert_key(&new, now)).await?;
-        Ok(rec.public)
-    }
-
-    /// Every key, public halves only.
-    pub async fn list_keys(&self) -> Result<Vec<KeySummary>> {
-        let store = self.store.clone();
-        let keys = blocking(move || store.list_keys()).await?;
-        Ok(keys.iter().map(|k| k.summary()).collect())
-    }
-
-    /// Audit entries from `from`.
-    pub async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<AuditEntryJson>> {
-        let store = self.store.clone();
-        let entries = blocking(move || store.audit_entries(from, limit)).await?;
-        Ok(entries.iter().map(|e| e.to_json()).collect())
     }
 }
 
