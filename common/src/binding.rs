@@ -26,7 +26,8 @@
 //! key, a replayed nonce or another statement changes the digest and the
 //! evidence no longer matches.
 
-use sha2::{Digest, Sha256};
+use crate::crypto::Hasher;
+use crate::HashAlg;
 
 /// Domain-separation tag, NUL included.
 pub const BINDING_TAG: &[u8; 21] = b"sealbuild/binding/v1\0";
@@ -48,7 +49,7 @@ pub struct Binding<'a> {
 impl Binding<'_> {
     /// The 32-byte binding digest described in the module docs.
     pub fn digest(&self) -> [u8; 32] {
-        let mut h = Sha256::new();
+        let mut h = Hasher::new(HashAlg::Sha256);
         h.update(BINDING_TAG);
         h.update(self.nonce);
         // An HPKE public key is at most 133 bytes (P-521 uncompressed); a longer
@@ -64,7 +65,11 @@ impl Binding<'_> {
                 h.update(d);
             }
         }
-        h.finalize().into()
+        let mut out = [0u8; 32];
+        for (o, d) in out.iter_mut().zip(h.finish()) {
+            *o = d;
+        }
+        out
     }
 }
 

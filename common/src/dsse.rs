@@ -39,12 +39,12 @@
 
 use crate::error::FormatError;
 use crate::intoto::strict_json;
+use crate::HashAlg;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::{alphabet, Engine as _};
 use pkcs8::DecodePrivateKey as _;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 use thiserror::Error;
 
@@ -222,7 +222,7 @@ fn spki(prefix: &[u8], key: &[u8]) -> Vec<u8> {
 }
 
 fn keyid_of(spki_der: &[u8]) -> String {
-    hex::encode(Sha256::digest(spki_der))
+    hex::encode(crate::crypto::sha256(spki_der))
 }
 
 fn pem_of(spki_der: &[u8]) -> String {
@@ -325,12 +325,28 @@ impl DsseSigner {
 
     /// The verifier for this key (accepting in-toto payloads).
     pub fn verifier(&self) -> DsseVerifier {
-        let key = match self {
-            Self::Ed25519(k) => VerifierKey::Ed25519(k.verifying_key()),
-            Self::EcdsaP256(k) => VerifierKey::EcdsaP256(*k.verifying_key()),
-            Self::EcdsaP384(k) => VerifierKey::EcdsaP384(*k.verifying_key()),
+        let (kind, raw) = match self {
+            Self::Ed25519(k) => (KeyKind::Ed25519, k.verifying_key().as_bytes().to_vec()),
+            Self::EcdsaP256(k) => (
+                KeyKind::EcdsaP256,
+                k.verifying_key()
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
+            ),
+            Self::EcdsaP384(k) => (
+                KeyKind::EcdsaP384,
+                k.verifying_key()
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
+            ),
         };
-        DsseVerifier::from_key(key)
+        // A key we hold is a valid key: the provider accepts its public half.
+        match DsseVerifier::from_raw(kind, &raw) {
+            Ok(v) => v,
+            Err(e) => unreachable!("a signing key's own public key was refused: {e}"),
+        }
     }
 
     /// The raw signature over `pae(payload_type, payload)`.
@@ -366,11 +382,19 @@ impl DsseSigner {
     }
 }
 
+/// The key of a [`DsseVerifier`], checked through the one crypto provider
+/// (`crate::crypto`); shared so that a verifier stays cheap to clone.
 #[derive(Debug, Clone)]
-enum VerifierKey {
-    Ed25519(ed25519_dalek::VerifyingKey),
-    EcdsaP256(p256::ecdsa::VerifyingKey),
-    EcdsaP384(p384::ecdsa::VerifyingKey),
+struct VerifierKey {
+    key: std::sync::Arc<crate::crypto::VerifyingKey>,
+    kind: KeyKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyKind {
+    Ed25519,
+    EcdsaP256,
+    EcdsaP384,
 }
 
 /// Verifies DSSE envelopes signed by one public key.
@@ -383,18 +407,33 @@ pub struct DsseVerifier {
 }
 
 impl DsseVerifier {
-    fn from_key(key: VerifierKey) -> Self {
-        let spki_der = match &key {
-            VerifierKey::Ed25519(k) => spki(&SPKI_ED25519, k.as_bytes()),
-            VerifierKey::EcdsaP256(k) => spki(&SPKI_P256, k.to_encoded_point(false).as_bytes()),
-            VerifierKey::EcdsaP384(k) => spki(&SPKI_P384, k.to_encoded_point(false).as_bytes()),
+    /// `raw` is the 32-byte Ed25519 key or the uncompressed EC point.
+    fn from_raw(kind: KeyKind, raw: &[u8]) -> Result<Self, DsseError> {
+        use crate::crypto::{Curve, VerifyingKey};
+        let bad = |e: crate::crypto::CryptoError| DsseError::Key(e.to_string());
+        let (key, spki_der) = match kind {
+            KeyKind::Ed25519 => (
+                VerifyingKey::ed25519(raw).map_err(bad)?,
+                spki(&SPKI_ED25519, raw),
+            ),
+            KeyKind::EcdsaP256 => (
+                VerifyingKey::ecdsa(Curve::P256, raw, HashAlg::Sha256).map_err(bad)?,
+                spki(&SPKI_P256, raw),
+            ),
+            KeyKind::EcdsaP384 => (
+                VerifyingKey::ecdsa(Curve::P384, raw, HashAlg::Sha384).map_err(bad)?,
+                spki(&SPKI_P384, raw),
+            ),
         };
-        Self {
+        Ok(Self {
             keyid: keyid_of(&spki_der),
             spki_der,
-            key,
+            key: VerifierKey {
+                key: std::sync::Arc::new(key),
+                kind,
+            },
             payload_type: PAYLOAD_TYPE_INTOTO.to_string(),
-        }
+        })
     }
 
     /// Loads a SubjectPublicKeyInfo DER (Ed25519, or EC on P-256/P-384 with a
@@ -413,7 +452,7 @@ impl DsseVerifier {
             .subject_public_key
             .as_bytes()
             .ok_or_else(|| DsseError::Key("public key BIT STRING has unused bits".to_string()))?;
-        let key = match (oid.as_str(), curve.as_str()) {
+        let (kind, raw) = match (oid.as_str(), curve.as_str()) {
             ("1.3.101.112", _) => {
                 if info.algorithm.parameters.is_some() {
                     return Err(DsseError::Key(
@@ -421,24 +460,31 @@ impl DsseVerifier {
                             .to_string(),
                     ));
                 }
-                let raw: [u8; 32] = point.try_into().map_err(|_| {
-                    DsseError::Key(format!(
+                if point.len() != 32 {
+                    return Err(DsseError::Key(format!(
                         "Ed25519 public key must be 32 bytes, got {}",
                         point.len()
-                    ))
-                })?;
-                VerifierKey::Ed25519(
-                    ed25519_dalek::VerifyingKey::from_bytes(&raw)
-                        .map_err(|e| DsseError::Key(format!("Ed25519 public key: {e}")))?,
-                )
+                    )));
+                }
+                (KeyKind::Ed25519, point.to_vec())
             }
-            ("1.2.840.10045.2.1", "1.2.840.10045.3.1.7") => VerifierKey::EcdsaP256(
+            // Compressed points are expanded (and checked to be on the
+            // curve) here; the provider verifies with the uncompressed form.
+            ("1.2.840.10045.2.1", "1.2.840.10045.3.1.7") => (
+                KeyKind::EcdsaP256,
                 p256::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                    .map_err(|_| DsseError::Key("not a point on P-256".to_string()))?,
+                    .map_err(|_| DsseError::Key("not a point on P-256".to_string()))?
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
             ),
-            ("1.2.840.10045.2.1", "1.3.132.0.34") => VerifierKey::EcdsaP384(
+            ("1.2.840.10045.2.1", "1.3.132.0.34") => (
+                KeyKind::EcdsaP384,
                 p384::ecdsa::VerifyingKey::from_sec1_bytes(point)
-                    .map_err(|_| DsseError::Key("not a point on P-384".to_string()))?,
+                    .map_err(|_| DsseError::Key("not a point on P-384".to_string()))?
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
             ),
             (alg, curve) => {
                 return Err(DsseError::Key(format!(
@@ -448,7 +494,7 @@ impl DsseVerifier {
                 )))
             }
         };
-        Ok(Self::from_key(key))
+        Self::from_raw(kind, &raw)
     }
 
     /// Loads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo, RFC 7468 §13).
@@ -486,54 +532,33 @@ impl DsseVerifier {
         payload: &[u8],
         sig: &[u8],
     ) -> Result<(), String> {
-        use signature::Verifier as _;
         let m = pae(payload_type, payload);
-        match &self.key {
-            VerifierKey::Ed25519(k) => {
-                let s = ed25519_dalek::Signature::from_slice(sig).map_err(|_| {
-                    format!("Ed25519 signature must be 64 bytes, got {}", sig.len())
-                })?;
-                k.verify_strict(&m, &s)
+        let key = &self.key.key;
+        match self.key.kind {
+            KeyKind::Ed25519 => {
+                if sig.len() != 64 {
+                    return Err(format!(
+                        "Ed25519 signature must be 64 bytes, got {}",
+                        sig.len()
+                    ));
+                }
+                key.verify(&m, sig)
                     .map_err(|_| "Ed25519 signature does not verify".to_string())
             }
-            VerifierKey::EcdsaP256(k) => {
-                let candidates: Vec<p256::ecdsa::Signature> = [
-                    p256::ecdsa::Signature::from_der(sig).ok(),
-                    p256::ecdsa::Signature::from_slice(sig).ok(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                if candidates.is_empty() {
-                    return Err(format!(
-                        "not an ECDSA P-256 signature (DER or 64-byte r||s), {} bytes",
-                        sig.len()
-                    ));
-                }
-                if candidates.iter().any(|s| k.verify(&m, s).is_ok()) {
+            KeyKind::EcdsaP256 | KeyKind::EcdsaP384 => {
+                let (name, size) = if self.key.kind == KeyKind::EcdsaP256 {
+                    ("P-256/SHA-256", 32)
+                } else {
+                    ("P-384/SHA-384", 48)
+                };
+                // securesystemslib writes DER; some signers write r || s.
+                let fixed = (sig.len() == 2 * size).then(|| sig.split_at(size));
+                let ok = key.verify(&m, sig).is_ok()
+                    || fixed.is_some_and(|(r, s)| key.verify_ecdsa_rs(&m, r, s).is_ok());
+                if ok {
                     Ok(())
                 } else {
-                    Err("ECDSA P-256/SHA-256 signature does not verify".to_string())
-                }
-            }
-            VerifierKey::EcdsaP384(k) => {
-                let candidates: Vec<p384::ecdsa::Signature> = [
-                    p384::ecdsa::Signature::from_der(sig).ok(),
-                    p384::ecdsa::Signature::from_slice(sig).ok(),
-                ]
-                .into_iter()
-                .flatten()
-                .collect();
-                if candidates.is_empty() {
-                    return Err(format!(
-                        "not an ECDSA P-384 signature (DER or 96-byte r||s), {} bytes",
-                        sig.len()
-                    ));
-                }
-                if candidates.iter().any(|s| k.verify(&m, s).is_ok()) {
-                    Ok(())
-                } else {
-                    Err("ECDSA P-384/SHA-384 signature does not verify".to_string())
+                    Err(format!("ECDSA {name} signature does not verify"))
                 }
             }
         }

@@ -11,11 +11,13 @@
 //! * [`intoto`]: the build statement: in-toto Statement v1 with SLSA Provenance v1.
 //! * [`dsse`]: DSSE v1 envelopes, their signers and verifiers.
 //! * [`cel`]: the runtime measurement log in TCG Canonical Event Log JSON.
+//! * [`crypto`]: the one provider of signature checks and hashes (AWS-LC).
 //! * [`snp`]: AMD SEV-SNP attestation reports and TCB versions.
 
 pub mod api;
 pub mod binding;
 pub mod cel;
+pub mod crypto;
 pub mod dsse;
 pub mod error;
 pub mod eventlog;

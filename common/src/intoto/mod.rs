@@ -46,7 +46,6 @@ use crate::api::b64;
 use crate::error::FormatError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `_type` of an in-toto Statement v1.
@@ -65,7 +64,7 @@ pub const MAX_STATEMENT_LEN: usize = 4 * 1024 * 1024;
 /// evidence binding ([`crate::binding::Binding::statement_digest`]), the
 /// runtime measurement log's `statement` event and the EAR carry.
 pub fn statement_digest(payload: &[u8]) -> [u8; 32] {
-    Sha256::digest(payload).into()
+    crate::crypto::sha256(payload)
 }
 
 /// An in-toto Statement v1.

@@ -27,7 +27,6 @@ use sealbuild_common::dsse::{DsseVerifier, Envelope, PAYLOAD_TYPE_INTOTO};
 use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::Public;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,7 +162,7 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
             }
         }
     };
-    let digest: [u8; 32] = Sha256::digest(&payload).into();
+    let digest: [u8; 32] = sealbuild_common::crypto::sha256(&payload);
     let digest_hex = hex::encode(digest);
     let statement = match Statement::parse(&payload).and_then(|s| s.provenance().map(|_| s)) {
         Ok(s) => {

@@ -30,8 +30,10 @@ use ciborium::value::{Integer, Value};
 use coset::{
     iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
 };
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use sealbuild_common::crypto::{self, Curve};
+use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
 use thiserror::Error;
 
@@ -419,9 +421,19 @@ impl Ear {
                 "algorithm must be ES256, got {alg:?}"
             )));
         }
+        // RFC 9053 §2.1: ES256 signatures are r || s, 32 bytes each.
+        let point = key.to_encoded_point(false);
+        let provider_key =
+            crypto::VerifyingKey::ecdsa(Curve::P256, point.as_bytes(), HashAlg::Sha256)
+                .map_err(|_| EarError::Signature)?;
         sign1.verify_signature(b"", |sig, tbs| {
-            let sig = Signature::from_slice(sig).map_err(|_| EarError::Signature)?;
-            key.verify(tbs, &sig).map_err(|_| EarError::Signature)
+            if sig.len() != 64 {
+                return Err(EarError::Signature);
+            }
+            let (r, s) = sig.split_at(32);
+            provider_key
+                .verify_ecdsa_rs(tbs, r, s)
+                .map_err(|_| EarError::Signature)
         })?;
         let payload = sign1
             .payload

@@ -23,15 +23,12 @@
 //! * SHA-1 (signature hash, PCR bank with selected PCRs, or pcrDigest) is
 //!   refused unless [`QuoteOptions::allow_sha1`] is set.
 
-use rsa::traits::PublicKeyParts;
-use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
+use sealbuild_common::crypto::{ecdsa_der, CryptoError, Curve, PssSalt, Scheme, VerifyingKey};
 use sealbuild_common::tpm::{
     AsymScheme, Attest, ClockInfo, EccCurve, ObjectAttribute, PcrSelectionList, PcrValues, Public,
     PublicKey, SigScheme, Signature, SignatureValue,
 };
 use sealbuild_common::{FormatError, HashAlg};
-use sha1::Sha1;
-use sha2::{Sha256, Sha384, Sha512};
 use thiserror::Error;
 
 /// Why a quote, its signature or its attestation key was not accepted.
@@ -240,23 +237,12 @@ pub fn verify_quote_signature(
     };
     match (ak.public_key()?, sig.value()) {
         (PublicKey::Rsa { modulus, exponent }, SignatureValue::Rsa(s)) => {
-            let key = RsaPublicKey::new(BigUint::from_bytes_be(&modulus), BigUint::from(exponent))
-                .map_err(|e| QuoteError::BadKey {
-                    reason: format!(
-                        "RSA key (modulus {} bytes, exponent {exponent}): {e}",
-                        modulus.len()
-                    ),
-                })?;
-            let ok = match sig.scheme() {
-                SigScheme::RsaPss => verify_pss(&key, sig.hash(), &digest, s),
-                _ => key.verify(pkcs1v15(sig.hash()), &digest, s).is_ok(),
-            };
-            if !ok {
+            if !verify_rsa(&modulus, exponent, sig.scheme(), sig.hash(), &digest, s)? {
                 return Err(bad_signature());
             }
         }
         (PublicKey::Ecc { curve, x, y }, SignatureValue::Ecdsa { r, s }) => {
-            if !verify_ecdsa(curve, &x, &y, r, s, &digest)? {
+            if !verify_ecdsa(curve, &x, &y, r, s, sig.hash(), &digest)? {
                 return Err(bad_signature());
             }
         }
@@ -417,54 +403,42 @@ fn check_scheme(ak: &Public, sig: &Signature, sig_name: &str) -> Result<(), Quot
     }
 }
 
-/// RFC 8017 §9.2 note 1: the DER DigestInfo prefix of each hash.
-fn pkcs1v15(hash: HashAlg) -> Pkcs1v15Sign {
-    let prefix: &[u8] = match hash {
-        HashAlg::Sha1 => &[
-            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
-            0x14,
+/// RSASSA-PKCS1-v1_5, or RSASSA-PSS with salt = digest length and, failing
+/// that, salt = the maximum for the key, over `digest` (through the one
+/// crypto provider).
+fn verify_rsa(
+    modulus: &[u8],
+    exponent: u32,
+    scheme: SigScheme,
+    hash: HashAlg,
+    digest: &[u8],
+    sig: &[u8],
+) -> Result<bool, QuoteError> {
+    let schemes: &[Scheme] = match scheme {
+        SigScheme::RsaPss => &[
+            Scheme::RsaPss(hash, PssSalt::DigestLength),
+            Scheme::RsaPss(hash, PssSalt::Maximum),
         ],
-        HashAlg::Sha256 => &[
-            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-            0x01, 0x05, 0x00, 0x04, 0x20,
-        ],
-        HashAlg::Sha384 => &[
-            0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-            0x02, 0x05, 0x00, 0x04, 0x30,
-        ],
-        HashAlg::Sha512 => &[
-            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-            0x03, 0x05, 0x00, 0x04, 0x40,
-        ],
+        _ => &[Scheme::RsaPkcs1v15(hash)],
     };
-    Pkcs1v15Sign {
-        hash_len: Some(hash.size()),
-        prefix: prefix.into(),
+    for s in schemes {
+        let key = VerifyingKey::rsa(modulus, &exponent.to_be_bytes(), *s).map_err(|e| match e {
+            CryptoError::Unsupported(what) => QuoteError::SchemeMismatch {
+                signature: format!("{scheme}-{hash}"),
+                reason: format!("not supported by this verifier: {what}"),
+            },
+            other => QuoteError::BadKey {
+                reason: format!(
+                    "RSA key (modulus {} bytes, exponent {exponent}): {other}",
+                    modulus.len()
+                ),
+            },
+        })?;
+        if key.verify_digest(digest, sig).is_ok() {
+            return Ok(true);
+        }
     }
-}
-
-/// RSASSA-PSS with salt = digest length, else salt = the maximum for the key.
-fn verify_pss(key: &RsaPublicKey, hash: HashAlg, digest: &[u8], sig: &[u8]) -> bool {
-    fn with<D>(key: &RsaPublicKey, digest: &[u8], sig: &[u8], salt: usize) -> bool
-    where
-        D: 'static + sha2::digest::Digest + sha2::digest::DynDigest + Send + Sync,
-    {
-        key.verify(rsa::Pss::new_with_salt::<D>(salt), digest, sig)
-            .is_ok()
-    }
-    // emLen = ceil((modBits - 1) / 8); maximum salt = emLen - hLen - 2.
-    let em_len = (key.n().bits().saturating_sub(1)).div_ceil(8);
-    let max_salt = em_len.saturating_sub(hash.size() + 2);
-    let mut salts = vec![hash.size()];
-    if max_salt != hash.size() {
-        salts.push(max_salt);
-    }
-    salts.into_iter().any(|salt| match hash {
-        HashAlg::Sha1 => with::<Sha1>(key, digest, sig, salt),
-        HashAlg::Sha256 => with::<Sha256>(key, digest, sig, salt),
-        HashAlg::Sha384 => with::<Sha384>(key, digest, sig, salt),
-        HashAlg::Sha512 => with::<Sha512>(key, digest, sig, salt),
-    })
+    Ok(false)
 }
 
 /// ECDSA over a prehashed digest. `x`, `y` are `curve.size()` bytes; `r`, `s`
@@ -475,12 +449,20 @@ fn verify_ecdsa(
     y: &[u8],
     r: &[u8],
     s: &[u8],
+    hash: HashAlg,
     digest: &[u8],
 ) -> Result<bool, QuoteError> {
-    use p256::ecdsa::signature::hazmat::PrehashVerifier;
-
-    let size = curve.size();
-    let pad = |v: &[u8], what: &str| -> Result<Vec<u8>, QuoteError> {
+    let c = match curve {
+        EccCurve::NistP256 => Curve::P256,
+        EccCurve::NistP384 => Curve::P384,
+        EccCurve::NistP521 => {
+            return Err(QuoteError::BadKey {
+                reason: "ECDSA on NIST P-521 is not supported by this verifier".into(),
+            })
+        }
+    };
+    let size = c.size();
+    for (v, what) in [(r, "signatureR"), (s, "signatureS")] {
         if v.len() > size {
             return Err(QuoteError::Format(FormatError::unexpected(
                 "TPMS_SIGNATURE_ECC",
@@ -488,36 +470,22 @@ fn verify_ecdsa(
                 format_args!("{} bytes", v.len()),
             )));
         }
-        let mut out = vec![0u8; size.saturating_sub(v.len())];
-        out.extend_from_slice(v);
-        Ok(out)
-    };
-    let rs = [pad(r, "signatureR")?, pad(s, "signatureS")?].concat();
-    let sec1 = [&[0x04u8][..], x, y].concat();
-    let bad_key = |e: p256::ecdsa::Error| QuoteError::BadKey {
-        reason: format!(
-            "{curve} point x={} y={} is not on the curve: {e}",
-            hex::encode(x),
-            hex::encode(y)
-        ),
-    };
-    match curve {
-        EccCurve::NistP256 => {
-            let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad_key)?;
-            let Ok(sig) = p256::ecdsa::Signature::from_slice(&rs) else {
-                return Ok(false);
-            };
-            Ok(key.verify_prehash(digest, &sig).is_ok())
-        }
-        EccCurve::NistP384 => {
-            let key = p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(bad_key)?;
-            let Ok(sig) = p384::ecdsa::Signature::from_slice(&rs) else {
-                return Ok(false);
-            };
-            Ok(key.verify_prehash(digest, &sig).is_ok())
-        }
-        EccCurve::NistP521 => Err(QuoteError::BadKey {
-            reason: "ECDSA on NIST P-521 is not supported by this verifier".into(),
-        }),
     }
+    let key = VerifyingKey::ecdsa_xy(c, x, y, hash).map_err(|e| match e {
+        CryptoError::Unsupported(what) => QuoteError::SchemeMismatch {
+            signature: format!("ECDSA-{hash}"),
+            reason: format!("not supported by this verifier: {what}"),
+        },
+        other => QuoteError::BadKey {
+            reason: format!(
+                "{curve} point x={} y={}: {other}",
+                hex::encode(x),
+                hex::encode(y)
+            ),
+        },
+    })?;
+    let Some(der) = ecdsa_der(c, r, s) else {
+        return Ok(false);
+    };
+    Ok(key.verify_digest(digest, &der).is_ok())
 }

@@ -6,7 +6,6 @@ use crate::credential::{EkCurve, EkKey, EkPublicKey};
 use crate::ekcert;
 use crate::quote::check_ak_attributes;
 use sealbuild_common::tpm::{EccCurve, Public, PublicKey, SymDefObject};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 /// Why a registration was refused.
@@ -148,7 +147,7 @@ pub fn check_registration(
                     .iter()
                     .position(|s| s == subject)
                     .and_then(|i| input.anchors.get(i))
-                    .map(|der| hex::encode(Sha256::digest(der)))
+                    .map(|der| hex::encode(sealbuild_common::crypto::sha256(der)))
             });
             (fingerprint, anchor_subject)
         }

@@ -475,9 +475,16 @@ fn rsapss_accepts_digest_and_maximum_salt_lengths_only() {
     // Current TPMs (swtpm above) use a salt as long as the digest; older TPM
     // firmware used the largest salt the key allows. Both verify; others do not.
     use rand::SeedableRng;
+    use rsa::pkcs8::DecodePrivateKey;
     use rsa::traits::PublicKeyParts;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed);
-    let key = rsa::RsaPrivateKey::new(&mut rng, 1024).unwrap();
+    // A fixed 2048-bit key (the provider refuses RSA keys under 2048 bits).
+    let pem = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/data/keys/openssl/rsa2048.pem"
+    ))
+    .unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
     let modulus = key.n().to_bytes_be();
     let attrs = ObjectAttributes::from_attributes(&[
         ObjectAttribute::Restricted,
@@ -489,7 +496,7 @@ fn rsapss_accepts_digest_and_maximum_salt_lengths_only() {
     let body = RsaPublic::new(
         SymDefObject::Null,
         AsymScheme::RsaPss(HashAlg::Sha256),
-        1024,
+        2048,
         0,
         &modulus,
     )
@@ -498,7 +505,7 @@ fn rsapss_accepts_digest_and_maximum_salt_lengths_only() {
     let (sel, v) = soft_values();
     let attest = quote_bytes(b"pss", &sel, &v.digest(&sel, HashAlg::Sha256).unwrap());
     let digest = HashAlg::Sha256.digest(&attest);
-    let max_salt = 128 - 32 - 2;
+    let max_salt = 256 - 32 - 2;
     for (salt, ok) in [
         (32usize, true),
         (max_salt, true),

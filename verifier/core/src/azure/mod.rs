@@ -39,11 +39,9 @@ pub mod evidence;
 pub mod hcl;
 pub mod vardata;
 
-use rsa::Pkcs1v15Sign;
 use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_common::tpm::{Attest, PcrSelectionList, PcrValues};
 use sealbuild_common::{FormatError, HashAlg};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::quote::{check_quote, CheckedQuote, QuoteError, QuoteOptions};
@@ -286,14 +284,14 @@ fn check_binding(hcl: &HclReport, report_data: &[u8; 64]) -> Result<(), AzureErr
 
 /// RSASSA-PKCS1-v1_5 / SHA-256 over the raw TPMS_ATTEST.
 fn check_quote_signature(ak: &RsaJwkKey, quote: &[u8], signature: &[u8]) -> Result<(), AzureError> {
-    let digest = Sha256::digest(quote);
+    let digest = sealbuild_common::crypto::sha256(quote);
     let fail = |reason: String| AzureError::QuoteSignature {
         ak: ak.fingerprint(),
         digest: hex::encode(digest),
         reason,
     };
     let key = ak.to_rsa().map_err(|reason| AzureError::AkPub { reason })?;
-    key.verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
+    key.verify_digest(&digest, signature)
         .map_err(|e| fail(format!("{e} ({}-byte signature)", signature.len())))
 }
 

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use rsa::{BigUint, RsaPublicKey};
+use sealbuild_common::crypto::{Scheme, VerifyingKey};
 use sealbuild_common::HashAlg;
 use serde::Deserialize;
 
@@ -96,16 +96,17 @@ pub struct RsaJwkKey {
 impl RsaJwkKey {
     /// Modulus size in bits.
     pub fn bits(&self) -> usize {
-        BigUint::from_bytes_be(&self.n).bits()
+        // base64url_uint refuses leading zero octets: the first byte is the top.
+        self.n
+            .first()
+            .map_or(0, |b| self.n.len() * 8 - b.leading_zeros() as usize)
     }
 
-    /// The key for signature verification.
-    pub fn to_rsa(&self) -> Result<RsaPublicKey, String> {
-        RsaPublicKey::new(
-            BigUint::from_bytes_be(&self.n),
-            BigUint::from_bytes_be(&self.e),
-        )
-        .map_err(|e| format!("{} is not a usable RSA public key: {e}", self.kid))
+    /// The key for RSASSA-PKCS1-v1_5/SHA-256 verification (the one crypto
+    /// provider).
+    pub fn to_rsa(&self) -> Result<VerifyingKey, String> {
+        VerifyingKey::rsa(&self.n, &self.e, Scheme::RsaPkcs1v15(HashAlg::Sha256))
+            .map_err(|e| format!("{} is not a usable RSA public key: {e}", self.kid))
     }
 
     /// SHA-256 of the modulus, hex: a short name for messages.

@@ -9,7 +9,6 @@ use crate::credential::EkCurve;
 use const_oid::{AssociatedOid, ObjectIdentifier};
 use der::{Decode, Encode, Reader, SliceReader};
 use p256::elliptic_curve::sec1::ToEncodedPoint;
-use sha2::{Digest, Sha256};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use std::time::Duration;
 use x509_cert::certificate::Version;
@@ -406,7 +405,7 @@ impl ParsedCert {
 
     /// SHA-256 of the DER.
     pub fn fingerprint_sha256(&self) -> [u8; 32] {
-        Sha256::digest(&self.der).into()
+        sealbuild_common::crypto::sha256(&self.der)
     }
 }
 

@@ -13,11 +13,10 @@
 
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode, Tag, Tagged};
-use p256::ecdsa::signature::hazmat::PrehashVerifier;
-use rsa::{pkcs1::RsaPssParams, traits::PublicKeyParts, BigUint, Pkcs1v15Sign, Pss, RsaPublicKey};
+use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+use rsa::pkcs1::RsaPssParams;
+use sealbuild_common::crypto::{CryptoError, Curve, PssSalt, Scheme, VerifyingKey};
 use sealbuild_common::HashAlg;
-use sha1::Sha1;
-use sha2::{Sha256, Sha384, Sha512};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -38,11 +37,6 @@ const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_SHA384: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.2");
 const ID_SHA512: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.3");
-
-/// DigestInfo prefix for SHA-1 (RFC 8017 §9.2, Note 1).
-const SHA1_DIGEST_INFO: [u8; 15] = [
-    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
-];
 
 /// A public key from a SubjectPublicKeyInfo.
 pub(super) enum SpkiKey {
@@ -163,32 +157,17 @@ pub(crate) fn verify(
                 describe(alg)
             )));
         }
-        let rsa = rsa_key(&key)?;
-        let scheme = match hash {
-            HashAlg::Sha1 => Pkcs1v15Sign {
-                hash_len: Some(20),
-                prefix: Box::new(SHA1_DIGEST_INFO),
-            },
-            HashAlg::Sha256 => Pkcs1v15Sign::new::<Sha256>(),
-            HashAlg::Sha384 => Pkcs1v15Sign::new::<Sha384>(),
-            HashAlg::Sha512 => Pkcs1v15Sign::new::<Sha512>(),
-        };
-        return rsa
-            .verify(scheme, &hash.digest(tbs), sig)
-            .map_err(|_| SigError::Invalid);
+        return rsa_verify(&key, Scheme::RsaPkcs1v15(hash), tbs, sig);
     }
     if oid == ID_RSASSA_PSS {
         let (hash, salt_len) = pss_params(alg)?;
-        let rsa = rsa_key(&key)?;
-        let scheme = match hash {
-            HashAlg::Sha1 => Pss::new_with_salt::<Sha1>(salt_len),
-            HashAlg::Sha256 => Pss::new_with_salt::<Sha256>(salt_len),
-            HashAlg::Sha384 => Pss::new_with_salt::<Sha384>(salt_len),
-            HashAlg::Sha512 => Pss::new_with_salt::<Sha512>(salt_len),
-        };
-        return rsa
-            .verify(scheme, &hash.digest(tbs), sig)
-            .map_err(|_| SigError::Invalid);
+        // Salt = digest length is what AMD's ARK/ASK/VCEK chains use; other
+        // explicit lengths the provider knows (crypto::PSS_SALT_LENGTHS)
+        // are accepted too, anything else is named as unsupported.
+        let salt = u16::try_from(salt_len).map_err(|_| {
+            SigError::Unsupported(format!("RSASSA-PSS with a {salt_len}-byte salt"))
+        })?;
+        return rsa_verify(&key, Scheme::RsaPss(hash, PssSalt::Bytes(salt)), tbs, sig);
     }
     let ecdsa_hash = match oid {
         o if o == ECDSA_SHA256 => Some(HashAlg::Sha256),
@@ -203,43 +182,40 @@ pub(crate) fn verify(
                 describe(alg)
             )));
         }
-        let digest = hash.digest(tbs);
-        return match key {
-            SpkiKey::P256(k) => {
-                let s = p256::ecdsa::Signature::from_der(sig).map_err(|_| SigError::Invalid)?;
-                p256::ecdsa::VerifyingKey::from(&k)
-                    .verify_prehash(&digest, &s)
-                    .map_err(|_| SigError::Invalid)
+        let (curve, point) = match &key {
+            SpkiKey::P256(k) => (Curve::P256, k.to_encoded_point(false).as_bytes().to_vec()),
+            SpkiKey::P384(k) => (Curve::P384, k.to_encoded_point(false).as_bytes().to_vec()),
+            SpkiKey::Rsa { .. } => {
+                return Err(SigError::BadKey(
+                    "ECDSA signature but the issuer key is RSA".to_string(),
+                ))
             }
-            SpkiKey::P384(k) => {
-                let s = p384::ecdsa::Signature::from_der(sig).map_err(|_| SigError::Invalid)?;
-                p384::ecdsa::VerifyingKey::from(&k)
-                    .verify_prehash(&digest, &s)
-                    .map_err(|_| SigError::Invalid)
-            }
-            SpkiKey::Rsa { .. } => Err(SigError::BadKey(
-                "ECDSA signature but the issuer key is RSA".to_string(),
-            )),
         };
+        let k = VerifyingKey::ecdsa(curve, &point, hash).map_err(crypto_err)?;
+        return k.verify(tbs, sig).map_err(crypto_err);
     }
     Err(SigError::Unsupported(describe(alg)))
 }
 
-fn rsa_key(key: &SpkiKey) -> Result<RsaPublicKey, SigError> {
+fn crypto_err(e: CryptoError) -> SigError {
+    match e {
+        CryptoError::BadSignature => SigError::Invalid,
+        CryptoError::Unsupported(s) => SigError::Unsupported(s),
+        CryptoError::BadKey(s) => SigError::BadKey(s),
+    }
+}
+
+/// An RSA signature through the one crypto provider (2048–8192-bit keys).
+fn rsa_verify(key: &SpkiKey, scheme: Scheme, tbs: &[u8], sig: &[u8]) -> Result<(), SigError> {
     let SpkiKey::Rsa { n, e } = key else {
         return Err(SigError::BadKey(
             "RSA signature but the issuer key is ECC".to_string(),
         ));
     };
-    let k = RsaPublicKey::new_with_max_size(BigUint::from_bytes_be(n), BigUint::from(*e), 8192)
-        .map_err(|err| SigError::BadKey(format!("RSA key: {err}")))?;
-    if k.size() < 256 {
-        return Err(SigError::BadKey(format!(
-            "RSA key of {} bits; at least 2048 are required",
-            k.n().bits()
-        )));
-    }
-    Ok(k)
+    VerifyingKey::rsa(n, &e.to_be_bytes(), scheme)
+        .map_err(crypto_err)?
+        .verify(tbs, sig)
+        .map_err(crypto_err)
 }
 
 /// RSASSA-PSS-params (RFC 4055 §3.1) → (hash, salt length).

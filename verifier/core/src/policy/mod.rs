@@ -65,7 +65,6 @@ use crate::claims::{Platform, PlatformClaims, StatementClaims};
 use sealbuild_common::api::Reason;
 use sealbuild_common::HashAlg;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use thiserror::Error;
 
@@ -438,7 +437,7 @@ impl Policy {
         Ok(Self {
             references,
             keys,
-            digest: hex::encode(Sha256::digest(text.as_bytes())),
+            digest: hex::encode(sealbuild_common::crypto::sha256(text.as_bytes())),
         })
     }
 

@@ -19,7 +19,7 @@
 //! clock or a file. Which ARK/ASK to trust is the caller's choice: pass the
 //! pinned certificates of the product the report is expected to come from.
 
-use p384::ecdsa::signature::Verifier;
+use sealbuild_common::crypto::{Curve, VerifyingKey};
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct, SIGNED_LEN};
 use sealbuild_common::FormatError;
 use thiserror::Error;
@@ -131,22 +131,19 @@ pub fn detect_product(
     }
 }
 
-/// Turns a certified key into a P-384 verifying key.
-pub fn p384_key(key: &EkCertKey) -> Result<p384::ecdsa::VerifyingKey, SnpError> {
+/// Turns a certified key into a P-384/SHA-384 verifying key of the one
+/// crypto provider (parse it once, verify many reports with it).
+pub fn p384_key(key: &EkCertKey) -> Result<VerifyingKey, SnpError> {
     match key {
         EkCertKey::Ecc {
             curve: EkCurve::P384,
             x,
             y,
-        } => {
-            let mut sec1 = Vec::with_capacity(97);
-            sec1.push(0x04);
-            sec1.extend_from_slice(x);
-            sec1.extend_from_slice(y);
-            p384::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|e| SnpError::SignerKey {
+        } => VerifyingKey::ecdsa_xy(Curve::P384, x, y, sealbuild_common::HashAlg::Sha384).map_err(
+            |e| SnpError::SignerKey {
                 got: format!("an invalid P-384 point ({e})"),
-            })
-        }
+            },
+        ),
         EkCertKey::Ecc { curve, .. } => Err(SnpError::SignerKey {
             got: format!("ECC {curve}"),
         }),
@@ -160,7 +157,7 @@ pub fn p384_key(key: &EkCertKey) -> Result<p384::ecdsa::VerifyingKey, SnpError> 
 /// (over bytes 0..0x2A0) with `key`; `cert` names the key in errors.
 pub fn verify_report_signature(
     report_bytes: &[u8],
-    key: &p384::ecdsa::VerifyingKey,
+    key: &VerifyingKey,
     cert: &str,
 ) -> Result<AttestationReport, SnpError> {
     let report = AttestationReport::parse(report_bytes)?;
@@ -177,9 +174,10 @@ pub fn verify_report_signature(
     let (signed, _) = report_bytes
         .split_at_checked(SIGNED_LEN)
         .ok_or_else(|| bad("report shorter than the signed region".to_string()))?;
-    let sig = p384::ecdsa::Signature::from_slice(&report.signature.to_be_fixed())
-        .map_err(|e| bad(format!("R or S out of range: {e}")))?;
-    key.verify(signed, &sig).map_err(|e| bad(e.to_string()))?;
+    let fixed = report.signature.to_be_fixed();
+    let (r, s) = fixed.split_at(48);
+    key.verify_ecdsa_rs(signed, r, s)
+        .map_err(|e| bad(e.to_string()))?;
     Ok(report)
 }
 
