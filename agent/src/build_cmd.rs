@@ -497,6 +497,21 @@ fn write_raw_evidence(dir: &Path, evidence: &sealbuild_common::api::Evidence) ->
                 write(&dir.join(format!("{}.der", c.kind.as_str())), &c.der)?;
             }
         }
+        Evidence::Azure(a) => {
+            write(&dir.join("hcl-report.bin"), &a.hcl_report)?;
+            for c in &a.certificates {
+                write(&dir.join(format!("{}.der", c.kind.as_str())), &c.der)?;
+            }
+            write(&dir.join("quote.msg"), &a.tpm.quote)?;
+            write(&dir.join("quote.sig"), &a.tpm.signature)?;
+            write(
+                &dir.join("pcrs.json"),
+                &serde_json::to_vec_pretty(&a.tpm.pcrs)?,
+            )?;
+            if let Some(log) = &a.tpm.event_log {
+                write(&dir.join("binary_bios_measurements"), log)?;
+            }
+        }
     }
     Ok(())
 }

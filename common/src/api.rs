@@ -239,6 +239,38 @@ pub enum Evidence {
     Tpm(TpmEvidence),
     /// AMD SEV-SNP attestation report and the certificates supplied with it.
     Snp(SnpEvidence),
+    /// Azure confidential VM: HCL report vouching for a vTPM, and its quote.
+    Azure(AzureEvidence),
+}
+
+impl Evidence {
+    /// The platform that produced this evidence.
+    pub fn platform(&self) -> crate::Platform {
+        match self {
+            Self::Tpm(_) => crate::Platform::Tpm,
+            Self::Snp(_) => crate::Platform::Snp,
+            Self::Azure(_) => crate::Platform::Azure,
+        }
+    }
+}
+
+/// Evidence of an Azure confidential VM on SEV-SNP: the HCL report the
+/// paravisor wrote to vTPM NV index 0x01400001 (an SNP report whose
+/// REPORT_DATA binds the HCL variable data, which carries the vTPM AK), the
+/// certificates supplied with it, and a quote by that AK (persistent handle
+/// 0x81000003) whose qualifying data is the binding digest, with the PCR
+/// values and logs as for any TPM.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AzureEvidence {
+    /// The HCL report bytes as read from NV (padding included).
+    #[serde(with = "b64")]
+    pub hcl_report: Vec<u8>,
+    /// VCEK/VLEK (and optionally ASK/ARK) certificates, DER.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<SnpCertificate>,
+    /// The vTPM quote, PCR values, firmware event log and runtime log.
+    pub tpm: TpmEvidence,
 }
 
 /// Evidence plus the binding inputs.

@@ -12,6 +12,7 @@
 //! * [`dsse`]: DSSE v1 envelopes, their signers and verifiers.
 //! * [`cel`]: the runtime measurement log in TCG Canonical Event Log JSON.
 //! * [`crypto`]: the one provider of signature checks and hashes (AWS-LC).
+//! * [`platform`]: the one `Platform` enum and hardware-vouched attester ids.
 //! * [`snp`]: AMD SEV-SNP attestation reports and TCB versions.
 
 pub mod api;
@@ -23,6 +24,7 @@ pub mod error;
 pub mod eventlog;
 pub mod hash;
 pub mod intoto;
+pub mod platform;
 pub mod reader;
 pub mod seal;
 pub mod snp;
@@ -30,3 +32,4 @@ pub mod tpm;
 
 pub use error::FormatError;
 pub use hash::HashAlg;
+pub use platform::Platform;

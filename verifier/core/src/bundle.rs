@@ -13,20 +13,24 @@
 //! | `ear_verdict` | the EAR is affirming |
 //! | `ear_statement` | the EAR names this statement's digest |
 //! | `evidence_statement` | the recorded attestation request names this statement |
-//! | `evidence_quote` | the recorded TPM evidence re-verifies: quote signature, binding (nonce, ephemeral key, statement), PCR digest, firmware and runtime log replay |
+//! | `evidence_quote` | the recorded evidence re-verifies through the platform registry (`crate::platform`): for TPMs quote signature, binding (nonce, ephemeral key, statement), PCR digest, firmware and runtime log replay; for SEV-SNP the AMD chain and REPORT_DATA; for Azure both |
 //! | `evidence_ear` | the EAR's agent (AK Name) and binding are those of the recorded evidence |
 
-use crate::appraise::{verify_tpm, TpmInput};
 use crate::ear::{Ear, Status};
+use crate::platform::{
+    Anchors, Collateral, Enrolment, Registered, Registry, TpmOptions, VerifyContext,
+};
 use crate::quote::QuoteOptions;
-use crate::snp::{verify_snp, AmdRoots, SnpInput};
+use crate::snp::AmdRoots;
 use p256::ecdsa::VerifyingKey;
-use sealbuild_common::api::{AttestRequest, Evidence, SnpCertKind};
-use sealbuild_common::binding::{snp_report_data, Binding, NONCE_LEN};
+use sealbuild_common::api::AttestRequest;
+use sealbuild_common::binding::{Binding, NONCE_LEN};
 use sealbuild_common::dsse::{DsseVerifier, Envelope, PAYLOAD_TYPE_INTOTO};
 use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::Public;
+use sealbuild_common::Platform;
 use serde::Serialize;
+use std::sync::Arc;
 
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,7 +75,7 @@ pub struct BundleInput<'a> {
     /// The EAR and the verifier's result key, when checked.
     pub ear: Option<(&'a [u8], &'a VerifyingKey)>,
     /// The recorded attestation request and the AK's TPM2B_PUBLIC (empty
-    /// for SEV-SNP evidence).
+    /// for hardware-vouched evidence: SEV-SNP, Azure).
     pub evidence: Option<(&'a AttestRequest, &'a [u8])>,
     /// Verification time (Unix seconds) for certificate validity (SEV-SNP).
     pub at_unix_secs: u64,
@@ -275,45 +279,50 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                     statement_digest: Some(&digest),
                 }
                 .digest();
-                let (verified, what) = match &req.evidence {
-                    Evidence::Tpm(tpm) => (
-                        verify_tpm(&TpmInput {
-                            ak_public: ak,
-                            binding: &binding,
-                            evidence: tpm,
-                            replay_pcrs: &[0, 1, 2, 3, 4, 5, 6, 7],
-                            options: QuoteOptions::default(),
-                            ek_root_fingerprint: None,
-                            ek_root_subject: None,
-                            runtime_pcr: input.runtime_pcr,
-                            statement_digest: Some(digest),
-                        })
-                        .map(|_| ()),
-                        "TPM quote, binding, PCRs, firmware and runtime logs re-verified",
-                    ),
-                    Evidence::Snp(snp) => {
-                        // Offline, only AMD's built-in roots are trusted.
-                        let roots = AmdRoots::builtin();
-                        let keys: Vec<&[u8]> = snp
-                            .certificates
-                            .iter()
-                            .filter(|c| matches!(c.kind, SnpCertKind::Vcek | SnpCertKind::Vlek))
-                            .map(|c| c.der.as_slice())
-                            .collect();
-                        let expected = snp_report_data(&binding);
-                        (
-                            verify_snp(&SnpInput {
-                                report: &snp.report,
-                                endorsement_keys: &keys,
-                                roots: &roots,
-                                crls: &[],
-                                expected_product: None,
-                                expected_report_data: Some(&expected),
-                                at_unix_secs: input.at_unix_secs,
-                            })
-                            .map(|_| ()),
-                            "SEV-SNP report, AMD chain and REPORT_DATA binding re-verified",
+                // One path for every platform: the registry, with AMD's
+                // built-in roots only (offline, nothing else is trusted).
+                let platform = req.evidence.platform();
+                let registry = Registry::new(&Anchors {
+                    amd: Arc::new(AmdRoots::builtin()),
+                    tpm: TpmOptions {
+                        replay_pcrs: vec![0, 1, 2, 3, 4, 5, 6, 7],
+                        quote: QuoteOptions::default(),
+                        runtime_pcr: input.runtime_pcr,
+                    },
+                });
+                let registered = Registered {
+                    ak_public: ak.to_vec(),
+                    ..Registered::default()
+                };
+                let collateral = Collateral::default();
+                let verified = registry
+                    .get(platform)
+                    .map_err(|r| vec![r])
+                    .and_then(|v| {
+                        let registered =
+                            (v.enrolment() == Enrolment::Registration).then_some(&registered);
+                        v.verify(
+                            &req.evidence,
+                            &VerifyContext {
+                                agent_id: &req.agent_id,
+                                registered,
+                                binding: &binding,
+                                statement_digest: Some(digest),
+                                now: input.at_unix_secs,
+                                collateral: &collateral,
+                            },
                         )
+                    })
+                    .map(|_| ());
+                let what = match platform {
+                    Platform::Tpm => {
+                        "TPM quote, binding, PCRs, firmware and runtime logs re-verified"
+                    }
+                    Platform::Snp => {
+                        "SEV-SNP report, AMD chain and REPORT_DATA binding re-verified"
+                    }
+                    Platform::Azure => {
+                        "Azure HCL report (AMD chain, variable-data binding) and vTPM quote, binding, PCRs and logs re-verified"
                     }
                 };
                 match verified {
@@ -330,11 +339,13 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                     ),
                 }
                 if let Some((ear_nonce, sub)) = &ear_claims {
-                    let ak_name = match &req.evidence {
-                        Evidence::Tpm(_) => Public::parse_tpm2b(ak)
+                    // Registered attesters are named by their AK; hardware-
+                    // vouched ones by the id they attested under.
+                    let ak_name = match registry.get(platform).map(|v| v.enrolment()) {
+                        Ok(Enrolment::Registration) => Public::parse_tpm2b(ak)
                             .map(|p| hex::encode(p.name()))
                             .unwrap_or_default(),
-                        Evidence::Snp(_) => req.agent_id.clone(),
+                        _ => req.agent_id.clone(),
                     };
                     let same =
                         sub.agent_id == ak_name && sub.binding == binding && ear_nonce == &nonce;

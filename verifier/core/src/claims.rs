@@ -11,24 +11,7 @@ use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
 
-/// Which kind of hardware produced the evidence.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Platform {
-    /// TPM 2.0 (hardware, vTPM or swtpm).
-    Tpm,
-    /// AMD SEV-SNP.
-    Snp,
-}
-
-impl Platform {
-    /// Name used in policies and results.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Tpm => "tpm",
-            Self::Snp => "snp",
-        }
-    }
-}
+pub use sealbuild_common::Platform;
 
 /// One event of a verified event log, as a policy sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +75,19 @@ pub struct SnpClaims {
     pub report: AttestationReport,
 }
 
+/// Claims from verified Azure confidential-VM evidence: the paravisor's
+/// SEV-SNP report (whose REPORT_DATA bound the HCL variable data) and the
+/// vTPM quote and logs checked with the AK that report vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureClaims {
+    /// The SEV-SNP side (REPORT_DATA binds the HCL variable data).
+    pub snp: SnpClaims,
+    /// The vTPM side (no EK root: the HCL report vouches for the AK).
+    pub tpm: TpmClaims,
+    /// SHA-256 (hex) of the HCL AK's modulus.
+    pub ak_fingerprint: String,
+}
+
 /// Claims of any platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformClaims {
@@ -99,6 +95,8 @@ pub enum PlatformClaims {
     Tpm(TpmClaims),
     /// From an SEV-SNP report.
     Snp(Box<SnpClaims>),
+    /// From an Azure confidential VM (HCL report + vTPM quote).
+    Azure(Box<AzureClaims>),
 }
 
 impl PlatformClaims {
@@ -107,6 +105,7 @@ impl PlatformClaims {
         match self {
             Self::Tpm(_) => Platform::Tpm,
             Self::Snp(_) => Platform::Snp,
+            Self::Azure(_) => Platform::Azure,
         }
     }
 }

@@ -9,6 +9,7 @@
 //! * [`registration`]: the checks of an agent's registration.
 //! * [`claims`], [`policy`]: verified claims and their appraisal.
 //! * [`appraise`]: the whole TPM evidence appraisal, end to end.
+//! * [`platform`]: the seam: one verifier per platform and their registry.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
 //! * [`bundle`]: offline verification of sealed-build bundles.
 //! * [`azure`]: Azure SEV-SNP confidential VMs (HCL report + vTPM quote).
@@ -21,6 +22,7 @@ pub mod credential;
 pub mod ear;
 pub mod ekcert;
 pub mod error;
+pub mod platform;
 pub mod policy;
 pub mod quote;
 pub mod registration;

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use sealbuild_common::eventlog::EventLog;
 use sealbuild_common::tpm::{parse_tools_pcrs, Attest, PcrValues, Public, Signature};
+use sealbuild_verifier_core::platform::{Anchors, Enrolment, Registry};
 use sealbuild_verifier_core::quote::{verify_quote, verify_quote_signature, QuoteOptions};
 use serde_json::json;
 use std::path::PathBuf;
@@ -18,6 +19,8 @@ pub enum VerifyCmd {
     Bundle(BundleArgs),
     /// Verifies an AMD SEV-SNP attestation report against AMD's built-in roots.
     Snp(crate::cli_snp::SnpArgs),
+    /// Verifies Azure confidential-VM (SEV-SNP) evidence: HCL report and vTPM quote.
+    Azure(crate::cli_azure::AzureArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,6 +101,7 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
         VerifyCmd::Tpm(a) => verify_tpm_files(a),
         VerifyCmd::Bundle(a) => verify_bundle_files(a),
         VerifyCmd::Snp(a) => crate::cli_snp::verify_snp_files(a),
+        VerifyCmd::Azure(a) => crate::cli_azure::verify_azure_files(a),
     }
 }
 
@@ -154,10 +158,15 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
             let req: sealbuild_common::api::AttestRequest =
                 serde_json::from_slice(&read(&dir.join("attest-request.json"))?)
                     .with_context(|| format!("{}/attest-request.json", dir.display()))?;
-            // The AK only exists for TPM evidence.
-            let ak = match req.evidence {
-                sealbuild_common::api::Evidence::Tpm(_) => read(&dir.join("ak.pub"))?,
-                sealbuild_common::api::Evidence::Snp(_) => Vec::new(),
+            // Only registered attesters (TPM) have an AK file; hardware-
+            // vouched evidence (SEV-SNP, Azure) carries its own keys.
+            let registered = Registry::new(&Anchors::default())
+                .get(req.evidence.platform())
+                .is_ok_and(|v| v.enrolment() == Enrolment::Registration);
+            let ak = if registered {
+                read(&dir.join("ak.pub"))?
+            } else {
+                Vec::new()
             };
             Some((req, ak))
         }

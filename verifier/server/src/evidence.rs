@@ -1,22 +1,18 @@
-//! Platform evidence → verified claims, for the service: the I/O edge around
-//! the pure checks of `sealbuild-verifier-core`.
-//!
-//! For SEV-SNP this gathers the candidate endorsement keys (those the
-//! platform supplied with the report, then the collateral store's VCEK for
-//! the report's CHIP_ID and REPORTED_TCB, and any stored VLEKs) and the
-//! stored CRLs, and hands them as bytes to
-//! [`sealbuild_verifier_core::snp::verify_snp`]. Nothing is fetched here:
-//! `sealbuild-verifier collateral fetch snp` fills the store beforehand.
+//! The I/O edge around the platform verifiers of `sealbuild-verifier-core`:
+//! the roots the service trusts, and the collateral a verifier asks for
+//! ([`CollateralNeed`]) read from the on-disk store as bytes: for SEV-SNP
+//! (and the SNP report inside an Azure HCL report) the VCEK for the report's
+//! CHIP_ID and REPORTED_TCB, any stored VLEKs and the stored CRLs. Nothing
+//! is fetched here: `sealbuild-verifier collateral fetch snp` fills the
+//! store beforehand.
 
 use crate::collateral::store::CollateralStore;
 use crate::collateral::ChainKind;
 use crate::config::Config;
 use crate::error::{Result, ServerError};
-use sealbuild_common::api::{Reason, SnpCertKind, SnpEvidence};
-use sealbuild_common::binding::snp_report_data;
-use sealbuild_common::snp::{AttestationReport, SnpProduct};
-use sealbuild_verifier_core::claims::SnpClaims;
-use sealbuild_verifier_core::snp::{verify_snp, AmdRoots, SnpInput};
+use sealbuild_common::snp::{SigningKey, SnpProduct};
+use sealbuild_verifier_core::platform::{Collateral, CollateralNeed};
+use sealbuild_verifier_core::snp::AmdRoots;
 
 /// The roots the service trusts for SEV-SNP: AMD's, plus — only in a build
 /// with the `insecure-snp-sim` feature and only when configured — an
@@ -75,24 +71,13 @@ fn insecure_roots(
     )))
 }
 
-/// Candidate endorsement keys and CRLs for a report.
-#[derive(Debug, Default)]
-pub struct SnpCollateral {
-    /// VCEK/VLEK certificates, DER, evidence first.
-    pub keys: Vec<Vec<u8>>,
-    /// CRLs, DER.
-    pub crls: Vec<Vec<u8>>,
-}
-
-/// Gathers collateral for `ev` from the evidence and the store (blocking I/O).
-pub fn gather_snp_collateral(ev: &SnpEvidence, store: Option<&CollateralStore>) -> SnpCollateral {
-    let mut out = SnpCollateral::default();
-    for c in &ev.certificates {
-        if matches!(c.kind, SnpCertKind::Vcek | SnpCertKind::Vlek) {
-            out.keys.push(c.der.clone());
-        }
-    }
-    let (Some(store), Ok(report)) = (store, AttestationReport::parse(&ev.report)) else {
+/// Gathers what `need` asks for from the collateral store (blocking I/O).
+/// A store read error only loses a candidate; verification then names what
+/// is missing. Certificates supplied with the evidence are the platform
+/// verifier's to use; nothing is fetched here.
+pub fn gather_collateral(need: &CollateralNeed, store: Option<&CollateralStore>) -> Collateral {
+    let mut out = Collateral::default();
+    let (CollateralNeed::SnpEndorsement(report), Some(store)) = (need, store) else {
         return out;
     };
     let products: Vec<SnpProduct> = match report.cpuid.and_then(SnpProduct::from_cpuid) {
@@ -100,45 +85,21 @@ pub fn gather_snp_collateral(ev: &SnpEvidence, store: Option<&CollateralStore>) 
         None => vec![SnpProduct::Milan, SnpProduct::Genoa, SnpProduct::Turin],
     };
     for p in products {
-        // A store read error only loses a candidate; verification then says
-        // which key is missing.
         if let Ok(Some(v)) = store.vcek(p, &report.chip_id, report.reported_tcb.0) {
-            if !out.keys.contains(&v) {
-                out.keys.push(v);
+            if !out.snp_keys.contains(&v) {
+                out.snp_keys.push(v);
             }
         }
-        if let Ok(vleks) = store.vleks(p) {
-            out.keys.extend(vleks.into_iter().filter(|_| {
-                report.key_info.signing_key == sealbuild_common::snp::SigningKey::Vlek
-            }));
+        if report.key_info.signing_key == SigningKey::Vlek {
+            if let Ok(vleks) = store.vleks(p) {
+                out.snp_keys.extend(vleks);
+            }
         }
         for kind in [ChainKind::Vcek, ChainKind::Vlek] {
             if let Ok(Some(crl)) = store.crl(p, kind) {
-                out.crls.push(crl);
+                out.snp_crls.push(crl);
             }
         }
     }
     out
-}
-
-/// Verifies SEV-SNP evidence bound to `binding` at `now`.
-pub fn verify_snp_evidence(
-    ev: &SnpEvidence,
-    collateral: &SnpCollateral,
-    roots: &AmdRoots,
-    binding: &[u8; 32],
-    now: u64,
-) -> std::result::Result<SnpClaims, Vec<Reason>> {
-    let keys: Vec<&[u8]> = collateral.keys.iter().map(Vec::as_slice).collect();
-    let crls: Vec<&[u8]> = collateral.crls.iter().map(Vec::as_slice).collect();
-    let expected = snp_report_data(binding);
-    verify_snp(&SnpInput {
-        report: &ev.report,
-        endorsement_keys: &keys,
-        roots,
-        crls: &crls,
-        expected_product: None,
-        expected_report_data: Some(&expected),
-        at_unix_secs: now,
-    })
 }

@@ -4,6 +4,7 @@
 //! 2 = usage, configuration or I/O error.
 
 mod cli_admin;
+mod cli_azure;
 mod cli_collateral;
 mod cli_snp;
 mod cli_verify;

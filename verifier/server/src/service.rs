@@ -16,19 +16,22 @@ use crate::store::{
 };
 use rand::RngCore;
 use sealbuild_common::api::{
-    ActivateRequest, ActivateResponse, AttestRequest, AttestResponse, Evidence, NonceRequest,
-    NonceResponse, Reason, RegisterRequest, RegisterResponse, SealedKey, Verdict,
+    ActivateRequest, ActivateResponse, AttestRequest, AttestResponse, NonceRequest, NonceResponse,
+    Reason, RegisterRequest, RegisterResponse, SealedKey, Verdict,
 };
 use sealbuild_common::binding::{Binding, NONCE_LEN};
 use sealbuild_common::seal;
-use sealbuild_verifier_core::appraise::{verify_tpm, TpmInput};
+use sealbuild_common::Platform;
 use sealbuild_verifier_core::claims::PlatformClaims;
+use sealbuild_verifier_core::claims::StatementClaims;
 use sealbuild_verifier_core::credential::make_credential;
 use sealbuild_verifier_core::ear::{Ear, Status, Submodule};
+use sealbuild_verifier_core::platform::{
+    Anchors, Enrolment, Registered, Registry, TpmOptions, VerifyContext,
+};
 use sealbuild_verifier_core::policy::{Appraiser, Policy};
 use sealbuild_verifier_core::quote::QuoteOptions;
 use sealbuild_verifier_core::registration::{check_registration, RegistrationInput};
-use sealbuild_verifier_core::snp::AmdRoots;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -81,8 +84,10 @@ pub struct Verifier {
     ek_anchors: Vec<Vec<u8>>,
     allowed_ek_names: Vec<Vec<u8>>,
     admin_token_digest: Option<[u8; 32]>,
-    snp_roots: Arc<AmdRoots>,
+    registry: Arc<Registry>,
     collateral: Option<Arc<CollateralStore>>,
+    /// The current policy, parsed once per stored version.
+    policy_cache: std::sync::Mutex<Option<(u32, Arc<Policy>)>>,
     config: Config,
 }
 
@@ -108,7 +113,16 @@ impl Verifier {
             })
             .collect::<Result<_>>()?;
         config.validate()?;
-        let snp_roots = Arc::new(crate::evidence::snp_roots(&config)?);
+        let registry = Arc::new(Registry::new(&Anchors {
+            amd: Arc::new(crate::evidence::snp_roots(&config)?),
+            tpm: TpmOptions {
+                replay_pcrs: config.replay_pcrs.clone(),
+                quote: QuoteOptions {
+                    allow_sha1: config.allow_sha1,
+                },
+                runtime_pcr: config.runtime_pcr,
+            },
+        }));
         // The collateral store is optional: without it SEV-SNP evidence must
         // carry its VCEK/VLEK.
         let collateral = match CollateralStore::open(config.snp_collateral_path()) {
@@ -119,8 +133,9 @@ impl Verifier {
             }
         };
         Ok(Self {
-            snp_roots,
+            registry,
             collateral,
+            policy_cache: std::sync::Mutex::new(None),
             store,
             clock,
             keys: Arc::new(keys),
@@ -284,6 +299,7 @@ impl Verifier {
             nonce: nonce.to_vec(),
             agent_id: req.agent_id.clone(),
             expires_at,
+            enrolment: self.registry.enrolment_of(&req.agent_id),
         };
         blocking(move || store.insert_nonce(&rec, now)).await?;
         Ok(NonceResponse {
@@ -306,157 +322,16 @@ impl Verifier {
         let mut reasons: Vec<Reason> = Vec::new();
 
         // 1. The nonce: consumed first, whatever else happens.
-        let nonce_bytes = hex::decode(&req.nonce).ok();
-        let nonce: Option<[u8; NONCE_LEN]> = nonce_bytes.as_deref().and_then(|b| b.try_into().ok());
-        match nonce {
-            None => reasons.push(Reason::new(
-                "nonce",
-                Some(format!("{NONCE_LEN} bytes of hex")),
-                Some(req.nonce.chars().take(80).collect()),
-                "nonce is not 32 bytes of hex".into(),
-            )),
-            Some(n) => {
-                let store = self.store.clone();
-                match blocking(move || store.take_nonce(&n, now)).await? {
-                    Take::Taken(r) if r.agent_id == req.agent_id => {}
-                    Take::Taken(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some(format!("a nonce issued to {}", req.agent_id)),
-                        Some(format!("a nonce issued to {}", r.agent_id)),
-                        "nonce was issued to another agent".into(),
-                    )),
-                    Take::NotFound => reasons.push(Reason::new(
-                        "nonce",
-                        Some("a nonce issued by this verifier".into()),
-                        Some(req.nonce.clone()),
-                        "nonce was never issued by this verifier".into(),
-                    )),
-                    Take::Expired(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some(format!("use before {}", r.expires_at)),
-                        Some(format!("used at {now}")),
-                        format!(
-                            "nonce expired at {} ({} s before this attestation)",
-                            r.expires_at,
-                            now.saturating_sub(r.expires_at)
-                        ),
-                    )),
-                    Take::AlreadyUsed(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some("an unused nonce".into()),
-                        Some(format!("used at {}", r.used_at.unwrap_or(0))),
-                        format!(
-                            "nonce was already used at {} (replayed evidence)",
-                            r.used_at.unwrap_or(0)
-                        ),
-                    )),
-                }
-            }
-        }
+        let nonce = self.take_nonce(&req, now, &mut reasons).await?;
 
-        // 2. A TPM agent must be registered and active (its AK is known
-        // only through registration); SEV-SNP reports are signed by a key
-        // AMD certifies, so they need no registration.
-        let is_tpm = matches!(req.evidence, Evidence::Tpm(_));
-        let store = self.store.clone();
-        let aid = req.agent_id.clone();
-        let agent = if is_tpm {
-            blocking(move || store.agent(&aid)).await?
-        } else {
-            None
-        };
-        if !is_tpm && !crate::store::is_snp_attester(&req.agent_id) {
-            reasons.push(Reason::new(
-                "agent",
-                Some("snp:<label>".into()),
-                Some(req.agent_id.chars().take(80).collect()),
-                format!(
-                    "SEV-SNP evidence is sent under an agent id 'snp:<label>', not '{}'",
-                    req.agent_id
-                ),
-            ));
-        }
-        let agent = match agent {
-            _ if !is_tpm => None,
-            None => {
-                reasons.push(Reason::new(
-                    "agent",
-                    Some("a registered agent".into()),
-                    Some(req.agent_id.clone()),
-                    format!("agent {} is not registered", req.agent_id),
-                ));
-                None
-            }
-            Some(a) if a.status != AgentStatus::Active => {
-                reasons.push(Reason::new(
-                    "agent",
-                    Some("active".into()),
-                    Some(a.status.to_string()),
-                    format!(
-                        "agent {}: its AK never completed activation (ActivateCredential)",
-                        a.agent_id
-                    ),
-                ));
-                None
-            }
-            Some(a) => Some(a),
-        };
+        // 2. The attester: registered and active, or vouched for by hardware
+        // (as its platform's verifier says).
+        let platform = req.evidence.platform();
+        let registered = self.check_attester(&req, platform, &mut reasons).await?;
 
-        let statement: Option<[u8; 32]> = match &req.statement_digest {
-            None => None,
-            Some(h) => match hex::decode(h)
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            {
-                Some(d) => Some(d),
-                None => {
-                    reasons.push(Reason::new(
-                        "statement",
-                        Some("32 bytes of hex".into()),
-                        Some(h.chars().take(80).collect()),
-                        "statement digest is not a SHA-256 in hex".into(),
-                    ));
-                    None
-                }
-            },
-        };
-        // The statement itself, when sent, must be the one whose digest is bound.
-        let statement_claims = match (&req.statement, statement) {
-            (None, _) => None,
-            (Some(_), None) => {
-                reasons.push(Reason::new(
-                    "statement",
-                    Some("statement_digest with the statement".into()),
-                    Some("no statement_digest".into()),
-                    "a statement was sent without its digest".into(),
-                ));
-                None
-            }
-            (Some(payload), Some(d)) => {
-                let seen: [u8; 32] = Sha256::digest(payload).into();
-                if seen != d {
-                    reasons.push(Reason::new(
-                        "statement",
-                        Some(hex::encode(d)),
-                        Some(hex::encode(seen)),
-                        format!(
-                            "the statement sent hashes to {}, not to the bound digest {}",
-                            hex::encode(seen),
-                            hex::encode(d)
-                        ),
-                    ));
-                    None
-                } else {
-                    match sealbuild_verifier_core::appraise::statement_claims(payload) {
-                        Ok(c) => Some(c),
-                        Err(r) => {
-                            reasons.push(r);
-                            None
-                        }
-                    }
-                }
-            }
-        };
+        // The statement, when sent, must be the one whose digest is bound.
+        let (statement, statement_claims) = statement_checks(&req, &mut reasons);
+
         let binding = Binding {
             nonce: &nonce.unwrap_or([0u8; NONCE_LEN]),
             ephemeral_public_key: &req.ephemeral_public_key,
@@ -464,76 +339,33 @@ impl Verifier {
         }
         .digest();
 
-        // 3. Evidence, then policy.
+        // 3. Evidence (through the platform registry), then policy.
         let policy_rec = self.current_policy_record().await?;
-        let policy =
-            match &policy_rec {
-                Some(p) => Some(Policy::parse(&p.document).map_err(|e| {
-                    ServerError::Store(format!("stored policy no longer parses: {e}"))
-                })?),
-                None => {
-                    reasons.push(Reason::new(
-                        "policy",
-                        Some("a current policy".into()),
-                        Some("none".into()),
-                        "no policy is loaded: nothing can be accepted".into(),
-                    ));
-                    None
-                }
-            };
+        let policy = match &policy_rec {
+            Some(p) => Some(self.parsed_policy(p)?),
+            None => {
+                reasons.push(Reason::new(
+                    "policy",
+                    Some("a current policy".into()),
+                    Some("none".into()),
+                    "no policy is loaded: nothing can be accepted".into(),
+                ));
+                None
+            }
+        };
+        let claims = self
+            .verify_evidence(
+                &req,
+                registered.as_ref(),
+                &binding,
+                statement,
+                now,
+                &mut reasons,
+            )
+            .await?;
         let mut matched = Vec::new();
         let mut granted = Vec::new();
         let mut policy_reasons: Vec<Reason> = Vec::new();
-        let claims: Option<PlatformClaims> = match &req.evidence {
-            Evidence::Tpm(tpm) => match &agent {
-                None => None,
-                Some(agent) => {
-                    let (ek_root_fingerprint, ek_root_subject) =
-                        split_root_record(agent.ek_issuer.as_deref());
-                    match verify_tpm(&TpmInput {
-                        ak_public: &agent.ak_public,
-                        binding: &binding,
-                        evidence: tpm,
-                        replay_pcrs: &self.config.replay_pcrs,
-                        options: QuoteOptions {
-                            allow_sha1: self.config.allow_sha1,
-                        },
-                        ek_root_fingerprint,
-                        ek_root_subject,
-                        runtime_pcr: self.config.runtime_pcr,
-                        statement_digest: statement,
-                    }) {
-                        Err(mut r) => {
-                            reasons.append(&mut r);
-                            None
-                        }
-                        Ok(c) => Some(PlatformClaims::Tpm(c)),
-                    }
-                }
-            },
-            Evidence::Snp(snp) => {
-                let ev = snp.clone();
-                let store = self.collateral.clone();
-                let collateral = tokio::task::spawn_blocking(move || {
-                    crate::evidence::gather_snp_collateral(&ev, store.as_deref())
-                })
-                .await
-                .map_err(|e| ServerError::Store(format!("collateral task: {e}")))?;
-                match crate::evidence::verify_snp_evidence(
-                    snp,
-                    &collateral,
-                    &self.snp_roots,
-                    &binding,
-                    now,
-                ) {
-                    Err(mut r) => {
-                        reasons.append(&mut r);
-                        None
-                    }
-                    Ok(c) => Some(PlatformClaims::Snp(Box::new(c))),
-                }
-            }
-        };
         if let (Some(claims), Some(policy)) = (&claims, &policy) {
             let a = policy.appraise(claims, statement_claims.as_ref());
             let appraise_only = req.keys.as_ref().is_some_and(|k| k.is_empty());
@@ -636,10 +468,7 @@ impl Verifier {
         tv.insert(4u8, tier); // hardware
         let mut submods = BTreeMap::new();
         submods.insert(
-            match req.evidence {
-                Evidence::Tpm(_) => "tpm".to_string(),
-                Evidence::Snp(_) => "snp".to_string(),
-            },
+            platform.name().to_string(),
             Submodule {
                 status,
                 trust_vector: tv,
@@ -706,6 +535,7 @@ impl Verifier {
         // 6. One transaction: the appraisal and every release. Keys leave only after it.
         let record = AppraisalRecord {
             time: now,
+            enrolment: self.registry.enrolment_of(&req.agent_id),
             body: AppraisalBody {
                 agent_id: req.agent_id.clone(),
                 evidence_digest: hex::encode(evidence_digest),
@@ -735,6 +565,275 @@ impl Verifier {
             keys: sealed,
         })
     }
+    /// Step 1 of [`Verifier::attest`]: consumes the nonce (exactly once,
+    /// whatever else happens) and says why it is not acceptable.
+    async fn take_nonce(
+        &self,
+        req: &AttestRequest,
+        now: u64,
+        reasons: &mut Vec<Reason>,
+    ) -> Result<Option<[u8; NONCE_LEN]>> {
+        let nonce_bytes = hex::decode(&req.nonce).ok();
+        let nonce: Option<[u8; NONCE_LEN]> = nonce_bytes.as_deref().and_then(|b| b.try_into().ok());
+        match nonce {
+            None => reasons.push(Reason::new(
+                "nonce",
+                Some(format!("{NONCE_LEN} bytes of hex")),
+                Some(req.nonce.chars().take(80).collect()),
+                "nonce is not 32 bytes of hex".into(),
+            )),
+            Some(n) => {
+                let store = self.store.clone();
+                match blocking(move || store.take_nonce(&n, now)).await? {
+                    Take::Taken(r) if r.agent_id == req.agent_id => {}
+                    Take::Taken(r) => reasons.push(Reason::new(
+                        "nonce",
+                        Some(format!("a nonce issued to {}", req.agent_id)),
+                        Some(format!("a nonce issued to {}", r.agent_id)),
+                        "nonce was issued to another agent".into(),
+                    )),
+                    Take::NotFound => reasons.push(Reason::new(
+                        "nonce",
+                        Some("a nonce issued by this verifier".into()),
+                        Some(req.nonce.clone()),
+                        "nonce was never issued by this verifier".into(),
+                    )),
+                    Take::Expired(r) => reasons.push(Reason::new(
+                        "nonce",
+                        Some(format!("use before {}", r.expires_at)),
+                        Some(format!("used at {now}")),
+                        format!(
+                            "nonce expired at {} ({} s before this attestation)",
+                            r.expires_at,
+                            now.saturating_sub(r.expires_at)
+                        ),
+                    )),
+                    Take::AlreadyUsed(r) => reasons.push(Reason::new(
+                        "nonce",
+                        Some("an unused nonce".into()),
+                        Some(format!("used at {}", r.used_at.unwrap_or(0))),
+                        format!(
+                            "nonce was already used at {} (replayed evidence)",
+                            r.used_at.unwrap_or(0)
+                        ),
+                    )),
+                }
+            }
+        }
+
+        Ok(nonce)
+    }
+
+    /// Step 2 of [`Verifier::attest`]: the attester as its platform knows
+    /// it. Registered platforms need an active agent (its AK is known only
+    /// through registration); hardware-vouched ones an id `<platform>:<label>`.
+    async fn check_attester(
+        &self,
+        req: &AttestRequest,
+        platform: Platform,
+        reasons: &mut Vec<Reason>,
+    ) -> Result<Option<Registered>> {
+        let enrolment = match self.registry.get(platform) {
+            Ok(v) => v.enrolment(),
+            Err(r) => {
+                reasons.push(r);
+                return Ok(None);
+            }
+        };
+        if enrolment == Enrolment::Hardware {
+            if self.registry.hardware_attester(&req.agent_id) != Some(platform) {
+                reasons.push(Reason::new(
+                    "agent",
+                    Some(format!("{platform}:<label>")),
+                    Some(req.agent_id.chars().take(80).collect()),
+                    format!(
+                        "{platform} evidence is sent under an agent id '{platform}:<label>', not '{}'",
+                        req.agent_id.chars().take(80).collect::<String>()
+                    ),
+                ));
+            }
+            return Ok(None);
+        }
+        let store = self.store.clone();
+        let aid = req.agent_id.clone();
+        match blocking(move || store.agent(&aid)).await? {
+            None => {
+                reasons.push(Reason::new(
+                    "agent",
+                    Some("a registered agent".into()),
+                    Some(req.agent_id.chars().take(80).collect()),
+                    format!(
+                        "agent {} is not registered",
+                        req.agent_id.chars().take(80).collect::<String>()
+                    ),
+                ));
+                Ok(None)
+            }
+            Some(a) if a.status != AgentStatus::Active => {
+                reasons.push(Reason::new(
+                    "agent",
+                    Some("active".into()),
+                    Some(a.status.to_string()),
+                    format!(
+                        "agent {}: its AK never completed activation (ActivateCredential)",
+                        a.agent_id
+                    ),
+                ));
+                Ok(None)
+            }
+            Some(a) => {
+                let (ek_root_fingerprint, ek_root_subject) =
+                    split_root_record(a.ek_issuer.as_deref());
+                Ok(Some(Registered {
+                    ak_public: a.ak_public,
+                    ek_root_fingerprint,
+                    ek_root_subject,
+                }))
+            }
+        }
+    }
+
+    /// The stored policy, parsed once per version (the appraiser is built
+    /// when a new version is first seen, not on every attestation).
+    fn parsed_policy(&self, rec: &PolicyRecord) -> Result<Arc<Policy>> {
+        let mut cache = self
+            .policy_cache
+            .lock()
+            .map_err(|_| ServerError::Store("policy cache poisoned".into()))?;
+        if let Some((version, p)) = cache.as_ref() {
+            if *version == rec.version {
+                return Ok(p.clone());
+            }
+        }
+        let parsed = Arc::new(
+            Policy::parse(&rec.document)
+                .map_err(|e| ServerError::Store(format!("stored policy no longer parses: {e}")))?,
+        );
+        *cache = Some((rec.version, parsed.clone()));
+        Ok(parsed)
+    }
+
+    /// Step 3 of [`Verifier::attest`]: the platform's verifier, with the
+    /// collateral its evidence needs (gathered off the async workers), and
+    /// the CPU-bound verification on the blocking pool too.
+    async fn verify_evidence(
+        &self,
+        req: &AttestRequest,
+        registered: Option<&Registered>,
+        binding: &[u8; 32],
+        statement: Option<[u8; 32]>,
+        now: u64,
+        reasons: &mut Vec<Reason>,
+    ) -> Result<Option<PlatformClaims>> {
+        let platform = req.evidence.platform();
+        let verifier = match self.registry.get(platform) {
+            Ok(v) => v,
+            Err(_) => return Ok(None), // named by check_attester
+        };
+        if verifier.enrolment() == Enrolment::Registration && registered.is_none() {
+            return Ok(None); // the attester's reason is already recorded
+        }
+        let need = verifier.collateral_need(&req.evidence);
+        let store = self.collateral.clone();
+        let collateral = tokio::task::spawn_blocking(move || {
+            crate::evidence::gather_collateral(&need, store.as_deref())
+        })
+        .await
+        .map_err(|e| ServerError::Store(format!("collateral task: {e}")))?;
+        let registry = self.registry.clone();
+        let evidence = req.evidence.clone();
+        let agent_id = req.agent_id.clone();
+        let registered = registered.cloned();
+        let binding = *binding;
+        let result = tokio::task::spawn_blocking(move || {
+            let v = registry.get(platform).map_err(|r| vec![r])?;
+            v.verify(
+                &evidence,
+                &VerifyContext {
+                    agent_id: &agent_id,
+                    registered: registered.as_ref(),
+                    binding: &binding,
+                    statement_digest: statement,
+                    now,
+                    collateral: &collateral,
+                },
+            )
+        })
+        .await
+        .map_err(|e| ServerError::Store(format!("verification task: {e}")))?;
+        match result {
+            Ok(c) => Ok(Some(c)),
+            Err(mut r) => {
+                reasons.append(&mut r);
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// The statement checks of [`Verifier::attest`]: the bound digest parses, and
+/// a statement sent along hashes to it; returns the digest and, for a valid
+/// statement, what a policy may see of it.
+fn statement_checks(
+    req: &AttestRequest,
+    reasons: &mut Vec<Reason>,
+) -> (Option<[u8; 32]>, Option<StatementClaims>) {
+    let statement: Option<[u8; 32]> = match &req.statement_digest {
+        None => None,
+        Some(h) => match hex::decode(h)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            Some(d) => Some(d),
+            None => {
+                reasons.push(Reason::new(
+                    "statement",
+                    Some("32 bytes of hex".into()),
+                    Some(h.chars().take(80).collect()),
+                    "statement digest is not a SHA-256 in hex".into(),
+                ));
+                None
+            }
+        },
+    };
+    // The statement itself, when sent, must be the one whose digest is bound.
+    let statement_claims = match (&req.statement, statement) {
+        (None, _) => None,
+        (Some(_), None) => {
+            reasons.push(Reason::new(
+                "statement",
+                Some("statement_digest with the statement".into()),
+                Some("no statement_digest".into()),
+                "a statement was sent without its digest".into(),
+            ));
+            None
+        }
+        (Some(payload), Some(d)) => {
+            let seen: [u8; 32] = sealbuild_common::crypto::sha256(payload);
+            if seen != d {
+                reasons.push(Reason::new(
+                    "statement",
+                    Some(hex::encode(d)),
+                    Some(hex::encode(seen)),
+                    format!(
+                        "the statement sent hashes to {}, not to the bound digest {}",
+                        hex::encode(seen),
+                        hex::encode(d)
+                    ),
+                ));
+                None
+            } else {
+                match sealbuild_verifier_core::appraise::statement_claims(payload) {
+                    Ok(c) => Some(c),
+                    Err(r) => {
+                        reasons.push(r);
+                        None
+                    }
+                }
+            }
+        }
+    };
+    (statement, statement_claims)
 }
 
 /// The agent record keeps the EK trust anchor as `sha256:<hex> <subject>`.

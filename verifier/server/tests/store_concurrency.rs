@@ -31,6 +31,7 @@ fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
                 &NewNonce {
                     nonce: vec![b; 32],
                     agent_id: "a1".into(),
+                    enrolment: enrolment_of("a1"),
                     expires_at: NOW + 60,
                 },
                 NOW,

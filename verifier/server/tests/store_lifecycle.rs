@@ -146,6 +146,7 @@ fn agent_registration_challenge_and_activation() {
     let nonce = NewNonce {
         nonce: vec![1; 32],
         agent_id: "a1".into(),
+        enrolment: enrolment_of("a1"),
         expires_at: NOW + 60,
     };
     let err = store.insert_nonce(&nonce, NOW).unwrap_err();
@@ -256,6 +257,7 @@ fn nonces_are_single_use_and_expire() {
     let n = |b: u8, ttl: u64| NewNonce {
         nonce: vec![b; 32],
         agent_id: "a1".into(),
+        enrolment: enrolment_of("a1"),
         expires_at: NOW + ttl,
     };
     store.insert_nonce(&n(1, 60), NOW).unwrap();
@@ -271,6 +273,7 @@ fn nonces_are_single_use_and_expire() {
             &NewNonce {
                 nonce: vec![9; 32],
                 agent_id: "ghost".into(),
+                enrolment: enrolment_of("ghost"),
                 expires_at: NOW + 60,
             },
             NOW,
@@ -285,6 +288,7 @@ fn nonces_are_single_use_and_expire() {
             &NewNonce {
                 nonce: vec![],
                 agent_id: "a1".into(),
+                enrolment: enrolment_of("a1"),
                 expires_at: NOW + 60,
             },
             NOW,
@@ -435,6 +439,7 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
                 &NewNonce {
                     nonce: vec![b; 32],
                     agent_id: "active".into(),
+                    enrolment: enrolment_of("active"),
                     expires_at: NOW + ttl,
                 },
                 NOW,
@@ -473,6 +478,7 @@ fn snp_attesters_get_nonces_without_registration_and_others_do_not() {
     let nonce = |id: &str, n: u8| NewNonce {
         nonce: vec![n; 32],
         agent_id: id.to_string(),
+        enrolment: enrolment_of(id),
         expires_at: now + 60,
     };
     store
@@ -522,6 +528,7 @@ fn a_version_1_database_is_migrated_keeping_its_nonces() {
             &NewNonce {
                 nonce: vec![9; 32],
                 agent_id: "snp:x".into(),
+                enrolment: enrolment_of("snp:x"),
                 expires_at: 200,
             },
             50,

@@ -254,7 +254,7 @@ fn precheck_tcb(
 }
 
 /// REPORT_DATA = H(variable data) ‖ zeros.
-fn check_binding(hcl: &HclReport, report_data: &[u8; 64]) -> Result<(), AzureError> {
+pub(crate) fn check_binding(hcl: &HclReport, report_data: &[u8; 64]) -> Result<(), AzureError> {
     let digest = hcl.var_data_digest();
     let (head, tail) =
         report_data

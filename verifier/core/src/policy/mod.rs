@@ -230,14 +230,15 @@ pub trait Appraiser: Send + Sync {
 }
 
 fn parse_platform(s: &str, loc: &str) -> Result<Platform, PolicyError> {
-    match s {
-        "tpm" => Ok(Platform::Tpm),
-        "snp" => Ok(Platform::Snp),
-        other => Err(invalid(
+    Platform::from_name(s).ok_or_else(|| {
+        invalid(
             loc,
-            format!("platform '{other}' is not known (expected 'tpm' or 'snp')"),
-        )),
-    }
+            format!(
+                "platform '{s}' is not known (expected one of: {})",
+                Platform::ALL.map(Platform::name).join(", ")
+            ),
+        )
+    })
 }
 
 fn parse_bank(s: &str, loc: &str) -> Result<HashAlg, PolicyError> {
@@ -321,13 +322,28 @@ impl Policy {
                     }
                     Some(snp::parse_rule(d, &loc)?)
                 }
-                (Platform::Snp, None) => {
-                    return Err(invalid(&loc, "platform snp needs a [reference.snp] table"))
+                // Azure: the paravisor's SEV-SNP report (the snp table) and
+                // the vTPM's PCRs and events; no EK (the HCL report vouches
+                // for the AK).
+                (Platform::Azure, Some(d)) => {
+                    if !r.ek_cas.is_empty() {
+                        return Err(invalid(
+                            &loc,
+                            "an azure reference set has no ek_cas (the HCL report vouches for the vTPM AK)",
+                        ));
+                    }
+                    Some(snp::parse_rule(d, &loc)?)
                 }
-                (_, Some(_)) => {
+                (Platform::Snp | Platform::Azure, None) => {
                     return Err(invalid(
                         &loc,
-                        "a [reference.snp] table needs platform = \"snp\"",
+                        format!("platform {platform} needs a [reference.snp] table"),
+                    ))
+                }
+                (Platform::Tpm, Some(_)) => {
+                    return Err(invalid(
+                        &loc,
+                        "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
                     ))
                 }
                 (_, None) => None,
@@ -461,6 +477,11 @@ impl Appraiser for Policy {
             let reasons = match claims {
                 PlatformClaims::Tpm(c) => tpm::match_tpm(r, c),
                 PlatformClaims::Snp(c) => snp::match_snp(r, c),
+                PlatformClaims::Azure(c) => {
+                    let mut reasons = snp::match_snp(r, &c.snp);
+                    reasons.extend(tpm::match_tpm(r, &c.tpm));
+                    reasons
+                }
             };
             if reasons.is_empty() {
                 appraisal.matched_references.push(r.name.clone());

@@ -164,6 +164,10 @@ pub struct NoticeRecord {
 pub struct AppraisalRecord {
     /// Unix seconds of the decision (also the time of its release entries).
     pub time: u64,
+    /// How the attester is known: releases to a
+    /// [`crate::store::Enrolment::Registration`] attester need it registered
+    /// and active at commit time.
+    pub enrolment: crate::store::Enrolment,
     /// The body.
     pub body: AppraisalBody,
 }

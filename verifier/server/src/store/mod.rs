@@ -43,6 +43,7 @@ use crate::audit::{
     AppraisalRecord, AuditEntry, AuditError, AuditHead, NoticeRecord, ReleaseRecord,
 };
 use crate::keys::{KeyOrigin, PublicKeyInfo, SealedPrivateKey};
+pub use sealbuild_verifier_core::platform::Enrolment;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -258,6 +259,11 @@ pub struct NewNonce {
     pub agent_id: String,
     /// Last second at which it is accepted.
     pub expires_at: u64,
+    /// How the attester is known (its platform's rule, decided by the
+    /// service): [`Enrolment::Registration`] requires a registered, active
+    /// agent; [`Enrolment::Hardware`] requires nothing (its evidence is
+    /// signed by a vendor-certified key).
+    pub enrolment: Enrolment,
 }
 
 /// A stored nonce.
@@ -441,8 +447,8 @@ pub trait Store: Send + Sync {
     // --- nonces ---
 
     /// Stores a nonce for an **active** agent ([`StoreError::Conflict`] otherwise).
-    /// The agent must be registered and active, unless its id names an
-    /// SEV-SNP attester ([`is_snp_attester`]).
+    /// The agent must be registered and active, unless the nonce says its
+    /// attester is vouched for by hardware ([`NewNonce::enrolment`]).
     fn insert_nonce(&self, nonce: &NewNonce, now: u64) -> Result<(), StoreError>;
 
     /// Consumes a nonce atomically, exactly once across all callers and
@@ -539,15 +545,4 @@ pub fn validate_policy_id(id: &str) -> Result<(), StoreError> {
             "policy id '{id}': must be 1 to 64 characters A-Z a-z 0-9 . _ -, starting with a letter or digit"
         )))
     }
-}
-
-/// Prefix of the agent ids of SEV-SNP attesters, which need no registration.
-pub const SNP_AGENT_PREFIX: &str = "snp:";
-
-/// Whether `agent_id` names an SEV-SNP attester (`snp:<label>`, 1..=128
-/// printable ASCII characters after the prefix).
-pub fn is_snp_attester(agent_id: &str) -> bool {
-    agent_id
-        .strip_prefix(SNP_AGENT_PREFIX)
-        .is_some_and(|l| !l.is_empty() && l.len() <= 128 && l.bytes().all(|b| b.is_ascii_graphic()))
 }

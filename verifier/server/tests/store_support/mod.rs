@@ -65,6 +65,16 @@ pub fn active_agent(store: &dyn Store, id: &str, now: u64) -> AgentRecord {
     a
 }
 
+/// How the service would enrol an attester with this id: `snp:<label>` /
+/// `azure:<label>` are vouched for by hardware, anything else registers.
+pub fn enrolment_of(agent_id: &str) -> sealbuild_verifier::store::Enrolment {
+    use sealbuild_verifier::store::Enrolment;
+    match sealbuild_common::platform::parse_attester_id(agent_id) {
+        Some(_) => Enrolment::Hardware,
+        None => Enrolment::Registration,
+    }
+}
+
 /// An appraisal record.
 pub fn appraisal(agent_id: &str, verdict: Verdict, time: u64) -> AppraisalRecord {
     let reasons = match verdict {
@@ -78,6 +88,7 @@ pub fn appraisal(agent_id: &str, verdict: Verdict, time: u64) -> AppraisalRecord
     };
     AppraisalRecord {
         time,
+        enrolment: enrolment_of(agent_id),
         body: AppraisalBody {
             agent_id: agent_id.to_string(),
             evidence_digest: "e1".repeat(32),

@@ -14,8 +14,8 @@ use crate::audit::{
 };
 use crate::keys::KeyOrigin;
 use crate::store::{
-    is_snp_attester, validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, KeyRecord,
-    NewAgent, NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
+    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
+    NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
     Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
 };
 use rusqlite::{params, OptionalExtension};
@@ -239,9 +239,9 @@ impl Store for SqliteStore {
         }
         let d = db("storing a nonce");
         self.write("storing a nonce", |tx| {
-            // SEV-SNP attesters ("snp:…") register nothing; every other id
+            // Hardware-vouched attesters register nothing; every other id
             // must be a registered, active agent.
-            if !is_snp_attester(&nonce.agent_id) {
+            if nonce.enrolment == Enrolment::Registration {
                 let agent =
                     get_agent(tx, &nonce.agent_id)?.ok_or_else(|| StoreError::NotFound {
                         what: "agent",
@@ -570,7 +570,7 @@ impl Store for SqliteStore {
         }
         let op = "recording a decision";
         self.write(op, |tx| {
-            if !releases.is_empty() && !is_snp_attester(&body.agent_id) {
+            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
                 let agent = get_agent(tx, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
                     what: "agent",
                     id: body.agent_id.clone(),

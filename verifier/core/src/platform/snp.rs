@@ -1,0 +1,92 @@
+//! AMD SEV-SNP evidence: an attestation report whose REPORT_DATA carries the
+//! binding, checked by [`crate::snp::verify_snp`] against AMD's roots.
+
+use super::{wrong_platform, CollateralNeed, Enrolment, EvidenceVerifier, VerifyContext};
+use crate::claims::PlatformClaims;
+use crate::snp::{verify_snp, AmdRoots, SnpInput};
+use sealbuild_common::api::{Evidence, Reason, SnpCertKind, SnpCertificate};
+use sealbuild_common::binding::snp_report_data;
+use sealbuild_common::snp::AttestationReport;
+use sealbuild_common::Platform;
+use std::sync::Arc;
+
+/// The verifier of SEV-SNP evidence.
+#[derive(Debug, Clone)]
+pub struct SnpVerifier {
+    roots: Arc<AmdRoots>,
+}
+
+impl SnpVerifier {
+    /// Trusting `roots`.
+    pub fn new(roots: Arc<AmdRoots>) -> Self {
+        Self { roots }
+    }
+}
+
+/// The VCEK/VLEK candidates: those supplied with the evidence first, then
+/// the collateral store's (deduplicated).
+pub(super) fn endorsement_keys<'a>(
+    supplied: &'a [SnpCertificate],
+    stored: &'a [Vec<u8>],
+) -> Vec<&'a [u8]> {
+    let mut out: Vec<&[u8]> = supplied
+        .iter()
+        .filter(|c| matches!(c.kind, SnpCertKind::Vcek | SnpCertKind::Vlek))
+        .map(|c| c.der.as_slice())
+        .collect();
+    for k in stored {
+        if !out.contains(&k.as_slice()) {
+            out.push(k);
+        }
+    }
+    out
+}
+
+/// What to look up for a report: its VCEK/VLEK and CRLs.
+pub(super) fn need_for_report(report: &[u8]) -> CollateralNeed {
+    match AttestationReport::parse(report) {
+        Ok(r) => CollateralNeed::SnpEndorsement(Box::new(r)),
+        // Verification will name the parse error.
+        Err(_) => CollateralNeed::None,
+    }
+}
+
+impl EvidenceVerifier for SnpVerifier {
+    fn platform(&self) -> Platform {
+        Platform::Snp
+    }
+
+    fn enrolment(&self) -> Enrolment {
+        Enrolment::Hardware
+    }
+
+    fn collateral_need(&self, evidence: &Evidence) -> CollateralNeed {
+        match evidence {
+            Evidence::Snp(snp) => need_for_report(&snp.report),
+            _ => CollateralNeed::None,
+        }
+    }
+
+    fn verify(
+        &self,
+        evidence: &Evidence,
+        cx: &VerifyContext<'_>,
+    ) -> Result<PlatformClaims, Vec<Reason>> {
+        let Evidence::Snp(snp) = evidence else {
+            return Err(wrong_platform(Platform::Snp, evidence));
+        };
+        let keys = endorsement_keys(&snp.certificates, &cx.collateral.snp_keys);
+        let crls: Vec<&[u8]> = cx.collateral.snp_crls.iter().map(Vec::as_slice).collect();
+        let expected = snp_report_data(cx.binding);
+        verify_snp(&SnpInput {
+            report: &snp.report,
+            endorsement_keys: &keys,
+            roots: &self.roots,
+            crls: &crls,
+            expected_product: None,
+            expected_report_data: Some(&expected),
+            at_unix_secs: cx.now,
+        })
+        .map(|c| PlatformClaims::Snp(Box::new(c)))
+    }
+}

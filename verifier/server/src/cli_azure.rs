@@ -1,0 +1,436 @@
+//! `verify azure`: offline verification of Azure confidential-VM (SEV-SNP)
+//! evidence: the paravisor's HCL report and a vTPM quote by its AK.
+//!
+//! ```text
+//! sealbuild-verifier verify azure --hcl-report F --quote-json F
+//!     [--vcek F | --certs DIR] --nonce HEX [--at RFC3339] [--json]
+//! ```
+//!
+//! The SEV-SNP report inside the HCL report is verified as `verify snp`
+//! verifies a report (AMD's built-in roots only, the product from CPUID or
+//! the VCEK's productName, CRLs from `--certs`, TCB consistency, debug
+//! refused), then [`verify_azure_snp`] checks the rest with that product's
+//! chain: VMPL 0, REPORT_DATA = H(variable data) ‖ zeros, the quote signed by
+//! `HCLAkPub`, its `extraData` equal to `--nonce`, and PCRs 0–23 of the
+//! sha256 bank giving its `pcrDigest`. `--nonce` is required: the quote JSON
+//! carries no nonce apart from the quote's own `extraData`, and comparing
+//! that with itself would prove no freshness.
+
+use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
+use crate::Outcome;
+use anyhow::{bail, Context, Result};
+use sealbuild_common::api::Reason;
+use sealbuild_common::snp::SnpProduct;
+use sealbuild_verifier_core::azure::{
+    verify_azure_snp, AzureError, AzureSnpClaims, AzureSnpInput, HclReport, TpmQuote,
+};
+use sealbuild_verifier_core::claims::SnpClaims;
+use sealbuild_verifier_core::policy::{snp_problems, SnpRule};
+use sealbuild_verifier_core::snp::roots::IntermediateKind;
+use sealbuild_verifier_core::snp::{
+    verify_snp, AmdRoots, SnpCertError, SnpError, SnpInput, SnpSignerKind,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct AzureArgs {
+    /// The HCL report (vTPM NV index 0x01400001, binary, padding included).
+    #[arg(long)]
+    hcl_report: PathBuf,
+    /// The vTPM quote: JSON {"signature": hex, "message": hex TPMS_ATTEST, "pcrs": [24 × hex sha256 PCR]}.
+    #[arg(long)]
+    quote_json: PathBuf,
+    /// The VCEK certificate (DER or PEM; the first certificate of a PEM file).
+    #[arg(long, conflicts_with = "certs")]
+    vcek: Option<PathBuf>,
+    /// A directory in snpguest's layout (vcek.der|vcek.pem|vlek.der|vlek.pem, ark.pem, ask.pem, crl.der).
+    #[arg(long)]
+    certs: Option<PathBuf>,
+    /// Required: the nonce the quote's extraData must equal, hex (the quote JSON carries none of its own).
+    #[arg(long)]
+    nonce: String,
+    /// Verification time, RFC 3339 (default: now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn first_existing(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The endorsement key and CRLs of `--vcek` / `--certs`; a root in the
+/// directory that is not AMD's is a usage error (roots are built in).
+fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
+    let mut keys = Vec::new();
+    let mut crls = Vec::new();
+    if let Some(v) = &a.vcek {
+        keys.push(read_cert(v)?);
+    }
+    if let Some(dir) = &a.certs {
+        if !dir.is_dir() {
+            bail!("--certs {}: not a directory", dir.display());
+        }
+        let key = first_existing(dir, &["vcek.der", "vcek.pem", "vlek.der", "vlek.pem"]);
+        let Some(key) = key else {
+            bail!(
+                "--certs {}: holds neither vcek.der, vcek.pem, vlek.der nor vlek.pem",
+                dir.display()
+            );
+        };
+        keys.push(read_cert(&key)?);
+        for name in [
+            "ark.pem", "ask.pem", "asvk.pem", "ark.der", "ask.der", "asvk.der",
+        ] {
+            let p = dir.join(name);
+            if p.is_file() {
+                let der = read_cert(&p)?;
+                let known = roots
+                    .all()
+                    .iter()
+                    .any(|r| r.ark == der || r.ask == der || r.asvk.as_ref() == Some(&der));
+                if !known {
+                    bail!(
+                        "{}: not one of AMD's built-in ARK/ASK/ASVK certificates; this verifier trusts only AMD's roots",
+                        p.display()
+                    );
+                }
+            }
+        }
+        if let Some(p) = first_existing(dir, &["crl.der"]) {
+            crls.push(read(&p)?);
+        }
+    }
+    Ok((keys, crls))
+}
+
+/// The check an SEV-SNP error names (as `verify snp` names it).
+fn snp_reason(e: &SnpError) -> Reason {
+    let (check, expected, observed) = match e {
+        SnpError::Format(_) => ("snp_report", None, None),
+        SnpError::Chain(_) => ("snp_chain", None, None),
+        SnpError::SignerKey { .. } | SnpError::Unsigned | SnpError::BadSignature { .. } => {
+            ("snp_signature", None, None)
+        }
+        SnpError::Cert(SnpCertError::TcbMismatch {
+            component,
+            cert,
+            report,
+        }) => (
+            "snp_tcb",
+            Some(format!("{component} {cert}")),
+            Some(format!("{component} {report}")),
+        ),
+        SnpError::Cert(SnpCertError::Product { expected, got }) => {
+            ("snp_product", Some(expected.clone()), Some(got.clone()))
+        }
+        SnpError::ProductMismatch { expected, got, .. } => {
+            ("snp_product", Some(expected.to_string()), Some(got.clone()))
+        }
+        SnpError::Cert(SnpCertError::ChipIdMismatch { cert, report }) => (
+            "snp_endorsement_key",
+            Some(cert.clone()),
+            Some(report.clone()),
+        ),
+        SnpError::Cert(_) => ("snp_endorsement_key", None, None),
+    };
+    Reason::new(check, expected, observed, e.to_string())
+}
+
+/// The check an Azure error names, with the expected and observed values.
+fn azure_reason(e: &AzureError) -> Reason {
+    let some = |s: &str| Some(s.to_string());
+    let (check, expected, observed) = match e {
+        AzureError::Snp(s) => return snp_reason(s),
+        AzureError::ReportType { .. } => return hcl_reason(e),
+        AzureError::Vmpl { got } => ("azure_vmpl", some("0"), Some(got.to_string())),
+        AzureError::VarDataDigest { expected, got, .. } => {
+            ("azure_binding", Some(expected.clone()), Some(got.clone()))
+        }
+        AzureError::ReportDataTail { got, .. } => {
+            ("azure_binding", some("zero"), Some(got.clone()))
+        }
+        AzureError::VarData { .. } => ("azure_var_data", None, None),
+        AzureError::AkPub { .. } => ("azure_ak", None, None),
+        AzureError::QuoteSignature { .. } => ("quote_signature", None, None),
+        AzureError::Format(_) | AzureError::Quote(_) => ("quote_structure", None, None),
+        AzureError::Nonce { expected, got } => ("nonce", Some(expected.clone()), Some(got.clone())),
+        AzureError::PcrSelection { got } => {
+            ("pcr_selection", some("sha256:0-23"), Some(got.clone()))
+        }
+        AzureError::PcrDigest { quoted, computed } => {
+            ("pcr_digest", Some(quoted.clone()), Some(computed.clone()))
+        }
+        AzureError::UserData { expected, got } => {
+            ("azure_user_data", Some(expected.clone()), Some(got.clone()))
+        }
+    };
+    Reason::new(check, expected, observed, e.to_string())
+}
+
+/// Why the HCL report does not parse (or carries another TEE's report).
+fn hcl_reason(e: &AzureError) -> Reason {
+    let (expected, observed) = match e {
+        AzureError::ReportType { got, name } => (
+            Some("2 (SNP_VM_REPORT)".to_string()),
+            Some(format!("{got} ({name})")),
+        ),
+        _ => (None, None),
+    };
+    Reason::new("azure_hcl", expected, observed, e.to_string())
+}
+
+/// What the checks established (or refused).
+struct Verdict {
+    snp: Option<SnpClaims>,
+    azure: Option<AzureSnpClaims>,
+    reasons: Vec<Reason>,
+}
+
+fn rejected(reason: Reason) -> Verdict {
+    Verdict {
+        snp: None,
+        azure: None,
+        reasons: vec![reason],
+    }
+}
+
+/// The evidence and collateral of one verification.
+struct Evidence<'a> {
+    hcl: &'a HclReport,
+    hcl_bytes: &'a [u8],
+    quote: &'a TpmQuote,
+    nonce: &'a [u8],
+    keys: &'a [Vec<u8>],
+    crls: &'a [Vec<u8>],
+    at: u64,
+}
+
+/// The SEV-SNP report as `verify snp` checks it (no policy), then the Azure
+/// checks with the chain that verified it.
+fn check(e: &Evidence<'_>, roots: &AmdRoots) -> Verdict {
+    let key_refs: Vec<&[u8]> = e.keys.iter().map(Vec::as_slice).collect();
+    let crl_refs: Vec<&[u8]> = e.crls.iter().map(Vec::as_slice).collect();
+    let snp = match verify_snp(&SnpInput {
+        report: e.hcl.snp_report_bytes(),
+        endorsement_keys: &key_refs,
+        roots,
+        crls: &crl_refs,
+        expected_product: None,
+        expected_report_data: None,
+        at_unix_secs: e.at,
+    }) {
+        Ok(c) => c,
+        Err(reasons) => {
+            return Verdict {
+                snp: None,
+                azure: None,
+                reasons,
+            }
+        }
+    };
+    let mut reasons = snp_problems("hardware", &SnpRule::hardware_only(false), &snp);
+    let kind = match snp.signing_key {
+        SnpSignerKind::Vcek => IntermediateKind::Ask,
+        SnpSignerKind::Vlek => IntermediateKind::Asvk,
+    };
+    let chain = roots
+        .for_product(snp.product)
+        .find(|r| r.insecure_test == snp.insecure_test_root)
+        .and_then(|r| r.chain(kind));
+    let (Some(chain), Some(vcek)) = (chain, key_refs.first()) else {
+        reasons.push(Reason::new(
+            "snp_chain",
+            Some(format!("a built-in {} chain", snp.product)),
+            Some("none".into()),
+            format!("no built-in {} chain for this report", snp.product),
+        ));
+        return Verdict {
+            snp: Some(snp),
+            azure: None,
+            reasons,
+        };
+    };
+    let azure = verify_azure_snp(&AzureSnpInput {
+        hcl_report: e.hcl_bytes,
+        vcek_der: vcek,
+        chain,
+        quote: &e.quote.message,
+        quote_signature: &e.quote.signature,
+        pcrs: &e.quote.pcrs,
+        expected_nonce: e.nonce,
+        expected_user_data: None,
+        expected_product: Some(snp.product),
+        at_unix_secs: e.at,
+    });
+    let azure = match azure {
+        Ok(c) => Some(c),
+        Err(err) => {
+            reasons.push(azure_reason(&err));
+            None
+        }
+    };
+    Verdict {
+        snp: Some(snp),
+        azure,
+        reasons,
+    }
+}
+
+/// The HCL report's own claims (not authenticated unless `verified`).
+fn hcl_json(hcl: &HclReport) -> serde_json::Value {
+    let mut v = report_json(&hcl.snp_report);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("hcl_version".into(), json!(hcl.version));
+        o.insert("hcl_hash_type".into(), json!(hcl.hash_type.alg().name()));
+        o.insert(
+            "hcl_var_data_digest".into(),
+            json!(hex::encode(hcl.var_data_digest())),
+        );
+        o.insert("hcl_var_data_len".into(), json!(hcl.var_data().len()));
+    }
+    v
+}
+
+fn claims_json(hcl: Option<&HclReport>, v: &Verdict) -> serde_json::Value {
+    let mut out = hcl.map_or_else(|| json!({}), hcl_json);
+    let Some(o) = out.as_object_mut() else {
+        return out;
+    };
+    if let Some(s) = &v.snp {
+        o.insert("product".into(), json!(s.product.id()));
+        o.insert("signing_key".into(), json!(s.signing_key.as_str()));
+        o.insert(
+            "signer_fingerprint".into(),
+            json!(hex::encode(s.signer_fingerprint)),
+        );
+        o.insert("crl_checked".into(), json!(s.crl_checked));
+    } else {
+        let cpuid = hcl.and_then(|h| h.snp_report.cpuid);
+        let product = cpuid.and_then(SnpProduct::from_cpuid).map(SnpProduct::id);
+        o.insert("product".into(), json!(product));
+    }
+    if let Some(c) = &v.azure {
+        o.insert("ak_fingerprint".into(), json!(c.ak.fingerprint()));
+        o.insert("ak_bits".into(), json!(c.ak.bits()));
+        let ek = c.ek.as_ref().map(|k| k.fingerprint());
+        o.insert("ek_fingerprint".into(), json!(ek));
+        o.insert("nonce".into(), json!(hex::encode(&c.nonce)));
+        let pcrs: serde_json::Map<String, serde_json::Value> = c
+            .pcrs
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (i.to_string(), json!(hex::encode(p))))
+            .collect();
+        o.insert("pcrs".into(), json!({ "sha256": pcrs }));
+        if let Some(u) = &c.user_data {
+            o.insert("user_data".into(), json!(hex::encode(u)));
+        }
+        let vm = &c.runtime.vm_configuration;
+        o.insert(
+            "vm_configuration".into(),
+            json!({
+                "secure_boot": vm.secure_boot,
+                "tpm_enabled": vm.tpm_enabled,
+                "tpm_persisted": vm.tpm_persisted,
+                "console_enabled": vm.console_enabled,
+                "vm_unique_id": vm.vm_unique_id,
+            }),
+        );
+        o.insert(
+            "tpm_firmware_version".into(),
+            json!(format!("{:#018x}", c.quote.firmware_version)),
+        );
+    }
+    out
+}
+
+pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
+    let hcl_bytes = read(&a.hcl_report)?;
+    let quote_bytes = read(&a.quote_json)?;
+    let nonce = hex::decode(a.nonce.trim_start_matches("0x"))
+        .with_context(|| format!("--nonce {:?} is not hex", a.nonce))?;
+    let at = match &a.at {
+        Some(s) => parse_rfc3339(s)?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs(),
+    };
+    let roots = AmdRoots::builtin();
+    let (keys, crls) = collateral(&a, &roots)?;
+
+    let hcl = HclReport::parse(&hcl_bytes);
+    let verdict = match (&hcl, TpmQuote::from_json(&quote_bytes)) {
+        (Err(e), _) => rejected(hcl_reason(e)),
+        (Ok(_), Err(e)) => rejected(Reason::new(
+            "quote_structure",
+            None,
+            None,
+            format!("{}: {e}", a.quote_json.display()),
+        )),
+        (Ok(h), Ok(q)) => {
+            let evidence = Evidence {
+                hcl: h,
+                hcl_bytes: &hcl_bytes,
+                quote: &q,
+                nonce: &nonce,
+                keys: &keys,
+                crls: &crls,
+                at,
+            };
+            check(&evidence, &roots)
+        }
+    };
+    let hcl = hcl.ok();
+    let verified = verdict.azure.is_some();
+    let accepted = verified && verdict.reasons.is_empty();
+    let label = if accepted { "accepted" } else { "rejected" };
+    if a.json {
+        let mut out = claims_json(hcl.as_ref(), &verdict);
+        if let Some(o) = out.as_object_mut() {
+            o.insert("verified".into(), json!(verified));
+            o.insert("verdict".into(), json!(label));
+            o.insert("reasons".into(), serde_json::to_value(&verdict.reasons)?);
+            o.insert(
+                "verification_time".into(),
+                json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
+            );
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        if let (Some(s), Some(c)) = (&verdict.snp, &verdict.azure) {
+            let r = &s.report;
+            println!(
+                "HCL report: SEV-SNP report version {}, {} signed by {}",
+                r.version,
+                s.product,
+                s.signing_key.as_str().to_uppercase()
+            );
+            println!("measurement: {}", hex::encode(r.measurement));
+            println!("report_data: {}", hex::encode(r.report_data));
+            println!(
+                "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
+                r.policy.0, r.vmpl, r.reported_tcb.0
+            );
+            println!("vTPM AK (modulus SHA-256): {}", c.ak.fingerprint());
+            println!("nonce: {}", hex::encode(&c.nonce));
+        }
+        println!("verdict: {label}");
+        for r in &verdict.reasons {
+            println!("  - [{}] {}", r.check, r.message);
+        }
+    }
+    Ok(if accepted {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    })
+}
