@@ -33,8 +33,9 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct TpmInput<'a> {
     /// TPM2B_PUBLIC of the registered, activated AK.
     pub ak_public: &'a [u8],
-    /// The binding digest the quote must carry as qualifying data.
-    pub binding: &'a [u8; 32],
+    /// The qualifying data the quote must carry: the binding digest for
+    /// sealbuild's own evidence (a verifier's nonce for foreign evidence).
+    pub binding: &'a [u8],
     /// The evidence as sent.
     pub evidence: &'a TpmEvidence,
     /// PCRs whose quoted values the event log must explain.
@@ -177,7 +178,6 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
                     .iter()
                     .filter_map(|d| d.hash_alg().map(|a| (a, d.digest.clone())))
                     .collect(),
-                description: e.describe(),
             })
             .collect(),
     );

@@ -24,8 +24,6 @@ pub struct EventClaim {
     pub event_type: String,
     /// Its digests per bank.
     pub digests: BTreeMap<HashAlg, Vec<u8>>,
-    /// One-line human description.
-    pub description: String,
 }
 
 /// Claims from a verified TPM quote.

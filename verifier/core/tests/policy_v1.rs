@@ -64,7 +64,6 @@ fn other_pcr_value_is_explained() {
         pcr: 0,
         event_type: "EV_S_CRTM_VERSION".into(),
         digests: BTreeMap::new(),
-        description: String::new(),
     }]);
     let a = p.appraise(&PlatformClaims::Tpm(c), None);
     assert!(a.granted_keys.is_empty());
@@ -110,7 +109,6 @@ fn event_rules_and_ek_cas_are_enforced() {
         pcr: 4,
         event_type: "EV_EFI_BOOT_SERVICES_APPLICATION".into(),
         digests: digests.clone(),
-        description: String::new(),
     }]);
     assert_eq!(
         p.appraise(&PlatformClaims::Tpm(c.clone()), None)

@@ -1,0 +1,363 @@
+//! Appraisal throughput per core against the one crypto provider and
+//! OpenSSL, measured in the same run (ratios, never assertions).
+//!
+//! Lines (ops/s, best of interleaved slices, one thread):
+//!
+//! * TPM, GCE RSA-2048 quote + event log: `appraise::verify_tpm` of the real
+//!   GCE COS 85 quote (sha256 bank, nonce 9009; MANIFEST §3.2) with its
+//!   23,970-byte firmware event log replayed for PCRs 0–9: AK signature,
+//!   qualifying data, pcrDigest, log parse + replay + event claims.
+//! * TPM, swtpm ECC P-256 quote (no event log): the tpm2-tools 5.4 vector.
+//! * SNP, chain cached: what `verify_snp` does per report once the VCEK
+//!   chain is verified: report parse, the VCEK's AMD extensions against the
+//!   report, the P-384 signature with the parsed key (see benches/snp_verify.rs
+//!   for the whole cached path with policy, ~1 µs more).
+//! * provider RSA-2048 / P-256 / P-384 raw verifies of the same signatures.
+//! * event log parse + replay alone, and the same appraisal without the log:
+//!   event claims cost = (with log − without log) − parse + replay.
+//! * `openssl speed -mr rsa2048 ecdsap256 ecdsap384` verify rates, same run.
+//!
+//! Targets (reported): TPM appraisal ≥ 0.8 × OpenSSL verify for the AK's
+//! algorithm; SNP ≥ 0.85 × OpenSSL P-384; event claims ≤ 2 × replay.
+//!
+//! Environment: `APPRAISE_BENCH_SECS` (default 1) per line;
+//! `APPRAISE_BENCH_ONLY=gce` runs only the GCE line and prints
+//! `RESULT tpm_gce <ops/s>` (for scripts/bench-keylime.sh).
+//! Run: `cargo bench -p sealbuild-verifier-core --bench appraise`.
+// Bench binary: a failed unwrap, expect or index is a failed setup.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use sealbuild_common::api::TpmEvidence;
+use sealbuild_common::crypto::{Curve, Scheme, VerifyingKey};
+use sealbuild_common::eventlog::EventLog;
+use sealbuild_common::snp::{AttestationReport, SnpProduct, SIGNED_LEN};
+use sealbuild_common::tpm::{parse_tools_pcrs, Attest, Public, PublicKey};
+use sealbuild_common::HashAlg;
+use sealbuild_verifier_core::appraise::{verify_tpm, TpmInput};
+use sealbuild_verifier_core::quote::QuoteOptions;
+use sealbuild_verifier_core::snp::roots::IntermediateKind;
+use sealbuild_verifier_core::snp::{
+    p384_key, verify_report, verify_report_signature, AmdCertExtensions, AmdRoots,
+};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/");
+/// 2026-11-23T00:00:00Z (as benches/snp_verify.rs).
+const NOW: u64 = 1_795_392_000;
+
+fn read(p: &str) -> Vec<u8> {
+    std::fs::read(format!("{DATA}{p}")).unwrap_or_else(|e| panic!("{DATA}{p}: {e}"))
+}
+
+/// Runs `f` for about `d`, returns ops/s.
+fn rate(f: &mut dyn FnMut(), d: Duration) -> f64 {
+    let mut n = 0u64;
+    let start = Instant::now();
+    while start.elapsed() < d {
+        for _ in 0..16 {
+            f();
+        }
+        n += 16;
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Best of 3 interleaved-style slices.
+fn best(f: &mut dyn FnMut(), d: Duration) -> f64 {
+    rate(f, d / 4); // warm-up
+    (0..3).map(|_| rate(f, d / 3)).fold(0.0, f64::max)
+}
+
+struct Gce {
+    ak_tpm2b: Vec<u8>,
+    evidence: TpmEvidence,
+    nonce: Vec<u8>,
+    ak: Public,
+}
+
+fn gce() -> Gce {
+    let j: serde_json::Value = serde_json::from_slice(&read(
+        "tpm/go-tpm-tools/attestations/gce-cos-85-nonce9009.extracted.json",
+    ))
+    .unwrap();
+    let ak =
+        Public::parse(&hex::decode(j["ak_pub_tpmt_public"].as_str().unwrap()).unwrap()).unwrap();
+    let q = j["quotes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["pcr_bank"] == "sha256")
+        .expect("a sha256 quote");
+    let pcrs = q["pcrs"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.parse::<u32>().unwrap(), v.as_str().unwrap().to_string()))
+        .collect();
+    Gce {
+        ak_tpm2b: ak.to_tpm2b_bytes(),
+        evidence: TpmEvidence {
+            quote: hex::decode(q["attest_tpms_attest"].as_str().unwrap()).unwrap(),
+            signature: hex::decode(q["signature_tpmt_signature"].as_str().unwrap()).unwrap(),
+            pcrs: [("sha256".to_string(), pcrs)].into(),
+            event_log: Some(read(
+                "tpm/go-tpm-tools/attestations/gce-cos-85-nonce9009.eventlog.bin",
+            )),
+            runtime_log: None,
+        },
+        nonce: hex::decode(j["expected_nonce"].as_str().unwrap()).unwrap(),
+        ak,
+    }
+}
+
+fn tpm_input<'a>(
+    ak: &'a [u8],
+    ev: &'a TpmEvidence,
+    nonce: &'a [u8],
+    pcrs: &'a [u32],
+) -> TpmInput<'a> {
+    TpmInput {
+        ak_public: ak,
+        binding: nonce,
+        evidence: ev,
+        replay_pcrs: pcrs,
+        options: QuoteOptions::default(),
+        ek_root_fingerprint: None,
+        ek_root_subject: None,
+        runtime_pcr: 23,
+        statement_digest: None,
+    }
+}
+
+/// `openssl speed -mr` verify rates: (rsa2048, ecdsap256, ecdsap384).
+fn openssl_speed(secs: u64) -> Option<(f64, f64, f64)> {
+    let out = std::process::Command::new("openssl")
+        .args(["speed", "-mr", "-seconds", &secs.max(1).to_string()])
+        .args(["rsa2048", "ecdsap256", "ecdsap384"])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str, bits: &str| {
+        text.lines()
+            .filter_map(|l| l.strip_prefix(prefix))
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.get(1) == Some(&bits))
+            .and_then(|f| f.get(3)?.trim().parse::<f64>().ok())
+    };
+    Some((
+        field("+F2:", "2048")?,
+        field("+F4:", "256")?,
+        field("+F4:", "384")?,
+    ))
+}
+
+fn verdict(ratio: f64, target: f64) -> &'static str {
+    if ratio >= target {
+        "MET"
+    } else {
+        "NOT MET"
+    }
+}
+
+fn main() {
+    let secs: f64 = std::env::var("APPRAISE_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    let per_line = Duration::from_secs_f64(secs);
+    let g = gce();
+    let replay: Vec<u32> = (0..=9).collect();
+    let gce_input = tpm_input(&g.ak_tpm2b, &g.evidence, &g.nonce, &replay);
+    // Checked first: accepted with nonce 9009, refused with another.
+    let claims = verify_tpm(&gce_input).expect("the GCE quote and log verify");
+    assert!(claims.events.as_ref().is_some_and(|e| !e.is_empty()));
+    assert!(verify_tpm(&tpm_input(&g.ak_tpm2b, &g.evidence, b"9010", &replay)).is_err());
+    let mut gce_line = || {
+        black_box(verify_tpm(black_box(&gce_input)).is_ok());
+    };
+    let gce_rate = best(&mut gce_line, per_line);
+    if std::env::var("APPRAISE_BENCH_ONLY").as_deref() == Ok("gce") {
+        println!("RESULT tpm_gce {gce_rate:.1}");
+        return;
+    }
+
+    // swtpm ECC P-256 quote (tpm2-tools 5.4 vector, nonce 5eed0003).
+    let dir = "tpm/tpm2-tools-5.4-swtpm/";
+    let ecc_ak = read(&format!("{dir}ak-ecc.pub"));
+    let ecc_quote = read(&format!("{dir}ecc.quote"));
+    let sel = Attest::parse(&ecc_quote)
+        .unwrap()
+        .quote()
+        .unwrap()
+        .pcr_select()
+        .clone();
+    let ecc_pcrs = parse_tools_pcrs(&read(&format!("{dir}ecc.pcrs")), &sel).unwrap();
+    let ecc_ev = TpmEvidence {
+        quote: ecc_quote.clone(),
+        signature: read(&format!("{dir}ecc.sig")),
+        pcrs: ecc_pcrs.to_named_hex(),
+        event_log: None,
+        runtime_log: None,
+    };
+    let ecc_nonce = hex::decode("5eed0003").unwrap();
+    let ecc_input = tpm_input(&ecc_ak, &ecc_ev, &ecc_nonce, &[]);
+    verify_tpm(&ecc_input).expect("the swtpm ECC quote verifies");
+
+    // SNP: Milan report, chain verified once.
+    let report = read("sev-snp/virtee-sev/report_milan.bin");
+    let vcek = read("sev-snp/virtee-sev/vcek_milan.der");
+    let roots = AmdRoots::builtin();
+    let chain = roots
+        .for_product(SnpProduct::Milan)
+        .find_map(|r| r.chain(IntermediateKind::Ask))
+        .expect("built-in Milan roots");
+    let verified = verify_report(&report, &vcek, chain, Some(SnpProduct::Milan), NOW)
+        .expect("the Milan report verifies");
+    let snp_key = p384_key(&verified.signer.public_key).unwrap();
+    let ext = AmdCertExtensions::from_der(&vcek).unwrap();
+    let fp = hex::encode(verified.signer.fingerprint_sha256);
+
+    // Raw provider verifies of the same signatures.
+    let PublicKey::Rsa { modulus, exponent } = g.ak.public_key().unwrap() else {
+        panic!("the GCE AK is RSA")
+    };
+    let rsa_key = VerifyingKey::rsa(
+        &modulus,
+        &exponent.to_be_bytes(),
+        Scheme::RsaPkcs1v15(HashAlg::Sha256),
+    )
+    .unwrap();
+    let rsa_sig = g.evidence.signature[6..].to_vec(); // after alg, hash, size
+    rsa_key
+        .verify(&g.evidence.quote, &rsa_sig)
+        .expect("raw RSA verifies");
+    let ecc_pub = Public::parse_tpm2b(&ecc_ak).unwrap();
+    let PublicKey::Ecc { x, y, .. } = ecc_pub.public_key().unwrap() else {
+        panic!("the swtpm AK is ECC")
+    };
+    let p256 = VerifyingKey::ecdsa_xy(Curve::P256, &x, &y, HashAlg::Sha256).unwrap();
+    let ecc_sig = sealbuild_common::tpm::Signature::parse(&ecc_ev.signature).unwrap();
+    let sealbuild_common::tpm::SignatureValue::Ecdsa { r, s } = ecc_sig.value() else {
+        panic!("ECDSA signature")
+    };
+    let (r, s) = (r.to_vec(), s.to_vec());
+    p256.verify_ecdsa_rs(&ecc_quote, &r, &s)
+        .expect("raw P-256 verifies");
+    let parsed = AttestationReport::parse(&report).unwrap();
+    let fixed = parsed.signature.to_be_fixed();
+    let (sr, ss) = fixed.split_at(48);
+    let signed = &report[..SIGNED_LEN];
+
+    let log = g.evidence.event_log.clone().unwrap();
+    let no_log = TpmEvidence {
+        event_log: None,
+        ..g.evidence.clone()
+    };
+    let no_log_input = tpm_input(&g.ak_tpm2b, &no_log, &g.nonce, &replay);
+
+    let mut lines: Vec<(&str, f64)> = Vec::new();
+    lines.push(("TPM appraisal, GCE RSA-2048 quote + event log", gce_rate));
+    let mut f = || {
+        black_box(verify_tpm(black_box(&ecc_input)).is_ok());
+    };
+    lines.push((
+        "TPM appraisal, swtpm ECC P-256 quote",
+        best(&mut f, per_line),
+    ));
+    let mut f = || {
+        let r = verify_report_signature(black_box(&report), &snp_key, &fp).unwrap();
+        black_box(ext.check_against(&r, Some(SnpProduct::Milan)).is_ok());
+    };
+    lines.push(("SNP appraisal, chain cached", best(&mut f, per_line)));
+    let mut f = || {
+        black_box(
+            rsa_key
+                .verify(black_box(&g.evidence.quote), &rsa_sig)
+                .is_ok(),
+        );
+    };
+    lines.push((
+        "provider RSA-2048 PKCS#1 verify, raw",
+        best(&mut f, per_line),
+    ));
+    let mut f = || {
+        black_box(p256.verify_ecdsa_rs(black_box(&ecc_quote), &r, &s).is_ok());
+    };
+    lines.push(("provider ECDSA P-256 verify, raw", best(&mut f, per_line)));
+    let mut f = || {
+        black_box(snp_key.verify_ecdsa_rs(black_box(signed), sr, ss).is_ok());
+    };
+    lines.push(("provider ECDSA P-384 verify, raw", best(&mut f, per_line)));
+    let mut f = || {
+        let l = EventLog::parse(black_box(&log)).unwrap();
+        black_box(l.replay());
+    };
+    lines.push((
+        "event log parse + replay (GCE, 23,970 bytes)",
+        best(&mut f, per_line),
+    ));
+    let mut f = || {
+        black_box(verify_tpm(black_box(&no_log_input)).is_ok());
+    };
+    lines.push((
+        "TPM appraisal, GCE quote without the log",
+        best(&mut f, per_line),
+    ));
+
+    let ossl = openssl_speed(secs.ceil() as u64);
+    println!(
+        "appraise: one thread ({} hardware threads), {secs} s per line",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!("  {:<48} {:>10} {:>10}", "", "ops/s", "µs/op");
+    for (name, r) in &lines {
+        println!("  {name:<48} {r:>10.0} {:>10.1}", 1e6 / r);
+    }
+    let l = |i: usize| lines[i].1;
+    match ossl {
+        None => println!("  openssl speed: not available (install openssl) — no OpenSSL ratios"),
+        Some((o_rsa, o_p256, o_p384)) => {
+            println!("  openssl speed -mr verify: rsa2048 {o_rsa:.0}/s, ecdsap256 {o_p256:.0}/s, ecdsap384 {o_p384:.0}/s");
+            let r1 = l(0) / o_rsa;
+            println!(
+                "  TPM GCE appraisal / OpenSSL rsa2048 verify   {r1:>6.2}  (target >= 0.8: {})",
+                verdict(r1, 0.8)
+            );
+            let r2 = l(1) / o_p256;
+            println!(
+                "  TPM ECC appraisal / OpenSSL ecdsap256 verify {r2:>6.2}  (target >= 0.8: {})",
+                verdict(r2, 0.8)
+            );
+            let r3 = l(2) / o_p384;
+            println!(
+                "  SNP cached / OpenSSL ecdsap384 verify        {r3:>6.2}  (target >= 0.85: {})",
+                verdict(r3, 0.85)
+            );
+            println!(
+                "  provider raw / OpenSSL: rsa2048 {:.2}, P-256 {:.2}, P-384 {:.2}",
+                l(3) / o_rsa,
+                l(4) / o_p256,
+                l(5) / o_p384
+            );
+        }
+    }
+    // Event claims: what the log adds beyond its parse + replay.
+    let with_log = 1.0 / l(0);
+    let without = 1.0 / l(7);
+    let replay_cost = 1.0 / l(6);
+    let claims_cost = (with_log - without - replay_cost).max(0.0);
+    let r4 = claims_cost / replay_cost;
+    println!(
+        "  event claims {:.1} µs vs parse + replay {:.1} µs: {r4:.2}x  (target <= 2: {})",
+        claims_cost * 1e6,
+        replay_cost * 1e6,
+        if r4 <= 2.0 { "MET" } else { "NOT MET" }
+    );
+    println!("RESULT tpm_gce {:.1}", l(0));
+}
