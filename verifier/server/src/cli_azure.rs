@@ -66,13 +66,19 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// The endorsement key and CRLs of `--vcek` / `--certs`; a root in the
-/// directory that is not AMD's is a usage error (roots are built in).
-fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>)> {
-    let mut keys = Vec::new();
-    let mut crls = Vec::new();
+/// The endorsement key and CRLs of `--vcek` / `--certs`, DER.
+#[derive(Default)]
+struct Collateral {
+    keys: Vec<Vec<u8>>,
+    crls: Vec<Vec<u8>>,
+}
+
+/// Reads `--vcek` / `--certs`; a root in the directory that is not AMD's is
+/// a usage error (the roots are built in, never taken from the directory).
+fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<Collateral> {
+    let mut c = Collateral::default();
     if let Some(v) = &a.vcek {
-        keys.push(read_cert(v)?);
+        c.keys.push(read_cert(v)?);
     }
     if let Some(dir) = &a.certs {
         if !dir.is_dir() {
@@ -85,7 +91,7 @@ fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<(Vec<Vec<u8>>, Vec<Vec<
                 dir.display()
             );
         };
-        keys.push(read_cert(&key)?);
+        c.keys.push(read_cert(&key)?);
         for name in [
             "ark.pem", "ask.pem", "asvk.pem", "ark.der", "ask.der", "asvk.der",
         ] {
@@ -105,50 +111,33 @@ fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<(Vec<Vec<u8>>, Vec<Vec<
             }
         }
         if let Some(p) = first_existing(dir, &["crl.der"]) {
-            crls.push(read(&p)?);
+            c.crls.push(read(&p)?);
         }
     }
-    Ok((keys, crls))
+    Ok(c)
 }
 
 /// The check an SEV-SNP error names (as `verify snp` names it).
-fn snp_reason(e: &SnpError) -> Reason {
-    let (check, expected, observed) = match e {
-        SnpError::Format(_) => ("snp_report", None, None),
-        SnpError::Chain(_) => ("snp_chain", None, None),
+fn snp_check(e: &SnpError) -> &'static str {
+    match e {
+        SnpError::Format(_) => "snp_report",
+        SnpError::Chain(_) => "snp_chain",
         SnpError::SignerKey { .. } | SnpError::Unsigned | SnpError::BadSignature { .. } => {
-            ("snp_signature", None, None)
+            "snp_signature"
         }
-        SnpError::Cert(SnpCertError::TcbMismatch {
-            component,
-            cert,
-            report,
-        }) => (
-            "snp_tcb",
-            Some(format!("{component} {cert}")),
-            Some(format!("{component} {report}")),
-        ),
-        SnpError::Cert(SnpCertError::Product { expected, got }) => {
-            ("snp_product", Some(expected.clone()), Some(got.clone()))
+        SnpError::Cert(SnpCertError::TcbMismatch { .. }) => "snp_tcb",
+        SnpError::Cert(SnpCertError::Product { .. }) | SnpError::ProductMismatch { .. } => {
+            "snp_product"
         }
-        SnpError::ProductMismatch { expected, got, .. } => {
-            ("snp_product", Some(expected.to_string()), Some(got.clone()))
-        }
-        SnpError::Cert(SnpCertError::ChipIdMismatch { cert, report }) => (
-            "snp_endorsement_key",
-            Some(cert.clone()),
-            Some(report.clone()),
-        ),
-        SnpError::Cert(_) => ("snp_endorsement_key", None, None),
-    };
-    Reason::new(check, expected, observed, e.to_string())
+        SnpError::Cert(_) => "snp_endorsement_key",
+    }
 }
 
 /// The check an Azure error names, with the expected and observed values.
 fn azure_reason(e: &AzureError) -> Reason {
     let some = |s: &str| Some(s.to_string());
     let (check, expected, observed) = match e {
-        AzureError::Snp(s) => return snp_reason(s),
+        AzureError::Snp(s) => (snp_check(s), None, None),
         AzureError::ReportType { .. } => return hcl_reason(e),
         AzureError::Vmpl { got } => ("azure_vmpl", some("0"), Some(got.to_string())),
         AzureError::VarDataDigest { expected, got, .. } => {
@@ -194,11 +183,11 @@ struct Verdict {
     reasons: Vec<Reason>,
 }
 
-fn rejected(reason: Reason) -> Verdict {
+fn rejected(reasons: Vec<Reason>) -> Verdict {
     Verdict {
         snp: None,
         azure: None,
-        reasons: vec![reason],
+        reasons,
     }
 }
 
@@ -208,16 +197,15 @@ struct Evidence<'a> {
     hcl_bytes: &'a [u8],
     quote: &'a TpmQuote,
     nonce: &'a [u8],
-    keys: &'a [Vec<u8>],
-    crls: &'a [Vec<u8>],
+    collateral: &'a Collateral,
     at: u64,
 }
 
 /// The SEV-SNP report as `verify snp` checks it (no policy), then the Azure
 /// checks with the chain that verified it.
 fn check(e: &Evidence<'_>, roots: &AmdRoots) -> Verdict {
-    let key_refs: Vec<&[u8]> = e.keys.iter().map(Vec::as_slice).collect();
-    let crl_refs: Vec<&[u8]> = e.crls.iter().map(Vec::as_slice).collect();
+    let key_refs: Vec<&[u8]> = e.collateral.keys.iter().map(Vec::as_slice).collect();
+    let crl_refs: Vec<&[u8]> = e.collateral.crls.iter().map(Vec::as_slice).collect();
     let snp = match verify_snp(&SnpInput {
         report: e.hcl.snp_report_bytes(),
         endorsement_keys: &key_refs,
@@ -228,13 +216,7 @@ fn check(e: &Evidence<'_>, roots: &AmdRoots) -> Verdict {
         at_unix_secs: e.at,
     }) {
         Ok(c) => c,
-        Err(reasons) => {
-            return Verdict {
-                snp: None,
-                azure: None,
-                reasons,
-            }
-        }
+        Err(reasons) => return rejected(reasons),
     };
     let mut reasons = snp_problems("hardware", &SnpRule::hardware_only(false), &snp);
     let kind = match snp.signing_key {
@@ -365,25 +347,24 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
             .as_secs(),
     };
     let roots = AmdRoots::builtin();
-    let (keys, crls) = collateral(&a, &roots)?;
+    let collateral = collateral(&a, &roots)?;
 
     let hcl = HclReport::parse(&hcl_bytes);
     let verdict = match (&hcl, TpmQuote::from_json(&quote_bytes)) {
-        (Err(e), _) => rejected(hcl_reason(e)),
-        (Ok(_), Err(e)) => rejected(Reason::new(
+        (Err(e), _) => rejected(vec![hcl_reason(e)]),
+        (Ok(_), Err(e)) => rejected(vec![Reason::new(
             "quote_structure",
             None,
             None,
             format!("{}: {e}", a.quote_json.display()),
-        )),
+        )]),
         (Ok(h), Ok(q)) => {
             let evidence = Evidence {
                 hcl: h,
                 hcl_bytes: &hcl_bytes,
                 quote: &q,
                 nonce: &nonce,
-                keys: &keys,
-                crls: &crls,
+                collateral: &collateral,
                 at,
             };
             check(&evidence, &roots)
