@@ -326,9 +326,19 @@ pub struct Reason {
     pub observed: Option<String>,
     /// The whole sentence.
     pub message: String,
+    /// The key this reason is about, when it explains why one key was not
+    /// granted (statement rules, disabled or missing keys, key requests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Reason {
+    /// The same reason, naming the key it is about.
+    pub fn for_key(mut self, key: &str) -> Self {
+        self.key = Some(key.to_string());
+        self
+    }
+
     /// A reason for `check` with optional expected/observed values.
     pub fn new(
         check: &str,
@@ -341,6 +351,7 @@ impl Reason {
             expected,
             observed,
             message,
+            key: None,
         }
     }
 }

@@ -517,8 +517,8 @@ fn policy_output_holds_the_launch_digest() {
     let parsed =
         sealbuild_verifier_core::policy::Policy::parse(&text).expect("the verifier loads it");
     let rule = parsed.references[0]
-        .snp
-        .as_ref()
+        .rule
+        .snp()
         .expect("an SEV-SNP reference set");
     let m: [u8; 48] = hex::decode(hex_out.trim()).unwrap().try_into().unwrap();
     assert!(rule.measurements.contains(&m) && rule.measurements.len() == 1);

@@ -227,3 +227,73 @@ fn tampered_azure_evidence_fails_at_the_check_that_names_it() {
     let err = verify(&Evidence::Azure(ev), JUNE_2025).unwrap_err();
     assert_eq!(checks(&err), ["azure_hcl"], "{err:?}");
 }
+
+/// An `azure` reference set is one rule with both halves: the paravisor's
+/// SEV-SNP report and the vTPM's PCRs; each half alone can refuse.
+#[test]
+fn azure_reference_sets_appraise_both_halves() {
+    use sealbuild_verifier_core::azure::HclReport;
+    use sealbuild_verifier_core::claims::{AzureClaims, PlatformClaims, TpmClaims};
+    use sealbuild_verifier_core::policy::{Appraiser, Policy, ReferenceRule};
+    use sealbuild_verifier_core::snp::{verify_snp, AmdRoots, SnpInput};
+    let ev = azure_evidence();
+    let hcl = HclReport::parse(&ev.hcl_report).unwrap();
+    let roots = AmdRoots::builtin();
+    let snp = verify_snp(&SnpInput {
+        report: hcl.snp_report_bytes(),
+        endorsement_keys: &[&ev.certificates[0].der],
+        roots: &roots,
+        crls: &[],
+        expected_product: None,
+        expected_report_data: None,
+        at_unix_secs: JUNE_2025,
+    })
+    .unwrap();
+    let pcr0 = hex::decode(&ev.tpm.pcrs["sha256"][&0]).unwrap();
+    let claims = PlatformClaims::Azure(Box::new(AzureClaims {
+        snp: snp.clone(),
+        tpm: TpmClaims {
+            pcrs: [(
+                sealbuild_common::HashAlg::Sha256,
+                [(0u32, pcr0.clone())].into(),
+            )]
+            .into(),
+            ..TpmClaims::default()
+        },
+        ak_fingerprint: String::new(),
+    }));
+    let policy = |measurement: &str, pcr0: &str| {
+        Policy::parse(&format!(
+            "version = 1\n[[reference]]\nname = \"cvm\"\nplatform = \"azure\"\n\
+             [reference.pcrs.sha256]\n\"0\" = [\"{pcr0}\"]\n\
+             [reference.snp]\nmeasurements = [\"{measurement}\"]\n\
+             [[key]]\nid = \"k\"\nreferences = [\"cvm\"]\n"
+        ))
+        .unwrap()
+    };
+    let m = hex::encode(snp.report.measurement);
+    let good = policy(&m, &hex::encode(&pcr0));
+    assert!(matches!(
+        good.references[0].rule,
+        ReferenceRule::Azure { .. }
+    ));
+    assert_eq!(good.appraise(&claims, None).granted_keys, ["k"]);
+    let other_m = policy(&"00".repeat(48), &hex::encode(&pcr0)).appraise(&claims, None);
+    assert!(other_m.granted_keys.is_empty());
+    assert!(
+        other_m.reasons.iter().any(|r| r.check == "snp_measurement"),
+        "{:?}",
+        other_m.reasons
+    );
+    let other_pcr = policy(&m, &"11".repeat(32)).appraise(&claims, None);
+    assert!(other_pcr.granted_keys.is_empty());
+    assert!(
+        other_pcr.reasons.iter().any(|r| r.check == "pcr_policy"),
+        "{:?}",
+        other_pcr.reasons
+    );
+    // An azure set needs its snp table, and has no EK roots.
+    assert!(
+        Policy::parse("version = 1\n[[reference]]\nname = \"x\"\nplatform = \"azure\"\n").is_err()
+    );
+}

@@ -90,7 +90,7 @@ fn event_rules_and_ek_cas_are_enforced() {
         "dd".repeat(32)
     );
     let p = Policy::parse(&doc(A, &rule)).unwrap();
-    let r = &p.references[0];
+    let r = p.references[0].rule.tpm().unwrap();
     assert!(r.require_event_log, "event rules imply a required log");
     // No log, wrong EK CA.
     let a = p.appraise(&PlatformClaims::Tpm(claims(A)), None);

@@ -266,7 +266,7 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
                 let mut rule_reasons = Vec::new();
                 let mut any = false;
                 for r in policy.references.iter() {
-                    let Some(rule) = &r.snp else { continue };
+                    let Some(rule) = r.rule.snp() else { continue };
                     any = true;
                     let mut rule = rule.clone();
                     rule.allow_debug |= a.allow_debug;

@@ -396,18 +396,24 @@ impl Verifier {
             let kid = k.clone();
             match blocking(move || store.key(&kid)).await? {
                 Some(r) if !r.disabled => usable.push(k),
-                Some(_) => policy_reasons.push(Reason::new(
-                    "key_disabled",
-                    Some(format!("key '{k}' enabled")),
-                    Some("disabled".into()),
-                    format!("key '{k}' is granted by policy but disabled in the key store"),
-                )),
-                None => policy_reasons.push(Reason::new(
-                    "key_missing",
-                    Some(format!("key '{k}' in the key store")),
-                    Some("absent".into()),
-                    format!("key '{k}' is granted by policy but the key store has no such key"),
-                )),
+                Some(_) => policy_reasons.push(
+                    Reason::new(
+                        "key_disabled",
+                        Some(format!("key '{k}' enabled")),
+                        Some("disabled".into()),
+                        format!("key '{k}' is granted by policy but disabled in the key store"),
+                    )
+                    .for_key(&k),
+                ),
+                None => policy_reasons.push(
+                    Reason::new(
+                        "key_missing",
+                        Some(format!("key '{k}' in the key store")),
+                        Some("absent".into()),
+                        format!("key '{k}' is granted by policy but the key store has no such key"),
+                    )
+                    .for_key(&k),
+                ),
             }
         }
         granted = usable;
@@ -425,11 +431,10 @@ impl Verifier {
                 for k in wanted {
                     if !granted.contains(k) {
                         // The policy's own explanation for this key first.
-                        let marker = format!("key '{k}'");
                         reasons.extend(
                             policy_reasons
                                 .iter()
-                                .filter(|r| r.message.contains(&marker))
+                                .filter(|r| r.key.as_deref() == Some(k.as_str()))
                                 .cloned(),
                         );
                         reasons.push(Reason::new(
@@ -437,7 +442,8 @@ impl Verifier {
                             Some(format!("key '{k}' granted by policy")),
                             Some(format!("granted: [{}]", granted.join(", "))),
                             format!("key '{k}' was requested but the policy does not grant it for this evidence"),
-                        ));
+                        )
+                        .for_key(k));
                     }
                 }
             }

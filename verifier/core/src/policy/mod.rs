@@ -168,13 +168,9 @@ pub struct EventRule {
     pub digest: Vec<u8>,
 }
 
-/// A named set of reference values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReferenceSet {
-    /// Unique name.
-    pub name: String,
-    /// Platform it describes.
-    pub platform: Platform,
+/// The TPM part of a reference set: EK roots, PCR values, event rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TpmRule {
     /// Acceptable EK roots (SHA-256 hex, lower case); empty = any configured.
     pub ek_cas: BTreeSet<String>,
     /// Whether a verified event log is required.
@@ -183,8 +179,67 @@ pub struct ReferenceSet {
     pub pcrs: BTreeMap<HashAlg, BTreeMap<u32, BTreeSet<Vec<u8>>>>,
     /// Required events.
     pub events: Vec<EventRule>,
-    /// The SEV-SNP rule (`platform = "snp"` only).
-    pub snp: Option<SnpRule>,
+}
+
+/// What a reference set requires, one variant per platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReferenceRule {
+    /// `platform = "tpm"`: PCRs, events, EK roots.
+    Tpm(TpmRule),
+    /// `platform = "snp"`: the `[reference.snp]` table.
+    Snp(Box<SnpRule>),
+    /// `platform = "azure"`: the paravisor's SNP report (`[reference.snp]`)
+    /// and the vTPM's PCRs and events (no EK roots: the HCL report vouches
+    /// for the AK).
+    Azure {
+        /// The SEV-SNP rule.
+        snp: Box<SnpRule>,
+        /// The vTPM rule.
+        vtpm: TpmRule,
+    },
+}
+
+impl ReferenceRule {
+    /// The platform this rule describes.
+    pub fn platform(&self) -> Platform {
+        match self {
+            Self::Tpm(_) => Platform::Tpm,
+            Self::Snp(_) => Platform::Snp,
+            Self::Azure { .. } => Platform::Azure,
+        }
+    }
+
+    /// The SEV-SNP rule, for platforms that have one.
+    pub fn snp(&self) -> Option<&SnpRule> {
+        match self {
+            Self::Snp(r) | Self::Azure { snp: r, .. } => Some(r),
+            Self::Tpm(_) => None,
+        }
+    }
+
+    /// The TPM rule, for platforms that have one.
+    pub fn tpm(&self) -> Option<&TpmRule> {
+        match self {
+            Self::Tpm(r) | Self::Azure { vtpm: r, .. } => Some(r),
+            Self::Snp(_) => None,
+        }
+    }
+}
+
+/// A named set of reference values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReferenceSet {
+    /// Unique name.
+    pub name: String,
+    /// What it requires, per platform.
+    pub rule: ReferenceRule,
+}
+
+impl ReferenceSet {
+    /// The platform it describes.
+    pub fn platform(&self) -> Platform {
+        self.rule.platform()
+    }
 }
 
 /// A key and the reference sets that unlock it.
@@ -272,6 +327,61 @@ fn parse_digest(s: &str, bank: HashAlg, loc: &str) -> Result<Vec<u8>, PolicyErro
     Ok(bytes)
 }
 
+/// The TPM part of a reference document: EK roots, PCRs, event rules.
+fn parse_tpm_rule(r: &ReferenceDoc, loc: &str) -> Result<TpmRule, PolicyError> {
+    let mut ek_cas = BTreeSet::new();
+    for ca in &r.ek_cas {
+        let lower = ca.to_ascii_lowercase();
+        parse_digest(&lower, HashAlg::Sha256, &format!("{loc} ek_cas"))?;
+        ek_cas.insert(lower);
+    }
+    let mut pcrs = BTreeMap::new();
+    for (bank_name, values) in &r.pcrs {
+        let bank = parse_bank(bank_name, loc)?;
+        let mut per_pcr = BTreeMap::new();
+        for (idx, accepted) in values {
+            let ploc = format!("{loc} pcrs.{bank_name}.{idx}");
+            let pcr = parse_pcr_index(idx, &ploc)?;
+            if accepted.is_empty() {
+                return Err(invalid(ploc, "lists no acceptable value"));
+            }
+            let set = accepted
+                .iter()
+                .map(|v| parse_digest(&v.to_ascii_lowercase(), bank, &ploc))
+                .collect::<Result<BTreeSet<_>, _>>()?;
+            per_pcr.insert(pcr, set);
+        }
+        pcrs.insert(bank, per_pcr);
+    }
+    let mut events = Vec::new();
+    for (j, e) in r.events.iter().enumerate() {
+        let eloc = format!("{loc} event #{}", j + 1);
+        if e.pcr >= 24 {
+            return Err(invalid(eloc, format!("pcr {} is not 0..23", e.pcr)));
+        }
+        let (bank_name, hexval) = e.digest.split_once(':').ok_or_else(|| {
+            invalid(
+                &eloc,
+                "digest must be written 'bank:hex', e.g. 'sha256:ab12…'",
+            )
+        })?;
+        let bank = parse_bank(bank_name, &eloc)?;
+        let digest = parse_digest(&hexval.to_ascii_lowercase(), bank, &eloc)?;
+        events.push(EventRule {
+            pcr: e.pcr,
+            event_type: e.event_type.clone(),
+            bank,
+            digest,
+        });
+    }
+    Ok(TpmRule {
+        ek_cas,
+        require_event_log: r.require_event_log || !events.is_empty(),
+        pcrs,
+        events,
+    })
+}
+
 impl Policy {
     /// Parses a TOML policy.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
@@ -312,7 +422,8 @@ impl Policy {
                 return Err(invalid(loc, "name is empty or used twice"));
             }
             let platform = parse_platform(&r.platform, &loc)?;
-            let snp = match (platform, &r.snp) {
+            let rule = match (platform, &r.snp) {
+                (Platform::Tpm, None) => ReferenceRule::Tpm(parse_tpm_rule(&r, &loc)?),
                 (Platform::Snp, Some(d)) => {
                     if !r.pcrs.is_empty() || !r.events.is_empty() || !r.ek_cas.is_empty() {
                         return Err(invalid(
@@ -320,11 +431,8 @@ impl Policy {
                             "an snp reference set has no pcrs, events or ek_cas",
                         ));
                     }
-                    Some(snp::parse_rule(d, &loc)?)
+                    ReferenceRule::Snp(Box::new(snp::parse_rule(d, &loc)?))
                 }
-                // Azure: the paravisor's SEV-SNP report (the snp table) and
-                // the vTPM's PCRs and events; no EK (the HCL report vouches
-                // for the AK).
                 (Platform::Azure, Some(d)) => {
                     if !r.ek_cas.is_empty() {
                         return Err(invalid(
@@ -332,7 +440,10 @@ impl Policy {
                             "an azure reference set has no ek_cas (the HCL report vouches for the vTPM AK)",
                         ));
                     }
-                    Some(snp::parse_rule(d, &loc)?)
+                    ReferenceRule::Azure {
+                        snp: Box::new(snp::parse_rule(d, &loc)?),
+                        vtpm: parse_tpm_rule(&r, &loc)?,
+                    }
                 }
                 (Platform::Snp | Platform::Azure, None) => {
                     return Err(invalid(
@@ -346,62 +457,8 @@ impl Policy {
                         "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
                     ))
                 }
-                (_, None) => None,
             };
-            let mut ek_cas = BTreeSet::new();
-            for ca in &r.ek_cas {
-                let lower = ca.to_ascii_lowercase();
-                parse_digest(&lower, HashAlg::Sha256, &format!("{loc} ek_cas"))?;
-                ek_cas.insert(lower);
-            }
-            let mut pcrs = BTreeMap::new();
-            for (bank_name, values) in &r.pcrs {
-                let bank = parse_bank(bank_name, &loc)?;
-                let mut per_pcr = BTreeMap::new();
-                for (idx, accepted) in values {
-                    let ploc = format!("{loc} pcrs.{bank_name}.{idx}");
-                    let pcr = parse_pcr_index(idx, &ploc)?;
-                    if accepted.is_empty() {
-                        return Err(invalid(ploc, "lists no acceptable value"));
-                    }
-                    let set = accepted
-                        .iter()
-                        .map(|v| parse_digest(&v.to_ascii_lowercase(), bank, &ploc))
-                        .collect::<Result<BTreeSet<_>, _>>()?;
-                    per_pcr.insert(pcr, set);
-                }
-                pcrs.insert(bank, per_pcr);
-            }
-            let mut events = Vec::new();
-            for (j, e) in r.events.iter().enumerate() {
-                let eloc = format!("{loc} event #{}", j + 1);
-                if e.pcr >= 24 {
-                    return Err(invalid(eloc, format!("pcr {} is not 0..23", e.pcr)));
-                }
-                let (bank_name, hexval) = e.digest.split_once(':').ok_or_else(|| {
-                    invalid(
-                        &eloc,
-                        "digest must be written 'bank:hex', e.g. 'sha256:ab12…'",
-                    )
-                })?;
-                let bank = parse_bank(bank_name, &eloc)?;
-                let digest = parse_digest(&hexval.to_ascii_lowercase(), bank, &eloc)?;
-                events.push(EventRule {
-                    pcr: e.pcr,
-                    event_type: e.event_type.clone(),
-                    bank,
-                    digest,
-                });
-            }
-            references.push(ReferenceSet {
-                name: r.name,
-                platform,
-                ek_cas,
-                require_event_log: r.require_event_log || !events.is_empty(),
-                pcrs,
-                events,
-                snp,
-            });
+            references.push(ReferenceSet { name: r.name, rule });
         }
         let mut key_ids = BTreeSet::new();
         let mut keys = Vec::new();
@@ -471,17 +528,20 @@ impl Appraiser for Policy {
     fn appraise(&self, claims: &PlatformClaims, statement: Option<&StatementClaims>) -> Appraisal {
         let mut appraisal = Appraisal::default();
         for r in &self.references {
-            if r.platform != claims.platform() {
-                continue;
-            }
-            let reasons = match claims {
-                PlatformClaims::Tpm(c) => tpm::match_tpm(r, c),
-                PlatformClaims::Snp(c) => snp::match_snp(r, c),
-                PlatformClaims::Azure(c) => {
-                    let mut reasons = snp::match_snp(r, &c.snp);
-                    reasons.extend(tpm::match_tpm(r, &c.tpm));
+            let reasons = match (&r.rule, claims) {
+                (ReferenceRule::Tpm(rule), PlatformClaims::Tpm(c)) => {
+                    tpm::match_tpm(&r.name, rule, c)
+                }
+                (ReferenceRule::Snp(rule), PlatformClaims::Snp(c)) => {
+                    snp_problems(&r.name, rule, c)
+                }
+                (ReferenceRule::Azure { snp, vtpm }, PlatformClaims::Azure(c)) => {
+                    let mut reasons = snp_problems(&r.name, snp, &c.snp);
+                    reasons.extend(tpm::match_tpm(&r.name, vtpm, &c.tpm));
                     reasons
                 }
+                // A reference set of another platform says nothing here.
+                _ => continue,
             };
             if reasons.is_empty() {
                 appraisal.matched_references.push(r.name.clone());
@@ -521,9 +581,13 @@ impl Appraiser for Policy {
                         "key '{}' is released only for sealed builds, and this attestation carries no build statement",
                         k.key_id
                     ),
-                )),
+                ).for_key(&k.key_id)),
                 (Some(rule), Some(st)) => {
-                    let problems = statement::statement_problems(&k.key_id, rule, st);
+                    let problems: Vec<Reason> =
+                        statement::statement_problems(&k.key_id, rule, st)
+                            .into_iter()
+                            .map(|r| r.for_key(&k.key_id))
+                            .collect();
                     if problems.is_empty() {
                         appraisal.granted_keys.push(k.key_id.clone());
                     } else {
@@ -538,6 +602,6 @@ impl Appraiser for Policy {
 
 impl Appraisal {
     fn references_empty_for(&self, policy: &Policy, platform: Platform) -> bool {
-        !policy.references.iter().any(|r| r.platform == platform)
+        !policy.references.iter().any(|r| r.platform() == platform)
     }
 }

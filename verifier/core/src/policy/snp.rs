@@ -43,7 +43,7 @@
 //! "Guest Policy Structure", Table 23 "ATTESTATION_REPORT Structure" and its
 //! PLATFORM_INFO field, and Table 3 "TCB_VERSION Structure".
 
-use super::{invalid, PolicyError, ReferenceSet};
+use super::{invalid, PolicyError};
 use crate::claims::SnpClaims;
 use sealbuild_common::api::Reason;
 use sealbuild_common::snp::{FirmwareVersion, SnpProduct, TcbParts, TcbVersion};
@@ -631,20 +631,4 @@ pub fn snp_problems(name: &str, rule: &SnpRule, c: &SnpClaims) -> Vec<Reason> {
         }
     }
     out
-}
-
-/// Matches a reference set with an SNP rule.
-pub(super) fn match_snp(r: &ReferenceSet, c: &SnpClaims) -> Vec<Reason> {
-    match &r.snp {
-        Some(rule) => snp_problems(&r.name, rule, c),
-        None => vec![Reason::new(
-            "policy",
-            Some("a [reference.snp] table".into()),
-            Some("none".into()),
-            format!(
-                "reference '{}': platform snp without a [reference.snp] table",
-                r.name
-            ),
-        )],
-    }
 }

@@ -1,13 +1,12 @@
 //! Matching verified TPM claims against a reference set (PCR values, event
 //! rules, EK CAs). The document format is described in the parent module.
 
-use super::ReferenceSet;
+use super::TpmRule;
 use crate::claims::TpmClaims;
 use sealbuild_common::api::Reason;
 
-pub(super) fn match_tpm(r: &ReferenceSet, c: &TpmClaims) -> Vec<Reason> {
+pub(super) fn match_tpm(name: &str, r: &TpmRule, c: &TpmClaims) -> Vec<Reason> {
     let mut out = Vec::new();
-    let name = &r.name;
     if !r.ek_cas.is_empty() {
         match &c.ek_root_fingerprint {
             Some(fp) if r.ek_cas.contains(fp) => {}

@@ -84,6 +84,7 @@ pub fn appraisal(agent_id: &str, verdict: Verdict, time: u64) -> AppraisalRecord
             expected: Some("9f3c".into()),
             observed: Some("21aa".into()),
             message: "PCR 4: expected 9f3c, got 21aa".into(),
+            key: None,
         }],
     };
     AppraisalRecord {
