@@ -20,6 +20,8 @@
 //!   SHA-256, SHA-384 and SHA-512; signatures as DER (X.509, DSSE) or as the
 //!   fixed big-endian `r || s` pair (TPMS_SIGNATURE_ECDSA, SEV-SNP).
 //! * Ed25519 (RFC 8032 §5.1.7) for DSSE envelopes.
+//! * RSAES-OAEP encryption and HMAC for TPM2_MakeCredential in software
+//!   (registration; TPM 2.0 Part 1 rev. 1.59 Annex B.10.4 and §11.4.9).
 //!
 //! A [`VerifyingKey`] is parsed once and can verify many messages: callers
 //! that see the same key again (a cached VCEK, a registered AK) keep it.
@@ -419,6 +421,90 @@ impl Hasher {
     pub fn finish(self) -> Vec<u8> {
         self.ctx.finish().as_ref().to_vec()
     }
+}
+
+/// RSAES-OAEP encryption (RFC 8017 §7.1) to the key `(n, e)` with `hash` for
+/// both the label hash and MGF1, and `label` (TPM 2.0 Part 1 rev. 1.59
+/// Annex B.10.4: MakeCredential encrypts its seed so, with label
+/// "IDENTITY\0"). The provider draws the OAEP seed from its own RNG.
+pub fn rsa_oaep_encrypt(
+    n: &[u8],
+    e: &[u8],
+    hash: HashAlg,
+    label: &[u8],
+    plaintext: &[u8],
+) -> Result<Vec<u8>, CryptoError> {
+    use aws_lc_rs::rsa::{
+        OaepPublicEncryptingKey, PublicEncryptingKey, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256,
+        OAEP_SHA384_MGF1SHA384, OAEP_SHA512_MGF1SHA512,
+    };
+    let n = strip_zeros(n);
+    let bits = n
+        .first()
+        .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+    if !(2048..=8192).contains(&bits) {
+        return Err(CryptoError::BadKey(format!(
+            "RSA modulus of {bits} bits; 2048 to 8192 are accepted"
+        )));
+    }
+    let spki = rsa_spki_der(n, strip_zeros(e));
+    let key = PublicEncryptingKey::from_der(&spki)
+        .map_err(|err| CryptoError::BadKey(format!("RSA key rejected: {err}")))
+        .and_then(|k| {
+            OaepPublicEncryptingKey::new(k)
+                .map_err(|_| CryptoError::BadKey("RSA key not usable for OAEP".into()))
+        })?;
+    let alg = match hash {
+        HashAlg::Sha1 => &OAEP_SHA1_MGF1SHA1,
+        HashAlg::Sha256 => &OAEP_SHA256_MGF1SHA256,
+        HashAlg::Sha384 => &OAEP_SHA384_MGF1SHA384,
+        HashAlg::Sha512 => &OAEP_SHA512_MGF1SHA512,
+    };
+    let mut out = vec![0u8; key.ciphertext_size()];
+    let len = key
+        .encrypt(alg, plaintext, &mut out, Some(label))
+        .map_err(|_| {
+            CryptoError::Unsupported(format!(
+                "RSA-OAEP-{hash} of {} bytes with a {bits}-bit key",
+                plaintext.len()
+            ))
+        })?
+        .len();
+    out.truncate(len);
+    Ok(out)
+}
+
+/// HMAC (RFC 2104) with `hash` over the concatenation of `parts`.
+pub fn hmac(hash: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    use aws_lc_rs::hmac;
+    let alg = match hash {
+        HashAlg::Sha1 => hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        HashAlg::Sha256 => hmac::HMAC_SHA256,
+        HashAlg::Sha384 => hmac::HMAC_SHA384,
+        HashAlg::Sha512 => hmac::HMAC_SHA512,
+    };
+    let mut ctx = hmac::Context::with_key(&hmac::Key::new(alg, key));
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.sign().as_ref().to_vec()
+}
+
+/// SubjectPublicKeyInfo (RFC 5280 §4.1.2.7, RFC 3279 §2.3.1) of an RSA key.
+fn rsa_spki_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    // AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }.
+    const RSA_ALG_ID: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+    ];
+    let key = rsa_public_key_der(n, e);
+    let mut bits = Vec::with_capacity(key.len() + 5);
+    bits.push(0x03);
+    der_len(&mut bits, key.len() + 1);
+    bits.push(0x00);
+    bits.extend_from_slice(&key);
+    let mut body = RSA_ALG_ID.to_vec();
+    body.extend_from_slice(&bits);
+    der_sequence(&body)
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {

@@ -38,18 +38,15 @@
 
 use aes::{Aes128, Aes192, Aes256};
 use cfb_mode::cipher::{AsyncStreamCipher, KeyIvInit};
-use hmac::{Hmac, Mac};
 use p256::elliptic_curve::{
     self,
     sec1::{FromEncodedPoint, ModulusSize, ToEncodedPoint},
     AffinePoint, CurveArithmetic, FieldBytesSize, NonZeroScalar, PublicKey,
 };
 use rand_core::CryptoRngCore;
-use rsa::{traits::PublicKeyParts, BigUint, Oaep, RsaPublicKey};
+use sealbuild_common::crypto;
 use sealbuild_common::reader::{Reader, Writer};
 use sealbuild_common::HashAlg;
-use sha1::Sha1;
-use sha2::{Sha256, Sha384, Sha512};
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -316,22 +313,7 @@ fn nul_terminated(label: &[u8]) -> Vec<u8> {
 }
 
 fn hmac_parts(hash: HashAlg, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    // HMAC accepts keys of any length (RFC 2104 §2: longer keys are hashed,
-    // shorter ones padded), so `new_from_slice` cannot fail.
-    #[allow(clippy::expect_used)]
-    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-        let mut m = <M as Mac>::new_from_slice(key).expect("HMAC takes keys of any length");
-        for p in parts {
-            m.update(p);
-        }
-        m.finalize().into_bytes().to_vec()
-    }
-    match hash {
-        HashAlg::Sha1 => run::<Hmac<Sha1>>(key, parts),
-        HashAlg::Sha256 => run::<Hmac<Sha256>>(key, parts),
-        HashAlg::Sha384 => run::<Hmac<Sha384>>(key, parts),
-        HashAlg::Sha512 => run::<Hmac<Sha512>>(key, parts),
-    }
+    crypto::hmac(hash, key, parts)
 }
 
 /// Checks sizes and the Name before any secret is made.
@@ -381,33 +363,25 @@ fn rsa_secret<R: CryptoRngCore + ?Sized>(
     rng: &mut R,
 ) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>), CredentialError> {
     let exponent = if e == 0 { 65_537 } else { e };
-    let key =
-        RsaPublicKey::new(BigUint::from_bytes_be(n), BigUint::from(exponent)).map_err(|err| {
-            CredentialError::BadRsaKey(format!(
-                "{err} ({} modulus bytes, exponent {exponent})",
-                n.len()
-            ))
-        })?;
-    if key.size() < 256 {
-        return Err(CredentialError::BadRsaKey(format!(
-            "modulus of {} bits is below the 2048 bits of the EK templates",
-            key.size() * 8
-        )));
-    }
     let mut seed = Zeroizing::new(vec![0u8; name_alg.size()]);
     rng.fill_bytes(&mut seed);
-    let padding = match name_alg {
-        HashAlg::Sha1 => Oaep::new_with_label::<Sha1, _>(IDENTITY_LABEL),
-        HashAlg::Sha256 => Oaep::new_with_label::<Sha256, _>(IDENTITY_LABEL),
-        HashAlg::Sha384 => Oaep::new_with_label::<Sha384, _>(IDENTITY_LABEL),
-        HashAlg::Sha512 => Oaep::new_with_label::<Sha512, _>(IDENTITY_LABEL),
-    };
-    let ciphertext =
-        key.encrypt(&mut &mut *rng, padding, &seed)
-            .map_err(|err| CredentialError::Crypto {
-                step: "RSA-OAEP encryption of the seed",
-                reason: err.to_string(),
-            })?;
+    let ciphertext = crypto::rsa_oaep_encrypt(
+        n,
+        &exponent.to_be_bytes(),
+        name_alg,
+        IDENTITY_LABEL.as_bytes(),
+        &seed,
+    )
+    .map_err(|err| match err {
+        crypto::CryptoError::BadKey(reason) => CredentialError::BadRsaKey(format!(
+            "{reason} ({} modulus bytes, exponent {exponent}); the EK templates use 2048 bits or more",
+            n.len()
+        )),
+        other => CredentialError::Crypto {
+            step: "RSA-OAEP encryption of the seed",
+            reason: other.to_string(),
+        },
+    })?;
     let mut w = Writer::new();
     w.tpm2b(&ciphertext);
     Ok((seed, w.into_vec()))

@@ -14,7 +14,7 @@
 use const_oid::ObjectIdentifier;
 use der::{Decode, Encode, Tag, Tagged};
 use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use rsa::pkcs1::RsaPssParams;
+use pkcs1::RsaPssParams;
 use sealbuild_common::crypto::{CryptoError, Curve, PssSalt, Scheme, VerifyingKey};
 use sealbuild_common::HashAlg;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
@@ -57,8 +57,7 @@ pub(super) fn decode_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<SpkiKey, S
         .ok_or("subjectPublicKey BIT STRING has unused bits")?;
     let oid = spki.algorithm.oid;
     if oid == RSA_ENCRYPTION || oid == ID_RSAES_OAEP || oid == ID_RSASSA_PSS {
-        let k =
-            rsa::pkcs1::RsaPublicKey::from_der(bits).map_err(|e| format!("RSAPublicKey: {e}"))?;
+        let k = pkcs1::RsaPublicKey::from_der(bits).map_err(|e| format!("RSAPublicKey: {e}"))?;
         let e_bytes = k.public_exponent.as_bytes();
         if e_bytes.len() > 8 {
             return Err(format!("RSA exponent of {} bytes", e_bytes.len()));
