@@ -18,7 +18,7 @@
 use std::fmt;
 
 use super::text::ucs2_field;
-use super::uefi::Guid;
+use super::guid::Guid;
 use crate::error::FormatError;
 use crate::reader::Reader;
 

@@ -49,6 +49,7 @@
 pub mod decode;
 pub mod devicepath;
 pub mod events;
+pub mod guid;
 mod parse;
 pub mod replay;
 pub mod text;

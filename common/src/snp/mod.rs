@@ -72,6 +72,17 @@ impl SnpProduct {
         }
     }
 
+    /// The hardware id a VCEK of this product certifies (its hwID
+    /// extension, and the KDS URL path): the whole 64-byte CHIP_ID on Milan
+    /// and Genoa, its first 8 bytes on Turin (AMD pub. 57230 rev. 0.50,
+    /// "VCEK Certificate" hwID; pub. 56860 Table 23 CHIP_ID).
+    pub fn hw_id(self, chip_id: &[u8; 64]) -> &[u8] {
+        match self {
+            Self::Turin => chip_id.get(..8).unwrap_or(chip_id),
+            Self::Milan | Self::Genoa => chip_id,
+        }
+    }
+
     /// The TCB_VERSION layout of this generation.
     pub fn tcb_layout(self) -> TcbLayout {
         match self {

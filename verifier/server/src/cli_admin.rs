@@ -8,7 +8,7 @@ use clap::Subcommand;
 use sealbuild_verifier::audit::{list_json, verify_store, AuditHead};
 use sealbuild_verifier::clock::SystemClock;
 use sealbuild_verifier::config::{load_ca_dir, Config};
-use sealbuild_verifier::keys::{KeyAlgorithm, KeyManager, MasterKey};
+use sealbuild_verifier::keys::{KeyAlgorithm, KeyError, KeyManager, MasterKey};
 use sealbuild_verifier::resultkey::ResultKey;
 use sealbuild_verifier::service::Verifier;
 use sealbuild_verifier::store::SqliteStore;
@@ -251,7 +251,11 @@ pub fn keys(state: &StateArgs, cmd: KeysCmd) -> Result<Outcome> {
             json,
         } => {
             let km = KeyManager::new(master_key(&cfg)?);
-            let new = km.generate(KeyAlgorithm::from_name(&algorithm)?, id.as_deref())?;
+            let new = km.generate(
+                KeyAlgorithm::from_name(&algorithm)
+                    .ok_or_else(|| KeyError::UnknownAlgorithm(algorithm.clone()))?,
+                id.as_deref(),
+            )?;
             let rec = store.insert_key(&new, now)?;
             print(&rec.public, json)?;
         }

@@ -3,7 +3,8 @@
 //! * [`service`]: registration, activation, nonces, appraisal and key release.
 //! * [`http`]: the HTTP/JSON API over TLS.
 //! * [`store`]: the storage trait and its SQLite implementation.
-//! * [`keys`]: release keys: generation, PKCS#8 import, encryption at rest.
+//! * [`keys`]: release keys: generation, PKCS#8 import, encryption at rest;
+//!   [`keyrecord`]: what the store keeps of a key.
 //! * [`audit`]: the append-only, hash-chained audit log.
 //! * [`config`], [`tls`], [`resultkey`], [`clock`]: the service's edges.
 //! * [`error`]: the error type and its one mapping to HTTP statuses.
@@ -16,6 +17,7 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod http;
+pub mod keyrecord;
 pub mod keys;
 pub mod resultkey;
 pub mod service;

@@ -283,7 +283,7 @@ fn other_algorithms_and_malformed_keys_are_refused() {
         .generate(KeyAlgorithm::Ed25519, Some("bad name"))
         .unwrap_err();
     assert!(matches!(err, KeyError::InvalidKeyId { .. }), "{err}");
-    assert!(KeyAlgorithm::from_name("rsa").is_err());
+    assert!(KeyAlgorithm::from_name("rsa").is_none());
 }
 
 #[test]

@@ -25,7 +25,7 @@ use sealbuild_common::api::Reason;
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
 
 use super::roots::{AmdRoots, IntermediateKind};
-use super::{check_crl, verify_report, AmdCertExtensions, SnpCertError, SnpError};
+use super::{check_crl, verify_parsed_report, AmdCertExtensions, SnpCertError, SnpError};
 use crate::claims::SnpClaims;
 
 /// Which AMD key signed a report.
@@ -148,7 +148,14 @@ pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
                 continue;
             };
             any_root = true;
-            match verify_report(input.report, cand, chain, Some(product), input.at_unix_secs) {
+            match verify_parsed_report(
+                report.clone(),
+                input.report,
+                cand,
+                chain,
+                Some(product),
+                input.at_unix_secs,
+            ) {
                 Ok(v) => {
                     verified = Some((v, roots));
                     break 'outer;

@@ -11,7 +11,7 @@
 //! 56860) rev. 1.58, Table 3 "TCB_VERSION Structure" (Milan/Genoa) and the
 //! Turin layout with an FMC field.
 
-use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
+use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct, TcbVersion};
 use thiserror::Error;
 
 use super::SnpError;
@@ -206,14 +206,19 @@ impl AmdCertExtensions {
             .find(|p| p.name() == family)
     }
 
-    /// Checks the certificate against the report: productName agrees with
-    /// `product` (when known), every SPL equals the REPORTED_TCB component,
-    /// and a VCEK's hwID equals CHIP_ID (its first 8 bytes on Turin).
-    pub fn check_against(
+    /// The product, the SPLs and (for a VCEK) the hwID the certificate
+    /// certifies, against a product, a REPORTED_TCB and a CHIP_ID: the one
+    /// implementation of these rules, used for reports and by the
+    /// collateral store before it files a VCEK. productName must name
+    /// `product` (when known), every SPL must equal the REPORTED_TCB
+    /// component in the product's layout, and a VCEK's hwID must be
+    /// [`SnpProduct::hw_id`] of CHIP_ID.
+    pub fn check_identity(
         &self,
-        report: &AttestationReport,
         product: Option<SnpProduct>,
-    ) -> Result<(), SnpCertError> {
+        chip_id: &[u8; 64],
+        reported_tcb: TcbVersion,
+    ) -> Result<SnpProduct, SnpCertError> {
         let cert_product = self.product();
         if let Some(p) = product {
             if cert_product != Some(p) {
@@ -223,13 +228,13 @@ impl AmdCertExtensions {
                 });
             }
         }
-        let Some(layout) = product.or(cert_product).map(SnpProduct::tcb_layout) else {
+        let Some(product) = product.or(cert_product) else {
             return Err(SnpCertError::Product {
                 expected: "Milan, Genoa or Turin".to_string(),
                 got: self.product_name.clone(),
             });
         };
-        let t = report.reported_tcb.parts(layout);
+        let t = reported_tcb.parts(product.tcb_layout());
         let pairs = [
             ("bl", self.bl_spl, t.boot_loader),
             ("tee", self.tee_spl, t.tee),
@@ -246,6 +251,26 @@ impl AmdCertExtensions {
                 });
             }
         }
+        if let Some(hw) = &self.hw_id {
+            let want = product.hw_id(chip_id);
+            if hw.as_slice() != want {
+                return Err(SnpCertError::ChipIdMismatch {
+                    cert: hex::encode(hw),
+                    report: hex::encode(want),
+                });
+            }
+        }
+        Ok(product)
+    }
+
+    /// Checks the certificate against the report: [`Self::check_identity`]
+    /// with its CHIP_ID and REPORTED_TCB, and the signer kind (a VCEK-signed
+    /// report needs a certificate with hwID, a VLEK-signed one a CSP id).
+    pub fn check_against(
+        &self,
+        report: &AttestationReport,
+        product: Option<SnpProduct>,
+    ) -> Result<(), SnpCertError> {
         let (is_vcek, is_vlek) = (self.hw_id.is_some(), self.csp_id.is_some());
         let kind_err = |rep: &'static str| SnpCertError::SignerKind {
             report: rep,
@@ -258,19 +283,13 @@ impl AmdCertExtensions {
             SigningKey::Vlek if is_vcek || !is_vlek => return Err(kind_err("VLEK")),
             _ => {}
         }
-        if report.key_info.signing_key == SigningKey::Vcek {
-            let hw = self.hw_id.as_deref().ok_or(SnpCertError::Missing {
+        if report.key_info.signing_key == SigningKey::Vcek && self.hw_id.is_none() {
+            return Err(SnpCertError::Missing {
                 name: "hwID",
                 oid: OID_HW_ID,
-            })?;
-            let chip = report.chip_id.get(..hw.len()).unwrap_or_default();
-            if chip != hw {
-                return Err(SnpCertError::ChipIdMismatch {
-                    cert: hex::encode(hw),
-                    report: hex::encode(chip),
-                });
-            }
+            });
         }
+        self.check_identity(product, &report.chip_id, report.reported_tcb)?;
         Ok(())
     }
 }

@@ -155,12 +155,26 @@ pub fn p384_key(key: &EkCertKey) -> Result<VerifyingKey, SnpError> {
 
 /// Checks the ECDSA P-384/SHA-384 signature of the 1184-byte `report_bytes`
 /// (over bytes 0..0x2A0) with `key`; `cert` names the key in errors.
+/// Parses the report; callers holding the parsed report use
+/// [`check_report_signature`].
 pub fn verify_report_signature(
     report_bytes: &[u8],
     key: &VerifyingKey,
     cert: &str,
 ) -> Result<AttestationReport, SnpError> {
     let report = AttestationReport::parse(report_bytes)?;
+    check_report_signature(&report, report_bytes, key, cert)?;
+    Ok(report)
+}
+
+/// The signature check of [`verify_report_signature`] on a report parsed
+/// from `report_bytes` (its signed region and signature).
+pub fn check_report_signature(
+    report: &AttestationReport,
+    report_bytes: &[u8],
+    key: &VerifyingKey,
+    cert: &str,
+) -> Result<(), SnpError> {
     let signer = match report.key_info.signing_key {
         SigningKey::Vcek => "VCEK",
         SigningKey::Vlek => "VLEK",
@@ -177,8 +191,7 @@ pub fn verify_report_signature(
     let fixed = report.signature.to_be_fixed();
     let (r, s) = fixed.split_at(48);
     key.verify_ecdsa_rs(signed, r, s)
-        .map_err(|e| bad(e.to_string()))?;
-    Ok(report)
+        .map_err(|e| bad(e.to_string()))
 }
 
 /// Verifies an SEV-SNP report end to end at `at_unix_secs`: the VCEK/VLEK
@@ -196,6 +209,27 @@ pub fn verify_report(
 ) -> Result<VerifiedSnpReport, SnpError> {
     // Parse first: malformed reports are refused before any crypto.
     let parsed = AttestationReport::parse(report_bytes)?;
+    verify_parsed_report(
+        parsed,
+        report_bytes,
+        signer_der,
+        chain,
+        expected_product,
+        at_unix_secs,
+    )
+}
+
+/// [`verify_report`] for a report already parsed from `report_bytes`: the
+/// parsed value travels down the path with its signed bytes, and is not
+/// parsed again.
+pub fn verify_parsed_report(
+    parsed: AttestationReport,
+    report_bytes: &[u8],
+    signer_der: &[u8],
+    chain: AmdChain<'_>,
+    expected_product: Option<SnpProduct>,
+    at_unix_secs: u64,
+) -> Result<VerifiedSnpReport, SnpError> {
     let product = detect_product(&parsed, expected_product)?;
     let anchors = TrustAnchors::from_der([chain.ark_der])?;
     let signer = verify_ek_cert_chain(signer_der, &[chain.ask_der], &anchors, at_unix_secs)?;
@@ -209,10 +243,14 @@ pub fn verify_report(
         (None, e) => e,
     };
     signer_ext.check_against(&parsed, product)?;
-    let report =
-        verify_report_signature(report_bytes, &key, &hex::encode(signer.fingerprint_sha256))?;
+    check_report_signature(
+        &parsed,
+        report_bytes,
+        &key,
+        &hex::encode(signer.fingerprint_sha256),
+    )?;
     Ok(VerifiedSnpReport {
-        report,
+        report: parsed,
         product,
         signer,
         signer_ext,

@@ -28,7 +28,7 @@ pub use store::{CollateralStore, ProductInventory, StoredVcek};
 use der::asn1::{Ia5StringRef, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
 use der::Decode;
 use sealbuild_common::snp::{AttestationReport, SnpProduct, TcbParts, TcbVersion};
-use sealbuild_verifier_core::snp::AmdCertExtensions;
+use sealbuild_verifier_core::snp::{AmdCertExtensions, SnpCertError};
 use thiserror::Error;
 use x509_cert::name::Name;
 use x509_cert::Certificate;
@@ -180,13 +180,9 @@ pub fn parse_product(s: &str) -> Result<SnpProduct> {
     }
 }
 
-/// The hardware id KDS files a VCEK under: the whole 64-byte CHIP_ID on
-/// Milan and Genoa, its first 8 bytes on Turin (pub. 57230, VCEK hwID).
+/// The hardware id KDS files a VCEK under ([`SnpProduct::hw_id`]).
 pub fn hwid(product: SnpProduct, chip_id: &[u8; 64]) -> &[u8] {
-    match product {
-        SnpProduct::Turin => chip_id.get(..8).unwrap_or(chip_id),
-        SnpProduct::Milan | SnpProduct::Genoa => chip_id,
-    }
+    product.hw_id(chip_id)
 }
 
 /// Lower-case hex of [`hwid`].
@@ -363,45 +359,39 @@ pub fn check_vcek(
         "an X.509 DER VCEK certificate with AMD extensions",
     )?;
     check_product(&ext, product, what)?;
-    let want_hw = hwid(product, chip_id);
-    match &ext.hw_id {
-        Some(h) if h.as_slice() == want_hw => {}
-        Some(h) => {
-            return Err(CollateralError::malformed(
-                what,
-                format!("hwID {}", hex::encode(want_hw)),
-                format!("hwID {}", hex::encode(h)),
-            ))
-        }
-        None => {
-            return Err(CollateralError::malformed(
-                what,
-                "a VCEK (with a hwID extension)",
-                format!(
-                    "a certificate without hwID (CSP id {})",
-                    ext.csp_id.as_deref().unwrap_or("none")
-                ),
-            ))
-        }
+    if ext.hw_id.is_none() {
+        return Err(CollateralError::malformed(
+            what,
+            "a VCEK (with a hwID extension)",
+            format!(
+                "a certificate without hwID (CSP id {})",
+                ext.csp_id.as_deref().unwrap_or("none")
+            ),
+        ));
     }
+    // The one implementation of the product / SPL / hwID rules (core).
     let tcb = TcbVersion(reported_tcb);
-    let p = tcb.parts(product.tcb_layout());
-    let pairs = [
-        ("blSPL", p.boot_loader, ext.bl_spl),
-        ("teeSPL", p.tee, ext.tee_spl),
-        ("snpSPL", p.snp, ext.snp_spl),
-        ("ucodeSPL", p.microcode, ext.ucode_spl),
-        ("fmcSPL", p.fmc.unwrap_or(0), ext.fmc_spl.unwrap_or(0)),
-    ];
-    for (name, want, got) in pairs {
-        if want != got {
-            return Err(CollateralError::malformed(
+    ext.check_identity(Some(product), chip_id, tcb)
+        .map_err(|e| match e {
+            SnpCertError::TcbMismatch {
+                component,
+                cert,
+                report,
+            } => CollateralError::malformed(
                 what,
-                format!("{name} {want} (REPORTED_TCB {tcb}, {p})"),
-                format!("{name} {got}"),
-            ));
-        }
-    }
+                format!(
+                    "{component}SPL {report} (REPORTED_TCB {tcb}, {})",
+                    tcb.parts(product.tcb_layout())
+                ),
+                format!("{component}SPL {cert}"),
+            ),
+            SnpCertError::ChipIdMismatch { cert, report } => {
+                CollateralError::malformed(what, format!("hwID {report}"), format!("hwID {cert}"))
+            }
+            other => {
+                CollateralError::malformed(what, "a VCEK of this chip and TCB", other.to_string())
+            }
+        })?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use super::{blocking, PolicyInfo, Verifier, POLICY_ID};
 use crate::audit::AuditEntryJson;
 use crate::error::{Result, ServerError};
+use crate::keys::KeyError;
 use crate::keys::{KeyAlgorithm, PublicKeyInfo};
 use crate::store::{KeySummary, NewPolicy};
 use sealbuild_verifier_core::policy::Policy;
@@ -57,8 +58,9 @@ impl Verifier {
 
     /// Generates and stores a key.
     pub async fn generate_key(&self, algorithm: &str, id: Option<String>) -> Result<PublicKeyInfo> {
-        let alg = KeyAlgorithm::from_name(algorithm)
-            .map_err(|e| ServerError::BadRequest(e.to_string()))?;
+        let alg = KeyAlgorithm::from_name(algorithm).ok_or_else(|| {
+            ServerError::BadRequest(KeyError::UnknownAlgorithm(algorithm.to_string()).to_string())
+        })?;
         let new = self
             .keys
             .generate(alg, id.as_deref())

@@ -42,7 +42,7 @@ pub use sqlite::{SqliteOptions, SqliteStore, MIGRATIONS, SCHEMA_VERSION};
 use crate::audit::{
     AppraisalRecord, AuditEntry, AuditError, AuditHead, NoticeRecord, ReleaseRecord,
 };
-use crate::keys::{KeyOrigin, PublicKeyInfo, SealedPrivateKey};
+use crate::keyrecord::{KeyOrigin, PublicKeyInfo, SealedPrivateKey};
 pub use sealbuild_verifier_core::platform::Enrolment;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -334,7 +334,7 @@ pub struct PolicyRecord {
     pub current: bool,
 }
 
-/// A key to store, as made by [`crate::keys::KeyManager`].
+/// A key to store, as made by the key manager (`crate::keys`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewKey {
     /// Id, algorithm, public key, fingerprint.

@@ -12,7 +12,7 @@ use crate::audit::{
     KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef, PolicyUpdateBody, Recipient,
     ReleaseBody, ReleaseRecord,
 };
-use crate::keys::KeyOrigin;
+use crate::keyrecord::KeyOrigin;
 use crate::store::{
     validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
     NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,

@@ -3,7 +3,7 @@
 
 use super::{check_time, db};
 use crate::audit::{canonical_json, AuditEntry, AuditHead, AuditKind};
-use crate::keys::{KeyAlgorithm, KeyOrigin, PublicKeyInfo, SealedPrivateKey};
+use crate::keyrecord::{KeyAlgorithm, KeyOrigin, PublicKeyInfo, SealedPrivateKey};
 use crate::store::{
     AgentRecord, AgentStatus, ChallengeRecord, KeyRecord, NonceRecord, PolicyRecord, StoreError,
 };
@@ -40,7 +40,9 @@ impl FromSql for AgentStatus {
 
 impl FromSql for KeyAlgorithm {
     fn column_result(v: ValueRef<'_>) -> FromSqlResult<Self> {
-        KeyAlgorithm::from_name(text(v)?).map_err(conversion)
+        let name = text(v)?;
+        KeyAlgorithm::from_name(name)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown key algorithm {name:?}").into()))
     }
 }
 
