@@ -111,6 +111,48 @@ impl PlatformInfo {
     }
 }
 
+/// The two AMD endorsement hierarchies (AMD pub. 57230 rev. 0.50): ARK →
+/// ASK → VCEK (per-chip keys served by KDS) and ARK → ASVK → VLEK
+/// (per-cloud-provider keys). The one VCEK/VLEK type of the code base: the
+/// signer of a verified report, the collateral store's chain kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndorsementKind {
+    /// Versioned Chip Endorsement Key.
+    Vcek,
+    /// Versioned Loaded Endorsement Key.
+    Vlek,
+}
+
+impl EndorsementKind {
+    /// `vcek` or `vlek` (policies, claims, KDS paths, store file names).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Vcek => "vcek",
+            Self::Vlek => "vlek",
+        }
+    }
+
+    /// The same as [`Self::as_str`].
+    pub fn name(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// The common name AMD gives the intermediate of `product` ("SEV-Milan",
+    /// "SEV-VLEK-Milan").
+    pub fn intermediate_cn(self, product: super::SnpProduct) -> String {
+        match self {
+            Self::Vcek => format!("SEV-{}", product.name()),
+            Self::Vlek => format!("SEV-VLEK-{}", product.name()),
+        }
+    }
+}
+
+impl std::fmt::Display for EndorsementKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// SIGNING_KEY (offset 048h, bits 4:2): which key signed the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningKey {
@@ -123,6 +165,15 @@ pub enum SigningKey {
 }
 
 impl SigningKey {
+    /// The endorsement hierarchy of the signer; `None` for an unsigned report.
+    pub fn endorsement(self) -> Option<EndorsementKind> {
+        match self {
+            Self::Vcek => Some(EndorsementKind::Vcek),
+            Self::Vlek => Some(EndorsementKind::Vlek),
+            Self::None => None,
+        }
+    }
+
     /// `vcek`, `vlek` or `none`.
     pub fn name(self) -> &'static str {
         match self {

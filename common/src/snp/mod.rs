@@ -19,6 +19,7 @@ pub use report::{
     AttestationReport, Cpuid, FirmwareVersion, GuestPolicy, KeyInfo, MitigationVectors,
     PlatformInfo, ReportSignature, SigningKey, REPORT_SIZE, SIGNED_LEN,
 };
+pub use fields::EndorsementKind;
 pub use tcb::{TcbLayout, TcbParts, TcbVersion};
 
 /// An AMD EPYC generation that issues SEV-SNP reports.

@@ -28,24 +28,8 @@ use super::roots::{AmdRoots, IntermediateKind};
 use super::{check_crl, verify_parsed_report, AmdCertExtensions, SnpCertError, SnpError};
 use crate::claims::SnpClaims;
 
-/// Which AMD key signed a report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SnpSignerKind {
-    /// Versioned Chip Endorsement Key.
-    Vcek,
-    /// Versioned Loaded Endorsement Key.
-    Vlek,
-}
-
-impl SnpSignerKind {
-    /// `vcek` or `vlek`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Vcek => "vcek",
-            Self::Vlek => "vlek",
-        }
-    }
-}
+/// Which AMD key signed a report: the one VCEK/VLEK type of the code base.
+pub use sealbuild_common::snp::EndorsementKind as SnpSignerKind;
 
 /// Inputs of [`verify_snp`]: bytes, collateral and a time.
 #[derive(Debug, Clone, Copy)]

@@ -125,39 +125,9 @@ impl CollateralError {
 /// Result alias of this module.
 pub type Result<T, E = CollateralError> = std::result::Result<T, E>;
 
-/// Which AMD endorsement hierarchy: ARK → ASK → VCEK, or ARK → ASVK → VLEK.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ChainKind {
-    /// Per-chip keys, served by KDS.
-    Vcek,
-    /// Per-cloud-provider keys, handed to the operator by the provider.
-    Vlek,
-}
-
-impl ChainKind {
-    /// "vcek" or "vlek": the KDS path segment and the store's file suffix.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Vcek => "vcek",
-            Self::Vlek => "vlek",
-        }
-    }
-
-    /// The common name AMD gives the intermediate of `product` ("SEV-Milan",
-    /// "SEV-VLEK-Milan").
-    pub fn intermediate_cn(self, product: SnpProduct) -> String {
-        match self {
-            Self::Vcek => format!("SEV-{}", product.name()),
-            Self::Vlek => format!("SEV-VLEK-{}", product.name()),
-        }
-    }
-}
-
-impl std::fmt::Display for ChainKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// Which AMD endorsement hierarchy: ARK → ASK → VCEK, or ARK → ASVK → VLEK
+/// (the one VCEK/VLEK type, [`sealbuild_common::snp::EndorsementKind`]).
+pub use sealbuild_common::snp::EndorsementKind as ChainKind;
 
 /// The store's and the CLI's lower-case product name ("milan").
 pub fn product_slug(product: SnpProduct) -> &'static str {
