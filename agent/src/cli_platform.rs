@@ -1,28 +1,36 @@
-//! `--platform` for `attest` and `build`: which evidence the agent collects.
+//! `--platform` for `attest` and `build`: which collector the agent uses.
+//! This is the binary's platform registry: one match arm per platform, each
+//! present only in a build with the feature it needs.
 //!
 //! * `tpm` (default): a TPM 2.0 quote with the AK registered beforehand.
 //! * `snp`: an SEV-SNP report from configfs-tsm or `/dev/sev-guest`; no
 //!   registration (AMD's VCEK certifies the report).
+//! * `azure`: an Azure confidential VM's HCL report and vTPM quote (AK at
+//!   0x81000003); no registration.
 //! * `snp-sim`: INSECURE simulated SEV-SNP (published test keys), only in
 //!   an agent built with the `insecure-snp-sim` feature.
 
 use anyhow::{bail, Result};
-use sealbuild_agent::snp::{SnpCollector, SnpOptions};
-use std::path::PathBuf;
+use sealbuild_agent::evidence::EvidenceCollector;
+use sealbuild_agent::tpm::{PcrSelection, TctiConfig};
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlatformArgs {
-    /// Evidence platform: tpm, snp, or snp-sim (INSECURE test keys; needs an
-    /// agent built with the insecure-snp-sim feature).
-    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "snp-sim"])]
+    /// Evidence platform: tpm, snp, azure, or snp-sim (INSECURE test keys;
+    /// needs an agent built with the insecure-snp-sim feature).
+    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "azure", "snp-sim"])]
     pub platform: String,
     /// SEV-SNP: VMPL to request the report at (0..3).
     #[arg(long, default_value_t = 0)]
     pub snp_vmpl: u32,
     /// SEV-SNP: the configfs-tsm report directory.
-    #[arg(long, default_value = sealbuild_agent::snp::DEFAULT_CONFIGFS_TSM_ROOT)]
+    // = sealbuild_agent::snp::DEFAULT_CONFIGFS_TSM_ROOT, spelled out so
+    // that the flag exists in builds without the snp feature.
+    #[arg(long, default_value = "/sys/kernel/config/tsm/report")]
     pub snp_configfs: PathBuf,
-    /// SEV-SNP: name this agent to the verifier (default snp:<hostname>).
+    /// SEV-SNP, Azure: name this agent to the verifier (default
+    /// snp:<hostname> or azure:<hostname>).
     #[arg(long)]
     pub agent_id: Option<String>,
     /// snp-sim: the simulated guest's launch digest (48 bytes hex), e.g.
@@ -31,38 +39,89 @@ pub struct PlatformArgs {
     pub sim_measurement: Option<String>,
 }
 
+/// What the TPM-based collectors (tpm, azure) take from the command line.
+#[derive(Debug, Clone)]
+// Only the tpm and azure arms of `collector` read it.
+#[cfg_attr(not(feature = "tpm"), allow(dead_code))]
+pub struct TpmOptions<'a> {
+    /// How to reach the TPM.
+    pub tcti: &'a TctiConfig,
+    /// Where a registered AK is stored (tpm).
+    pub state_dir: &'a Path,
+    /// PCRs to quote; default sha256:0-7 (tpm), sha256:0-23 (azure).
+    pub pcrs: Option<PcrSelection>,
+    /// The firmware event log to send, if any.
+    pub eventlog: Option<PathBuf>,
+    /// The runtime PCR of a sealed build.
+    pub runtime_pcr: u32,
+}
+
 impl PlatformArgs {
-    /// Whether the TPM path applies.
-    pub fn is_tpm(&self) -> bool {
-        self.platform == "tpm"
-    }
-
-    /// The agent id SEV-SNP evidence is sent under.
-    pub fn snp_agent_id(&self) -> String {
-        if let Some(id) = &self.agent_id {
-            return id.clone();
-        }
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_default();
-        format!("snp:{}", if host.is_empty() { "unknown" } else { &host })
-    }
-
-    /// The SEV-SNP collector for `snp` / `snp-sim`.
-    pub fn snp_collector(&self) -> Result<SnpCollector> {
+    /// The collector `--platform` names.
+    pub fn collector(&self, tpm: TpmOptions<'_>) -> Result<Box<dyn EvidenceCollector>> {
+        // Only the arms of the platforms this build has are compiled in; in
+        // a build without the tpm feature nothing reads `tpm`.
+        let _ = &tpm;
         match self.platform.as_str() {
-            "snp" => Ok(SnpCollector::detect(&SnpOptions {
-                vmpl: self.snp_vmpl,
-                configfs_root: self.snp_configfs.clone(),
-                ..SnpOptions::default()
-            })?),
-            "snp-sim" => self.sim_collector(),
-            other => bail!("platform {other} has no SEV-SNP collector"),
+            #[cfg(feature = "tpm")]
+            "tpm" => {
+                use sealbuild_agent::tpm::{RuntimeRegister, TpmBackend, TpmCollector};
+                let backend = TpmBackend::open(tpm.tcti)?;
+                let pcrs = tpm.pcrs.unwrap_or_else(PcrSelection::firmware);
+                Ok(Box::new(
+                    TpmCollector::load(backend, tpm.state_dir, pcrs, tpm.eventlog)?
+                        .with_runtime_register(RuntimeRegister::new(tpm.runtime_pcr)?),
+                ))
+            }
+            #[cfg(feature = "tpm")]
+            "azure" => {
+                use sealbuild_agent::azure::AzureCollector;
+                use sealbuild_agent::tpm::{RuntimeRegister, TpmBackend};
+                let backend = TpmBackend::open(tpm.tcti)?;
+                let mut c = AzureCollector::new(backend, tpm.eventlog)
+                    .with_runtime_register(RuntimeRegister::new(tpm.runtime_pcr)?);
+                if let Some(pcrs) = tpm.pcrs {
+                    c = c.with_selection(pcrs);
+                }
+                if let Some(id) = &self.agent_id {
+                    c = c.with_agent_id(id.clone());
+                }
+                Ok(Box::new(c))
+            }
+            #[cfg(feature = "snp")]
+            "snp" => {
+                use sealbuild_agent::snp::{SnpCollector, SnpOptions};
+                let c = SnpCollector::detect(&SnpOptions {
+                    vmpl: self.snp_vmpl,
+                    configfs_root: self.snp_configfs.clone(),
+                    ..SnpOptions::default()
+                })?;
+                Ok(Box::new(self.named(c)))
+            }
+            #[cfg(feature = "insecure-snp-sim")]
+            "snp-sim" => Ok(Box::new(self.named(self.sim_collector()?))),
+            other => bail!(
+                "--platform {other}: this sealbuild-agent was built without the {} feature",
+                match other {
+                    "tpm" | "azure" => "tpm",
+                    "snp" => "snp",
+                    "snp-sim" => "insecure-snp-sim",
+                    _ => "matching",
+                }
+            ),
+        }
+    }
+
+    #[cfg(feature = "snp")]
+    fn named(&self, c: sealbuild_agent::snp::SnpCollector) -> sealbuild_agent::snp::SnpCollector {
+        match &self.agent_id {
+            Some(id) => c.with_agent_id(id.clone()),
+            None => c,
         }
     }
 
     #[cfg(feature = "insecure-snp-sim")]
-    fn sim_collector(&self) -> Result<SnpCollector> {
+    fn sim_collector(&self) -> Result<sealbuild_agent::snp::SnpCollector> {
         use anyhow::Context;
         let m = self
             .sim_measurement
@@ -77,11 +136,9 @@ impl PlatformArgs {
         );
         let source =
             sealbuild_agent::insecure_snp_sim::InsecureSimSource::new(measurement, [0u8; 32]);
-        Ok(SnpCollector::new(Box::new(source), self.snp_vmpl)?)
-    }
-
-    #[cfg(not(feature = "insecure-snp-sim"))]
-    fn sim_collector(&self) -> Result<SnpCollector> {
-        bail!("--platform snp-sim: this sealbuild-agent was built without the insecure-snp-sim feature")
+        Ok(sealbuild_agent::snp::SnpCollector::new(
+            Box::new(source),
+            self.snp_vmpl,
+        )?)
     }
 }

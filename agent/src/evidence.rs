@@ -1,44 +1,132 @@
-//! Evidence collection: one [`EvidenceCollector`] per platform, and the
-//! crate's error type.
+//! Evidence collection: one [`EvidenceCollector`] per platform, covering
+//! everything a platform contributes to `attest` and to a sealed build, and
+//! the crate's error type.
 //!
 //! A collector turns the 32-byte binding digest
 //! ([`sealbuild_common::binding`]) into platform evidence that carries it:
 //! for a TPM the binding is the quote's `qualifyingData`
 //! (TPMS_ATTEST.extraData, TCG TPM 2.0 Library Part 2 rev. 1.59 §10.12.12);
 //! for SEV-SNP it fills the first half of REPORT_DATA
-//! ([`sealbuild_common::binding::snp_report_data`]).
-//! Registration is platform specific and stays on the platform type (for the
-//! TPM: [`crate::tpm::TpmBackend::register`]).
+//! ([`sealbuild_common::binding::snp_report_data`]); on an Azure confidential
+//! VM it is the vTPM quote's `qualifyingData`. The collector also names the
+//! attester to the verifier (registering first where the platform needs it),
+//! keeps the runtime log of a sealed build where the platform has one, and
+//! writes its raw evidence into a bundle in the formats its own tools read.
+//!
+//! | platform | identity | runtime log | module |
+//! |---|---|---|---|
+//! | `tpm` | registered: EK certificate + AK, MakeCredential / ActivateCredential; agent id = AK Name (hex) | PCR 23 reset and extended, TCG CEL | [`crate::tpm`] (feature `tpm`) |
+//! | `snp` | hardware-vouched: `snp:<label>`, nothing to register | none: the statement digest is bound through REPORT_DATA | [`crate::snp`] (feature `snp`) |
+//! | `azure` | hardware-vouched: `azure:<label>`, nothing to register | as for the TPM, in the vTPM | [`crate::azure`] (feature `tpm`) |
 
-use sealbuild_common::api::Evidence;
-use std::path::PathBuf;
+use sealbuild_common::api::{Evidence, RegisterRequest, RegisterResponse};
+use sealbuild_common::cel::RuntimeEvent;
+use sealbuild_common::Platform;
+use std::path::{Path, PathBuf};
 use thiserror::Error;
+use zeroize::Zeroizing;
 
-/// The platforms the agent can collect evidence on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Platform {
-    /// A TPM 2.0 (discrete, firmware or virtual).
-    Tpm,
-    /// An AMD SEV-SNP guest (configfs-tsm or /dev/sev-guest).
-    Snp,
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Tpm => f.write_str("tpm"),
-            Self::Snp => f.write_str("snp"),
-        }
-    }
-}
-
-/// Collects evidence bound to a binding digest.
-pub trait EvidenceCollector {
+/// Everything one platform contributes to `attest` and to a sealed build.
+///
+/// The sealed-build flow ([`crate::sealed_build`]) and `attest`
+/// ([`crate::flow`]) hold one `dyn EvidenceCollector` and never ask which
+/// platform it is.
+pub trait EvidenceCollector: Send {
     /// Which platform this collector produces evidence for.
     fn platform(&self) -> Platform;
 
+    /// Where the evidence comes from, for messages, e.g. "TPM evidence via
+    /// device:/dev/tpmrm0".
+    fn evidence_source(&self) -> String;
+
+    /// The id the verifier knows this attester by: the registered AK's Name
+    /// (hex) for a TPM, `<platform>:<label>` for attesters that hardware
+    /// vouches for. `None` while a registering platform has not registered.
+    fn agent_id(&self) -> Option<String>;
+
+    /// Starts registration with the verifier: `Some(request)` for platforms
+    /// whose attesters register (TPM: the EK, its certificate and a new AK),
+    /// `None` for hardware-vouched platforms, which register nothing.
+    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError>;
+
+    /// Answers the verifier's registration challenge and returns the
+    /// recovered secret (TPM: checks that the verifier named the agent after
+    /// the new AK, stores the AK, runs TPM2_ActivateCredential). Only after
+    /// [`Self::registration`] returned a request.
+    fn activate(&mut self, challenge: &RegisterResponse) -> Result<Zeroizing<Vec<u8>>, AgentError>;
+
+    /// Starts the runtime log of a sealed build with `events` (the source
+    /// identity, then the command), measured in order. TPM: resets the
+    /// runtime PCR and extends each event, recording it in a TCG Canonical
+    /// Event Log. SEV-SNP: nothing (the statement is bound through
+    /// REPORT_DATA).
+    fn begin_runtime_log(&mut self, events: &[RuntimeEvent]) -> Result<(), AgentError>;
+
+    /// Ends the runtime log with `event` (the statement digest). From then
+    /// on collected evidence carries the log and covers its register.
+    fn end_runtime_log(&mut self, event: &RuntimeEvent) -> Result<(), AgentError>;
+
+    /// What a build's provenance records about this platform in
+    /// `internalParameters` besides its name (TPM: `runtimePcr`).
+    fn build_parameters(&self) -> serde_json::Map<String, serde_json::Value>;
+
     /// Produces fresh evidence whose hardware-signed part carries `binding`.
     fn collect(&mut self, binding: &[u8; 32]) -> Result<Evidence, AgentError>;
+
+    /// Writes `evidence` (as this collector produced it) into `dir` in the
+    /// formats the platform's own tools read (TPM: tpm2-tools' quote.msg,
+    /// quote.sig, ak.pub, …; SEV-SNP: snpguest's report.bin and
+    /// certificates). Evidence of another platform is refused.
+    fn write_evidence(&self, evidence: &Evidence, dir: &Path) -> Result<(), AgentError>;
+}
+
+/// The agent id a hardware-vouched attester uses when none is given:
+/// `<platform>:<host name>` (`unknown` when the host name cannot be read).
+pub fn default_agent_id(platform: Platform) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{}:{}",
+        platform.name(),
+        if host.is_empty() { "unknown" } else { &host }
+    )
+}
+
+/// Writes `bytes` to `dir/name`, creating the directories on the way.
+pub fn write_evidence_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, AgentError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| AgentError::OutputIo { path, source }
+    };
+    let path = dir.join(name);
+    let parent = path.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent).map_err(io(parent))?;
+    std::fs::write(&path, bytes).map_err(io(&path))?;
+    Ok(path)
+}
+
+/// Writes SEV-SNP certificates (of an SNP report or an Azure HCL report) as
+/// `<kind>.der`: vcek.der, ask.der, ark.der, … (snpguest's names).
+pub fn write_snp_certificates(
+    dir: &Path,
+    certificates: &[sealbuild_common::api::SnpCertificate],
+) -> Result<(), AgentError> {
+    for c in certificates {
+        write_evidence_file(dir, &format!("{}.der", c.kind.as_str()), &c.der)?;
+    }
+    Ok(())
+}
+
+/// The error for evidence handed to a collector of another platform.
+pub fn wrong_evidence(expected: Platform, got: &Evidence) -> AgentError {
+    AgentError::InvalidArgument {
+        what: "evidence",
+        reason: format!(
+            "a {expected} collector cannot write {} evidence",
+            got.platform()
+        ),
+    }
 }
 
 /// Errors of the agent library, grouped by cause.
@@ -315,10 +403,46 @@ pub enum AgentError {
         source: sealbuild_common::FormatError,
     },
 
+    // --- registration and platforms -------------------------------------------------
+    /// The verifier's registration answer names another agent than this
+    /// attester.
+    #[error("verifier answer: agent id {got} is not this attester's {expected}")]
+    AgentIdMismatch {
+        /// This attester's id (for a TPM the new AK's Name, hex).
+        expected: String,
+        /// The id the verifier assigned.
+        got: String,
+    },
+    /// A step was asked of a collector whose state does not allow it.
+    #[error("{platform} collector: {reason}")]
+    CollectorState {
+        /// The collector's platform.
+        platform: sealbuild_common::Platform,
+        /// What is missing or out of order.
+        reason: String,
+    },
+    /// An NV index that must be read cannot be.
+    #[error("NV index {index:#010x}: {reason}")]
+    NvIndex {
+        /// The index.
+        index: u32,
+        /// Why it cannot be read.
+        reason: String,
+    },
+
     // --- sealed builds -------------------------------------------------------------
     /// A sealed-build step (source identity, build command, artifacts).
     #[error(transparent)]
     Build(#[from] crate::build::BuildError),
+    /// A sealed build could not complete a step, for a reason other than
+    /// the build command or the verifier's verdict.
+    #[error("sealed build, {step}: {reason}")]
+    SealedBuild {
+        /// The step (see [`crate::sealed_build`]).
+        step: &'static str,
+        /// Why.
+        reason: String,
+    },
 
     // --- wire formats ------------------------------------------------------------
     /// Untrusted bytes (from the verifier or the TPM) that do not parse.

@@ -7,16 +7,17 @@
 
 mod build_cmd;
 mod cli_platform;
+#[cfg(feature = "tpm")]
 mod cli_quote;
+#[cfg_attr(not(feature = "tpm"), path = "cli_tpm_missing.rs")]
+mod cli_tpm;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use sealbuild_agent::client::{VerifierClient, VerifierTrust};
-use sealbuild_agent::evidence::EvidenceCollector;
 use sealbuild_agent::flow;
-use sealbuild_agent::tpm::ak::AkState;
-use sealbuild_agent::tpm::collector::TpmCollector;
-use sealbuild_agent::tpm::{AkType, EkSelection, PcrSelection, TctiConfig, TpmBackend};
+use sealbuild_agent::sealed_build::{BuildRequest, SealedBuild};
+use sealbuild_agent::tpm::{PcrSelection, TctiConfig};
 use sealbuild_common::api::Verdict;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ struct Cli {
 }
 
 #[derive(Debug, Clone, clap::Args)]
-struct VerifierArgs {
+pub(crate) struct VerifierArgs {
     /// Verifier base URL, e.g. https://127.0.0.1:8443.
     #[arg(long, env = "SEALBUILD_VERIFIER")]
     verifier: String,
@@ -56,7 +57,7 @@ struct VerifierArgs {
 }
 
 impl VerifierArgs {
-    fn client(&self) -> Result<VerifierClient> {
+    pub(crate) fn client(&self) -> Result<VerifierClient> {
         let trust = match (&self.verifier_ca, &self.verifier_pin) {
             (Some(ca), None) => VerifierTrust::ca_file(ca)?,
             (None, Some(pin)) => VerifierTrust::pin(pin)?,
@@ -68,32 +69,8 @@ impl VerifierArgs {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Quotes and writes tpm2-tools compatible files (ak.pub, quote.msg, quote.sig, quote.pcrs).
-    Quote(cli_quote::QuoteArgs),
-    /// Registers this TPM with the verifier (EK certificate, AK, ActivateCredential).
-    Register {
-        #[command(flatten)]
-        v: VerifierArgs,
-        /// EK to use: rsa, ecc (P-256), ecc384, or auto (first with a certificate).
-        #[arg(long, default_value = "auto")]
-        ek: String,
-        /// AK algorithm: ecc (P-256) or rsa (2048).
-        #[arg(long, default_value = "ecc")]
-        ak_type: AkType,
-    },
-    /// Extends a (software) TPM's PCRs with a firmware event log's events, as
-    /// the firmware did: a simulated measured boot for swtpm demos and tests.
-    SimulateBoot {
-        /// How to reach the TPM.
-        #[arg(long, env = "SEALBUILD_TCTI")]
-        tcti: TctiConfig,
-        /// The firmware event log to replay.
-        #[arg(long)]
-        eventlog: PathBuf,
-        /// Banks to extend (those the TPM has allocated), comma-separated.
-        #[arg(long, default_value = "sha256")]
-        banks: String,
-    },
+    #[command(flatten)]
+    Tpm(cli_tpm::TpmCmd),
     /// Runs a sealed build: attested environment, released signing key,
     /// DSSE-signed SLSA provenance (see `sealbuild-verifier verify bundle`).
     Build {
@@ -132,24 +109,16 @@ enum Cmd {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
-    /// Reads PCRs and prints them as JSON: {"sha256": {"0": "hex", …}}.
-    Pcrs {
-        /// How to reach the TPM.
-        #[arg(long, env = "SEALBUILD_TCTI")]
-        tcti: TctiConfig,
-        /// PCRs to read, tpm2-tools syntax.
-        #[arg(long, default_value = "sha256:0,1,2,3,4,5,6,7")]
-        pcrs: PcrSelection,
-    },
     /// Attests and receives the keys the policy grants.
     Attest {
         #[command(flatten)]
         v: VerifierArgs,
         #[command(flatten)]
         p: cli_platform::PlatformArgs,
-        /// PCRs to quote, tpm2-tools syntax.
-        #[arg(long, default_value = "sha256:0,1,2,3,4,5,6,7")]
-        pcrs: PcrSelection,
+        /// PCRs to quote, tpm2-tools syntax [default: sha256:0,1,2,3,4,5,6,7;
+        /// with --platform azure sha256:all].
+        #[arg(long)]
+        pcrs: Option<PcrSelection>,
         /// Firmware event log to send.
         #[arg(long, default_value = sealbuild_agent::tpm::DEFAULT_EVENT_LOG_PATH)]
         eventlog: PathBuf,
@@ -168,13 +137,6 @@ enum Cmd {
     },
 }
 
-fn ek_selection(s: &str) -> Result<EkSelection> {
-    Ok(match s {
-        "auto" => EkSelection::Auto,
-        other => EkSelection::Fixed(other.parse().map_err(|e| anyhow::anyhow!("--ek: {e}"))?),
-    })
-}
-
 async fn run(cli: Cli) -> Result<u8> {
     match cli.cmd {
         Cmd::Build {
@@ -191,96 +153,27 @@ async fn run(cli: Cli) -> Result<u8> {
             name,
             command,
         } => {
-            let platform = if p.is_tpm() {
-                build_cmd::BuildPlatform::Tpm {
-                    tcti: v.tcti.clone(),
-                    state_dir: v.state_dir.clone(),
-                    runtime_pcr,
-                    eventlog: (!no_eventlog).then_some(eventlog),
-                }
-            } else {
-                build_cmd::BuildPlatform::Snp {
-                    collector: p.snp_collector()?,
-                    agent_id: p.snp_agent_id(),
-                }
-            };
-            let code = build_cmd::run(build_cmd::BuildOptions {
-                client: v.client()?,
-                platform,
-                key,
+            let build = SealedBuild::new(BuildRequest {
+                key: key.clone(),
                 out,
                 source,
                 artifacts,
                 env,
                 name,
                 command,
-            })
-            .await?;
+            })?;
+            let client = v.client()?;
+            let mut collector = p.collector(cli_platform::TpmOptions {
+                tcti: &v.tcti,
+                state_dir: &v.state_dir,
+                pcrs: None,
+                eventlog: (!no_eventlog).then_some(eventlog),
+                runtime_pcr,
+            })?;
+            let code = build_cmd::run(&build, &client, collector.as_mut(), &key).await?;
             Ok(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
         }
-        Cmd::Quote(a) => {
-            cli_quote::run_quote(a)?;
-            Ok(0)
-        }
-        Cmd::SimulateBoot {
-            tcti,
-            eventlog,
-            banks,
-        } => {
-            let bytes = std::fs::read(&eventlog)
-                .with_context(|| format!("reading {}", eventlog.display()))?;
-            let log = sealbuild_common::eventlog::EventLog::parse(&bytes)
-                .with_context(|| format!("{}: event log", eventlog.display()))?;
-            let banks = banks
-                .split(',')
-                .map(|b| {
-                    sealbuild_common::HashAlg::from_name(b.trim())
-                        .with_context(|| format!("--banks: unknown bank '{b}'"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let mut backend = TpmBackend::open(&tcti)?;
-            let n = sealbuild_agent::simboot::replay_into_tpm(&mut backend, &log, &banks)?;
-            println!("extended {n} events from {}", eventlog.display());
-            Ok(0)
-        }
-        Cmd::Pcrs { tcti, pcrs } => {
-            let mut backend = TpmBackend::open(&tcti)?;
-            let values = backend.read_pcrs(&pcrs)?;
-            let map: std::collections::BTreeMap<
-                String,
-                std::collections::BTreeMap<String, String>,
-            > = values
-                .to_api_map()
-                .into_iter()
-                .map(|(bank, m)| {
-                    (
-                        bank,
-                        m.into_iter().map(|(i, v)| (i.to_string(), v)).collect(),
-                    )
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&map)?);
-            Ok(0)
-        }
-        Cmd::Register { v, ek, ak_type } => {
-            let client = v.client()?;
-            let mut backend = TpmBackend::open(&v.tcti)?;
-            std::fs::create_dir_all(&v.state_dir)
-                .with_context(|| format!("creating {}", v.state_dir.display()))?;
-            let r = flow::register(
-                &client,
-                &mut backend,
-                ek_selection(&ek)?,
-                ak_type,
-                &v.state_dir,
-            )
-            .await?;
-            println!("registered agent {}", r.agent_id);
-            if let Some(i) = r.ek_issuer {
-                println!("EK certificate anchored at {i}");
-            }
-            Ok(0)
-        }
+        Cmd::Tpm(cmd) => cli_tpm::run(cmd).await,
         Cmd::Attest {
             v,
             p,
@@ -292,22 +185,16 @@ async fn run(cli: Cli) -> Result<u8> {
             json,
         } => {
             let client = v.client()?;
-            let (agent_id, mut collector): (String, Box<dyn EvidenceCollector>) = if p.is_tpm() {
-                let ak = AkState::load(&v.state_dir)?;
-                let agent_id = hex::encode(&ak.name);
-                let backend = TpmBackend::open(&v.tcti)?;
-                (
-                    agent_id,
-                    Box::new(TpmCollector::new(
-                        backend,
-                        ak,
-                        pcrs,
-                        (!no_eventlog).then_some(eventlog),
-                    )),
-                )
-            } else {
-                (p.snp_agent_id(), Box::new(p.snp_collector()?))
-            };
+            let mut collector = p.collector(cli_platform::TpmOptions {
+                tcti: &v.tcti,
+                state_dir: &v.state_dir,
+                pcrs,
+                eventlog: (!no_eventlog).then_some(eventlog),
+                runtime_pcr: sealbuild_agent::tpm::pcr::DEFAULT_RUNTIME_PCR,
+            })?;
+            let agent_id = collector.agent_id().with_context(|| {
+                format!("the {} collector names no agent id", collector.platform())
+            })?;
             let statement = statement_digest
                 .map(|h| {
                     hex::decode(&h)

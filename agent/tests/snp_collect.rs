@@ -33,7 +33,7 @@
     clippy::indexing_slicing
 )]
 
-use sealbuild_agent::evidence::{AgentError, EvidenceCollector, Platform};
+use sealbuild_agent::evidence::{AgentError, EvidenceCollector};
 use sealbuild_agent::snp::certtable::{CertTable, CertTableEntry, Guid};
 use sealbuild_agent::snp::sevguest::{
     convert_response, GuestReportRequest, GuestReportResponse, MESSAGE_VERSION,
@@ -42,6 +42,7 @@ use sealbuild_agent::snp::{ConfigfsTsm, SevGuest, SevGuestDevice, SnpCollector};
 use sealbuild_common::api::{Evidence, SnpCertKind, SnpEvidence};
 use sealbuild_common::binding::snp_report_data;
 use sealbuild_common::snp::AttestationReport;
+use sealbuild_common::Platform;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -13,13 +13,14 @@
 mod tpm_support;
 
 use p256::ecdsa::signature::Verifier as _;
-use sealbuild_agent::evidence::{AgentError, EvidenceCollector, Platform};
+use sealbuild_agent::evidence::{AgentError, EvidenceCollector};
 use sealbuild_agent::tpm::ak::name_of_public;
 use sealbuild_agent::tpm::{
     AkState, AkType, EkSelection, EkType, PcrSelection, TpmBackend, TpmCollector,
 };
 use sealbuild_common::api::Evidence;
 use sealbuild_common::HashAlg;
+use sealbuild_common::Platform;
 use tpm_support::*;
 
 /// TPMA_OBJECT of an AK: fixedTPM | fixedParent | sensitiveDataOrigin |

@@ -12,6 +12,7 @@
 //! * [`dsse`]: DSSE v1 envelopes, their signers and verifiers.
 //! * [`cel`]: the runtime measurement log in TCG Canonical Event Log JSON.
 //! * [`crypto`]: the one provider of signature checks and hashes (AWS-LC).
+//! * [`ear`]: attestation-result (EAR) claims and their CBOR decoding.
 //! * [`platform`]: the one `Platform` enum and hardware-vouched attester ids.
 //! * [`snp`]: AMD SEV-SNP attestation reports and TCB versions.
 
@@ -20,6 +21,7 @@ pub mod binding;
 pub mod cel;
 pub mod crypto;
 pub mod dsse;
+pub mod ear;
 pub mod error;
 pub mod eventlog;
 pub mod hash;

@@ -1,6 +1,9 @@
 //! The SEV-SNP [`EvidenceCollector`]: an ATTESTATION_REPORT whose
 //! REPORT_DATA carries the binding digest, and the certificates the host
-//! supplied with it.
+//! supplied with it. The attester is vouched for by the report's AMD
+//! signature, so it registers nothing and names itself `snp:<label>`; a
+//! sealed build needs no runtime log (its statement digest is in the
+//! binding, hence in REPORT_DATA).
 //!
 //! Specifications:
 //!
@@ -31,12 +34,20 @@ pub use sealbuild_common::snp::certtable;
 pub mod configfs;
 pub mod sevguest;
 
-use crate::evidence::{AgentError, EvidenceCollector, Platform};
+use crate::evidence::{
+    default_agent_id, write_evidence_file, write_snp_certificates, wrong_evidence, AgentError,
+    EvidenceCollector,
+};
 use certtable::Guid;
-use sealbuild_common::api::{Evidence, SnpCertificate, SnpEvidence};
+use sealbuild_common::api::{
+    Evidence, RegisterRequest, RegisterResponse, SnpCertificate, SnpEvidence,
+};
 use sealbuild_common::binding::snp_report_data;
+use sealbuild_common::cel::RuntimeEvent;
 use sealbuild_common::snp::AttestationReport;
+use sealbuild_common::Platform;
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 pub use configfs::ConfigfsTsm;
 pub use sevguest::{SevGuest, SevGuestDevice};
@@ -142,6 +153,7 @@ impl Default for SnpOptions {
 pub struct SnpCollector {
     source: Box<dyn SnpReportSource>,
     vmpl: u32,
+    agent_id: String,
 }
 
 impl std::fmt::Debug for SnpCollector {
@@ -149,15 +161,28 @@ impl std::fmt::Debug for SnpCollector {
         f.debug_struct("SnpCollector")
             .field("source", &self.source.describe())
             .field("vmpl", &self.vmpl)
+            .field("agent_id", &self.agent_id)
             .finish()
     }
 }
 
 impl SnpCollector {
-    /// A collector asking `source` for reports at `vmpl` (0..=3).
+    /// A collector asking `source` for reports at `vmpl` (0..=3), naming
+    /// itself `snp:<host name>` ([`default_agent_id`]).
     pub fn new(source: Box<dyn SnpReportSource>, vmpl: u32) -> Result<Self, AgentError> {
         check_vmpl(vmpl)?;
-        Ok(Self { source, vmpl })
+        Ok(Self {
+            source,
+            vmpl,
+            agent_id: default_agent_id(Platform::Snp),
+        })
+    }
+
+    /// Names this attester `agent_id` to the verifier (normally
+    /// `snp:<label>`) instead of `snp:<host name>`.
+    pub fn with_agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = agent_id.into();
+        self
     }
 
     /// A collector on whichever interface this machine has
@@ -199,6 +224,43 @@ impl EvidenceCollector for SnpCollector {
         Platform::Snp
     }
 
+    fn evidence_source(&self) -> String {
+        format!("SEV-SNP evidence via {}", self.source.describe())
+    }
+
+    fn agent_id(&self) -> Option<String> {
+        Some(self.agent_id.clone())
+    }
+
+    /// Nothing to register: the report's AMD signature vouches for it.
+    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
+        Ok(None)
+    }
+
+    fn activate(
+        &mut self,
+        _challenge: &RegisterResponse,
+    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
+        Err(AgentError::CollectorState {
+            platform: Platform::Snp,
+            reason: "SEV-SNP attesters do not register, so there is no challenge to answer".into(),
+        })
+    }
+
+    /// No runtime register: the statement digest reaches REPORT_DATA
+    /// through the binding.
+    fn begin_runtime_log(&mut self, _events: &[RuntimeEvent]) -> Result<(), AgentError> {
+        Ok(())
+    }
+
+    fn end_runtime_log(&mut self, _event: &RuntimeEvent) -> Result<(), AgentError> {
+        Ok(())
+    }
+
+    fn build_parameters(&self) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::Map::new()
+    }
+
     fn collect(&mut self, binding: &[u8; 32]) -> Result<Evidence, AgentError> {
         let report_data = snp_report_data(binding);
         let response = self.source.get_report(&report_data, self.vmpl)?;
@@ -211,6 +273,16 @@ impl EvidenceCollector for SnpCollector {
             report: response.report,
             certificates: response.certificates,
         }))
+    }
+
+    /// The 1184-byte report and the supplied certificates, under the file
+    /// names snpguest uses (report.bin, vcek.der, …).
+    fn write_evidence(&self, evidence: &Evidence, dir: &Path) -> Result<(), AgentError> {
+        let Evidence::Snp(s) = evidence else {
+            return Err(wrong_evidence(Platform::Snp, evidence));
+        };
+        write_evidence_file(dir, "report.bin", &s.report)?;
+        write_snp_certificates(dir, &s.certificates)
     }
 }
 
@@ -313,6 +385,12 @@ mod tests {
         let mut c = collector(report_with(snp_report_data(&binding), 1), 1);
         assert_eq!(c.platform(), Platform::Snp);
         assert_eq!(c.platform().to_string(), "snp");
+        assert!(c.agent_id().unwrap().starts_with("snp:"));
+        assert_eq!(
+            c.evidence_source(),
+            "SEV-SNP evidence via canned",
+            "names the interface"
+        );
         let Evidence::Snp(ev) = c.collect(&binding).unwrap() else {
             panic!("not SNP evidence")
         };
@@ -321,6 +399,58 @@ mod tests {
         assert_eq!(parsed.report_data[32..], [0u8; 32]);
         assert_eq!(ev.certificates.len(), 1);
         assert_eq!(ev.certificates[0].kind, SnpCertKind::Vcek);
+    }
+
+    #[test]
+    fn registers_nothing_keeps_no_runtime_log_and_writes_snpguest_files() {
+        let binding = [0x5a; 32];
+        let mut c =
+            collector(report_with(snp_report_data(&binding), 0), 0).with_agent_id("snp:builder-7");
+        assert_eq!(c.agent_id().as_deref(), Some("snp:builder-7"));
+        assert!(c.registration().unwrap().is_none());
+        let challenge = RegisterResponse {
+            agent_id: "x".into(),
+            challenge_id: "c".into(),
+            credential_blob: vec![],
+            encrypted_secret: vec![],
+        };
+        assert!(matches!(
+            c.activate(&challenge),
+            Err(AgentError::CollectorState { .. })
+        ));
+        let event = RuntimeEvent {
+            kind: sealbuild_common::cel::RuntimeEventKind::Command,
+            data: "[\"make\"]".into(),
+        };
+        c.begin_runtime_log(std::slice::from_ref(&event)).unwrap();
+        c.end_runtime_log(&event).unwrap();
+        assert!(c.build_parameters().is_empty());
+        let evidence = c.collect(&binding).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        c.write_evidence(&evidence, dir.path()).unwrap();
+        let Evidence::Snp(ev) = &evidence else {
+            panic!("not SNP evidence")
+        };
+        assert_eq!(
+            std::fs::read(dir.path().join("report.bin")).unwrap(),
+            ev.report
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("vcek.der")).unwrap(),
+            vec![0x30, 0x00]
+        );
+        let tpm = Evidence::Tpm(sealbuild_common::api::TpmEvidence {
+            quote: vec![],
+            signature: vec![],
+            pcrs: Default::default(),
+            event_log: None,
+            runtime_log: None,
+        });
+        let e = c.write_evidence(&tpm, dir.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("snp collector cannot write tpm"),
+            "{e}"
+        );
     }
 
     #[test]

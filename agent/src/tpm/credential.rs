@@ -17,9 +17,11 @@
 //! with a non-empty authValue is not supported.
 
 use super::ak::AkState;
-use super::{rc, TpmBackend};
+use super::{rc, Registration, TpmBackend};
 use crate::evidence::AgentError;
+use sealbuild_common::api::RegisterResponse;
 use sealbuild_common::reader::Reader;
+use std::path::Path;
 use tss_esapi::constants::SessionType;
 use tss_esapi::handles::{AuthHandle, KeyHandle, SessionHandle};
 use tss_esapi::interface_types::session_handles::{AuthSession, PolicySession};
@@ -57,6 +59,31 @@ pub fn parse_encrypted_secret(bytes: &[u8]) -> Result<EncryptedSecret, AgentErro
 }
 
 impl TpmBackend {
+    /// The agent side of the verifier's registration challenge: checks that
+    /// the verifier named the agent after the new AK (agent id = the AK's
+    /// Name, hex), stores the AK in `state_dir` ([`AkState::save`]) and
+    /// recovers the secret with TPM2_ActivateCredential.
+    pub fn answer_registration(
+        &mut self,
+        registration: &Registration,
+        challenge: &RegisterResponse,
+        state_dir: &Path,
+    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
+        let name = hex::encode(&registration.ak.name);
+        if challenge.agent_id != name {
+            return Err(AgentError::AgentIdMismatch {
+                expected: name,
+                got: challenge.agent_id.clone(),
+            });
+        }
+        registration.ak.save(state_dir)?;
+        self.activate_credential(
+            &registration.ak,
+            &challenge.credential_blob,
+            &challenge.encrypted_secret,
+        )
+    }
+
     /// Runs TPM2_ActivateCredential for the stored AK on the verifier's
     /// challenge and returns the recovered credential. EK, AK and the policy
     /// session are flushed on every path.

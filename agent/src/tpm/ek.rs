@@ -256,8 +256,11 @@ impl TpmBackend {
             .collect())
     }
 
-    /// Reads a whole NV index, with the index's own (empty) authorization
-    /// when it allows that, else the owner's (empty) authorization.
+    /// Reads a whole NV index (the size its public area declares), with the
+    /// index's own (empty) authorization when it allows that, else the
+    /// owner's (empty) authorization, in TPM2_NV_Read chunks of at most the
+    /// TPM's TPM_PT_NV_BUFFER_MAX (512 when the TPM does not say, never more
+    /// than 1024).
     pub(crate) fn read_nv(&mut self, index: u32) -> Result<Vec<u8>, AgentError> {
         let tpm_handle = NvIndexTpmHandle::new(index).map_err(rc::cmd("NV_ReadPublic"))?;
         let mut object = self
@@ -287,7 +290,7 @@ impl TpmBackend {
         } else if attrs.owner_read() {
             NvAuth::Owner
         } else {
-            return Err(AgentError::MalformedEkCertificate {
+            return Err(AgentError::NvIndex {
                 index,
                 reason: "the index allows neither AUTHREAD nor OWNERREAD".into(),
             });
@@ -299,7 +302,7 @@ impl TpmBackend {
             .flatten()
             .and_then(|v| usize::try_from(v).ok())
             .unwrap_or(512)
-            .clamp(64, 1024);
+            .clamp(1, 1024);
         let mut out = Vec::with_capacity(size);
         while out.len() < size {
             let len = (size - out.len()).min(chunk);

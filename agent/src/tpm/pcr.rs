@@ -17,13 +17,14 @@ use crate::evidence::AgentError;
 use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
 use std::str::FromStr;
-use tss_esapi::structures::PcrSelectionList;
-use tss_esapi::tss2_esys::{TPML_PCR_SELECTION, TPMS_PCR_SELECTION};
 
 /// Number of PCRs a selection can name (PC Client platforms have 24).
 pub const PCR_COUNT: u32 = 24;
 /// sizeofSelect for 24 PCRs.
-const SIZE_OF_SELECT: u8 = 3;
+pub(crate) const SIZE_OF_SELECT: u8 = 3;
+/// The PCR a sealed build's runtime log goes to unless told otherwise: the
+/// PC Client "application support" PCR, resettable from locality 0.
+pub const DEFAULT_RUNTIME_PCR: u32 = 23;
 /// Most digests one TPM2_PCR_Read returns (TPML_DIGEST holds at most 8,
 /// Part 2 §10.9.2 Table 105).
 pub const PCR_READ_MAX: usize = 8;
@@ -79,6 +80,27 @@ impl PcrSelection {
         Ok(Self { banks })
     }
 
+    /// SHA-256 PCRs 0–7, the firmware PCRs reference values pin: what
+    /// `attest` and a sealed build's preflight quote by default.
+    pub fn firmware() -> Self {
+        Self {
+            banks: vec![BankSelection {
+                alg: HashAlg::Sha256,
+                mask: 0xff,
+            }],
+        }
+    }
+
+    /// All 24 PCRs of the SHA-256 bank (what an Azure vTPM quote covers).
+    pub fn sha256_all() -> Self {
+        Self {
+            banks: vec![BankSelection {
+                alg: HashAlg::Sha256,
+                mask: (1 << PCR_COUNT) - 1,
+            }],
+        }
+    }
+
     /// The banks, in selection order.
     pub fn banks(&self) -> &[BankSelection] {
         &self.banks
@@ -101,75 +123,32 @@ impl PcrSelection {
         false
     }
 
-    /// The tss-esapi form, banks in this order. (tss-esapi's builder keeps
-    /// banks in a hash map and would reorder them.)
-    pub(crate) fn to_tss(&self) -> Result<PcrSelectionList, AgentError> {
-        tss_list(&self.banks, &self.to_string())
+    /// Whether PCR `index` of bank `alg` is selected.
+    pub fn contains(&self, alg: HashAlg, index: u32) -> bool {
+        self.banks
+            .iter()
+            .any(|b| b.alg == alg && index < PCR_COUNT && b.mask & (1 << index) != 0)
     }
-}
 
-/// The TPML_PCR_SELECTION C structure of `banks`, in this order (at most 16
-/// banks are used; there are only 4 hash algorithms).
-fn tpml_of(banks: &[BankSelection]) -> TPML_PCR_SELECTION {
-    let mut tpml = TPML_PCR_SELECTION::default();
-    let mut count = 0u32;
-    for (slot, b) in tpml.pcrSelections.iter_mut().zip(banks) {
-        *slot = TPMS_PCR_SELECTION {
-            hash: b.alg.alg_id(),
-            sizeofSelect: SIZE_OF_SELECT,
-            pcrSelect: b.mask.to_le_bytes(),
-        };
-        count += 1;
-    }
-    tpml.count = count;
-    tpml
-}
-
-/// `banks` as a tss-esapi selection list, order kept. `input` names the
-/// selection in errors.
-pub(crate) fn tss_list(
-    banks: &[BankSelection],
-    input: &str,
-) -> Result<PcrSelectionList, AgentError> {
-    PcrSelectionList::try_from(tpml_of(banks)).map_err(|e| AgentError::PcrSelection {
-        input: input.to_string(),
-        reason: format!("rejected by tss-esapi: {}", super::rc::describe(&e)),
-    })
-}
-
-/// Reads a tss-esapi selection list (from a TPM response) as (bank, mask)
-/// pairs in order, keeping banks with nothing selected.
-pub(crate) fn masks_from_tss(
-    list: &PcrSelectionList,
-    command: &'static str,
-) -> Result<Vec<BankSelection>, AgentError> {
-    let tpml = TPML_PCR_SELECTION::from(list.clone());
-    let count = usize::try_from(tpml.count).unwrap_or(usize::MAX);
-    let Some(sels) = tpml.pcrSelections.get(..count) else {
-        return Err(AgentError::UnexpectedResponse {
-            command,
-            reason: format!("TPML_PCR_SELECTION count {count} exceeds 16"),
-        });
-    };
-    sels.iter()
-        .map(|s| {
-            let alg = HashAlg::from_alg_id(s.hash, "TPMS_PCR_SELECTION.hash").map_err(|e| {
-                AgentError::UnexpectedResponse {
-                    command,
-                    reason: e.to_string(),
-                }
-            })?;
-            let size = usize::from(s.sizeofSelect).min(4);
-            let mut bytes = [0u8; 4];
-            for (d, src) in bytes.iter_mut().zip(s.pcrSelect.iter()).take(size) {
-                *d = *src;
-            }
-            Ok(BankSelection {
+    /// This selection with PCR `index` of bank `alg` added (the bank is
+    /// appended when it is not selected yet).
+    pub fn with_pcr(&self, alg: HashAlg, index: u32) -> Result<Self, AgentError> {
+        if index >= PCR_COUNT {
+            return Err(AgentError::PcrSelection {
+                input: format!("{self} + {alg}:{index}"),
+                reason: format!("PCR {index} is out of range 0..{}", PCR_COUNT - 1),
+            });
+        }
+        let mut banks = self.banks.clone();
+        match banks.iter_mut().find(|b| b.alg == alg) {
+            Some(b) => b.mask |= 1 << index,
+            None => banks.push(BankSelection {
                 alg,
-                mask: u32::from_le_bytes(bytes),
-            })
-        })
-        .collect()
+                mask: 1 << index,
+            }),
+        }
+        Self::new(banks)
+    }
 }
 
 fn format_banks(banks: &[BankSelection]) -> String {
@@ -432,6 +411,28 @@ mod tests {
     }
 
     #[test]
+    fn named_selections() {
+        assert_eq!(PcrSelection::firmware(), sel("sha256:0-7"));
+        assert_eq!(PcrSelection::sha256_all(), sel("sha256:all"));
+    }
+
+    #[test]
+    fn adding_a_pcr_keeps_order() {
+        let s = sel("sha256:0-7+sha1:0");
+        assert!(!s.contains(HashAlg::Sha256, 23));
+        let with = s.with_pcr(HashAlg::Sha256, 23).unwrap();
+        assert_eq!(with.to_string(), "sha256:0,1,2,3,4,5,6,7,23+sha1:0");
+        assert!(with.contains(HashAlg::Sha256, 23));
+        assert_eq!(with.with_pcr(HashAlg::Sha256, 23).unwrap(), with);
+        assert_eq!(
+            s.with_pcr(HashAlg::Sha384, 1).unwrap().to_string(),
+            "sha256:0,1,2,3,4,5,6,7+sha1:0+sha384:1"
+        );
+        let e = s.with_pcr(HashAlg::Sha256, 24).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+    }
+
+    #[test]
     fn rejects_bad_selections() {
         for (s, want) in [
             ("", "empty selection"),
@@ -448,14 +449,6 @@ mod tests {
             let e = s.parse::<PcrSelection>().unwrap_err().to_string();
             assert!(e.contains(want), "{s}: {e}");
         }
-    }
-
-    #[test]
-    fn tpml_round_trip_keeps_order() {
-        let s = sel("sha1:1+sha512:23+sha256:0,8,16");
-        let list = s.to_tss().unwrap();
-        let back = masks_from_tss(&list, "test").unwrap();
-        assert_eq!(back, s.banks());
     }
 
     #[test]

@@ -18,15 +18,19 @@
 //!   that tss-esapi's parse/marshal round trip altered are never sent.
 
 use super::ak::AkState;
-use super::pcr::{masks_from_tss, tss_list, BankSelection, PcrSelection, PcrValues};
+use super::pcr::{BankSelection, PcrSelection, PcrValues};
+use super::pcr_tss::{masks_from_tss, tss_list};
 use super::{rc, TpmBackend};
 use crate::evidence::AgentError;
 use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
-use tss_esapi::handles::{KeyHandle, PcrHandle};
+use tss_esapi::handles::{KeyHandle, PcrHandle, PersistentTpmHandle, TpmHandle};
 use tss_esapi::interface_types::algorithm::HashingAlgorithm;
 use tss_esapi::interface_types::session_handles::AuthSession;
-use tss_esapi::structures::{AttestInfo, Data, Digest, DigestValues, Signature, SignatureScheme};
+use tss_esapi::structures::{
+    AttestInfo, Data, Digest, DigestValues, HashScheme, Public, RsaScheme, Signature,
+    SignatureScheme,
+};
 use tss_esapi::traits::Marshall;
 
 /// How often a quote is retaken when PCRs change underneath it.
@@ -67,6 +71,17 @@ fn hash_alg_of(h: HashingAlgorithm) -> Option<HashAlg> {
     }
 }
 
+/// `qualifying_data` as TPM2B_DATA (at most [`MAX_QUALIFYING_DATA`] bytes).
+fn qualifying(qualifying_data: &[u8]) -> Result<Data, AgentError> {
+    Data::try_from(qualifying_data.to_vec()).map_err(|_| AgentError::InvalidArgument {
+        what: "qualifying data",
+        reason: format!(
+            "{} bytes, at most {MAX_QUALIFYING_DATA} allowed",
+            qualifying_data.len()
+        ),
+    })
+}
+
 fn signature_hash(sig: &Signature) -> Result<HashAlg, AgentError> {
     let h = match sig {
         Signature::RsaSsa(s) | Signature::RsaPss(s) => s.hashing_algorithm(),
@@ -96,33 +111,106 @@ impl TpmBackend {
         qualifying_data: &[u8],
         selection: &PcrSelection,
     ) -> Result<QuoteOutput, AgentError> {
-        let data =
-            Data::try_from(qualifying_data.to_vec()).map_err(|_| AgentError::InvalidArgument {
-                what: "qualifying data",
-                reason: format!(
-                    "{} bytes, at most {MAX_QUALIFYING_DATA} allowed",
-                    qualifying_data.len()
-                ),
-            })?;
+        let data = qualifying(qualifying_data)?;
         let tss_selection = selection.to_tss()?;
         self.with_ak(ak, |s, _ek, key| {
-            let mut last = (String::new(), String::new());
-            for attempt in 1..=QUOTE_ATTEMPTS {
-                match s.quote_once(key, &data, &tss_selection, selection)? {
-                    Ok(out) => return Ok(out),
-                    Err((quoted, read)) => {
-                        tracing::warn!(
-                            "PCRs changed while quoting (attempt {attempt}/{QUOTE_ATTEMPTS}): quote pcrDigest {quoted}, values read hash to {read}"
-                        );
-                        last = (quoted, read);
+            s.quote_retrying(key, &data, &tss_selection, selection, SignatureScheme::Null)
+        })
+    }
+
+    /// Quotes like [`Self::quote`] with the key persistent at `handle`
+    /// (TPM_HT_PERSISTENT, 0x81xxxxxx; e.g. the Azure vTPM AK at
+    /// 0x81000003) and an empty authorization; returns the quote and the
+    /// key's TPM2B_PUBLIC. An RSA key without a scheme of its own signs with
+    /// RSASSA-PKCS1-v1_5 SHA-256. The key stays persistent; only the ESYS
+    /// handle is closed.
+    pub fn quote_persistent(
+        &mut self,
+        handle: u32,
+        qualifying_data: &[u8],
+        selection: &PcrSelection,
+    ) -> Result<(QuoteOutput, Vec<u8>), AgentError> {
+        let data = qualifying(qualifying_data)?;
+        let tss_selection = selection.to_tss()?;
+        self.with_persistent(handle, |s, key| {
+            let (public, _, _) = s
+                .ctx
+                .execute_without_session(|c| c.read_public(key))
+                .map_err(rc::cmd("ReadPublic"))?;
+            let scheme = match &public {
+                Public::Rsa { parameters, .. } if parameters.rsa_scheme() == RsaScheme::Null => {
+                    SignatureScheme::RsaSsa {
+                        hash_scheme: HashScheme::new(HashingAlgorithm::Sha256),
                     }
                 }
+                _ => SignatureScheme::Null,
+            };
+            let out = s.quote_retrying(key, &data, &tss_selection, selection, scheme)?;
+            let (public, _) = s.public_and_name(key)?;
+            Ok((out, public))
+        })
+    }
+
+    /// Runs `f` with the persistent object at `handle`; closes the ESYS
+    /// handle afterwards (host memory only: the object stays in the TPM).
+    fn with_persistent<T>(
+        &mut self,
+        handle: u32,
+        f: impl FnOnce(&mut Self, KeyHandle) -> Result<T, AgentError>,
+    ) -> Result<T, AgentError> {
+        let persistent =
+            PersistentTpmHandle::new(handle).map_err(|_| AgentError::InvalidArgument {
+                what: "persistent handle",
+                reason: format!(
+                    "{handle:#010x} is not in the persistent range 0x81000000-0x81ffffff"
+                ),
+            })?;
+        if !self.handles_from(handle)?.contains(&handle) {
+            return Err(AgentError::UnexpectedResponse {
+                command: "GetCapability",
+                reason: format!("no persistent object at {handle:#010x}"),
+            });
+        }
+        let mut object = self
+            .ctx
+            .execute_without_session(|c| c.tr_from_tpm_public(TpmHandle::Persistent(persistent)))
+            .map_err(rc::cmd("ReadPublic"))?;
+        let result = f(self, KeyHandle::from(object));
+        if let Err(e) = self.ctx.tr_close(&mut object) {
+            tracing::warn!(
+                "closing the ESYS handle of persistent object {handle:#010x}: {}",
+                rc::describe(&e)
+            );
+        }
+        result
+    }
+
+    /// Quotes until the PCR values read afterwards match the quote, at most
+    /// [`QUOTE_ATTEMPTS`] times.
+    fn quote_retrying(
+        &mut self,
+        key: KeyHandle,
+        data: &Data,
+        tss_selection: &tss_esapi::structures::PcrSelectionList,
+        selection: &PcrSelection,
+        scheme: SignatureScheme,
+    ) -> Result<QuoteOutput, AgentError> {
+        let mut last = (String::new(), String::new());
+        for attempt in 1..=QUOTE_ATTEMPTS {
+            match self.quote_once(key, data, tss_selection, selection, scheme)? {
+                Ok(out) => return Ok(out),
+                Err((quoted, read)) => {
+                    tracing::warn!(
+                        "PCRs changed while quoting (attempt {attempt}/{QUOTE_ATTEMPTS}): quote pcrDigest {quoted}, values read hash to {read}"
+                    );
+                    last = (quoted, read);
+                }
             }
-            Err(AgentError::PcrsUnstable {
-                attempts: QUOTE_ATTEMPTS,
-                quoted: last.0,
-                read: last.1,
-            })
+        }
+        Err(AgentError::PcrsUnstable {
+            attempts: QUOTE_ATTEMPTS,
+            quoted: last.0,
+            read: last.1,
         })
     }
 
@@ -135,16 +223,12 @@ impl TpmBackend {
         data: &Data,
         tss_selection: &tss_esapi::structures::PcrSelectionList,
         selection: &PcrSelection,
+        scheme: SignatureScheme,
     ) -> Result<Result<QuoteOutput, (String, String)>, AgentError> {
         let (attest, signature) = self
             .ctx
             .execute_with_session(Some(AuthSession::Password), |c| {
-                c.quote(
-                    key,
-                    data.clone(),
-                    SignatureScheme::Null,
-                    tss_selection.clone(),
-                )
+                c.quote(key, data.clone(), scheme, tss_selection.clone())
             })
             .map_err(rc::cmd("Quote"))?;
         let unexpected = |reason: String| AgentError::UnexpectedResponse {

@@ -25,6 +25,10 @@
 //! `sealbuild.agent-id`, `sealbuild.binding` (the 32-byte binding digest),
 //! `sealbuild.references` (matched reference sets), `sealbuild.evidence-digest`
 //! and, for builds, `sealbuild.statement-digest`.
+//!
+//! The claim types and their CBOR decoding live in [`sealbuild_common::ear`]
+//! (the agent reads its EAR with them too) and are re-exported here; this
+//! module encodes the claims set, signs it and verifies signatures.
 
 use ciborium::value::{Integer, Value};
 use coset::{
@@ -33,12 +37,12 @@ use coset::{
 use p256::ecdsa::signature::Signer;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use sealbuild_common::crypto::{self, Curve};
-use sealbuild_common::HashAlg;
+use sealbuild_common::ear as claims;
+use sealbuild_common::{FormatError, HashAlg};
 use std::collections::BTreeMap;
 use thiserror::Error;
 
-/// The EAT profile of EAR.
-pub const EAR_PROFILE: &str = "tag:github.com,2023:veraison/ear";
+pub use sealbuild_common::ear::{Status, Submodule, EAR_PROFILE};
 
 /// Why an EAR could not be made or checked.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -57,74 +61,28 @@ pub enum EarError {
     Claim { claim: &'static str, reason: String },
 }
 
-/// AR4SI trust tier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// No claim.
-    None,
-    /// Evidence verified and matched policy.
-    Affirming,
-    /// Verified with reservations.
-    Warning,
-    /// Evidence contradicts policy or failed verification.
-    Contraindicated,
-}
-
-impl Status {
-    /// CBOR value.
-    pub fn code(self) -> i64 {
-        match self {
-            Self::None => 0,
-            Self::Affirming => 2,
-            Self::Warning => 32,
-            Self::Contraindicated => 96,
-        }
-    }
-
-    /// From the CBOR value.
-    pub fn from_code(c: i64) -> Option<Self> {
-        match c {
-            0 => Some(Self::None),
-            2 => Some(Self::Affirming),
-            32 => Some(Self::Warning),
-            96 => Some(Self::Contraindicated),
-            _ => None,
-        }
-    }
-
-    /// Name in JSON renderings.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Affirming => "affirming",
-            Self::Warning => "warning",
-            Self::Contraindicated => "contraindicated",
+impl From<FormatError> for EarError {
+    /// Decoding errors of [`sealbuild_common::ear`]: a claim of the wrong
+    /// kind names the claim; anything else is an encoding error.
+    fn from(e: FormatError) -> Self {
+        match e {
+            FormatError::Unexpected {
+                field,
+                expected,
+                got,
+            } => Self::Claim {
+                claim: field,
+                reason: format!("expected {expected}, got {got}"),
+            },
+            other => Self::Encoding(other.to_string()),
         }
     }
 }
 
-/// One attester's appraisal (an EAR submodule).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Submodule {
-    /// Overall tier.
-    pub status: Status,
-    /// Trustworthiness vector: claim index (0..=7) → AR4SI value.
-    pub trust_vector: BTreeMap<u8, i8>,
-    /// Policy id.
-    pub policy_id: String,
-    /// Agent identifier.
-    pub agent_id: String,
-    /// Binding digest the evidence carried.
-    pub binding: Vec<u8>,
-    /// SHA-256 of the evidence as received.
-    pub evidence_digest: Vec<u8>,
-    /// Matched reference sets.
-    pub references: Vec<String>,
-    /// Statement digest, for builds.
-    pub statement_digest: Option<Vec<u8>>,
-}
-
-/// The whole attestation result.
+/// The whole attestation result. The same claims as
+/// [`sealbuild_common::ear::Ear`] (which decodes them, for the agent too);
+/// this type adds the verifier's side: encoding, ES256 signing and
+/// signature verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ear {
     /// Issued-at, Unix seconds.
@@ -139,6 +97,30 @@ pub struct Ear {
     pub submods: BTreeMap<String, Submodule>,
 }
 
+impl From<claims::Ear> for Ear {
+    fn from(e: claims::Ear) -> Self {
+        Self {
+            iat: e.iat,
+            nonce: e.nonce,
+            verifier_build: e.verifier_build,
+            verifier_developer: e.verifier_developer,
+            submods: e.submods,
+        }
+    }
+}
+
+impl From<Ear> for claims::Ear {
+    fn from(e: Ear) -> Self {
+        Self {
+            iat: e.iat,
+            nonce: e.nonce,
+            verifier_build: e.verifier_build,
+            verifier_developer: e.verifier_developer,
+            submods: e.submods,
+        }
+    }
+}
+
 fn int(i: i64) -> Value {
     Value::Integer(Integer::from(i))
 }
@@ -147,162 +129,31 @@ fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
-impl Submodule {
-    fn to_value(&self) -> Value {
-        let tv = self
-            .trust_vector
-            .iter()
-            .map(|(k, v)| (int(i64::from(*k)), int(i64::from(*v))))
-            .collect();
-        let mut m = vec![
-            (int(1000), int(self.status.code())),
-            (int(1001), Value::Map(tv)),
-            (int(1003), text(&self.policy_id)),
-            (text("sealbuild.agent-id"), text(&self.agent_id)),
-            (
-                text("sealbuild.binding"),
-                Value::Bytes(self.binding.clone()),
-            ),
-            (
-                text("sealbuild.evidence-digest"),
-                Value::Bytes(self.evidence_digest.clone()),
-            ),
-            (
-                text("sealbuild.references"),
-                Value::Array(self.references.iter().map(|r| text(r)).collect()),
-            ),
-        ];
-        if let Some(d) = &self.statement_digest {
-            m.push((text("sealbuild.statement-digest"), Value::Bytes(d.clone())));
-        }
-        Value::Map(m)
+fn submodule_value(s: &Submodule) -> Value {
+    let tv = s
+        .trust_vector
+        .iter()
+        .map(|(k, v)| (int(i64::from(*k)), int(i64::from(*v))))
+        .collect();
+    let mut m = vec![
+        (int(1000), int(s.status.code())),
+        (int(1001), Value::Map(tv)),
+        (int(1003), text(&s.policy_id)),
+        (text("sealbuild.agent-id"), text(&s.agent_id)),
+        (text("sealbuild.binding"), Value::Bytes(s.binding.clone())),
+        (
+            text("sealbuild.evidence-digest"),
+            Value::Bytes(s.evidence_digest.clone()),
+        ),
+        (
+            text("sealbuild.references"),
+            Value::Array(s.references.iter().map(|r| text(r)).collect()),
+        ),
+    ];
+    if let Some(d) = &s.statement_digest {
+        m.push((text("sealbuild.statement-digest"), Value::Bytes(d.clone())));
     }
-
-    fn from_value(v: &Value) -> Result<Self, EarError> {
-        let m = as_map(v, "submodule")?;
-        let status_code = get_int(m, &int(1000), "ear.status")?;
-        let status = Status::from_code(status_code).ok_or(EarError::Claim {
-            claim: "ear.status",
-            reason: format!("unknown tier {status_code}"),
-        })?;
-        let mut trust_vector = BTreeMap::new();
-        if let Some(tv) = lookup(m, &int(1001)) {
-            for (k, v) in as_map(tv, "ear.trustworthiness-vector")? {
-                let k = value_int(k, "ear.trustworthiness-vector")?;
-                let v = value_int(v, "ear.trustworthiness-vector")?;
-                let k = u8::try_from(k).map_err(|_| EarError::Claim {
-                    claim: "ear.trustworthiness-vector",
-                    reason: format!("claim index {k} out of range"),
-                })?;
-                let v = i8::try_from(v).map_err(|_| EarError::Claim {
-                    claim: "ear.trustworthiness-vector",
-                    reason: format!("value {v} out of range"),
-                })?;
-                trust_vector.insert(k, v);
-            }
-        }
-        let references = match lookup(m, &text("sealbuild.references")) {
-            Some(Value::Array(a)) => a
-                .iter()
-                .map(|x| match x {
-                    Value::Text(s) => Ok(s.clone()),
-                    _ => Err(EarError::Claim {
-                        claim: "sealbuild.references",
-                        reason: "not text".into(),
-                    }),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => Vec::new(),
-        };
-        Ok(Self {
-            status,
-            trust_vector,
-            policy_id: get_text(m, &int(1003), "ear.appraisal-policy-id")?,
-            agent_id: get_text(m, &text("sealbuild.agent-id"), "sealbuild.agent-id")?,
-            binding: get_bytes(m, &text("sealbuild.binding"), "sealbuild.binding")?,
-            evidence_digest: get_bytes(
-                m,
-                &text("sealbuild.evidence-digest"),
-                "sealbuild.evidence-digest",
-            )?,
-            references,
-            statement_digest: match lookup(m, &text("sealbuild.statement-digest")) {
-                Some(Value::Bytes(b)) => Some(b.clone()),
-                Some(_) => {
-                    return Err(EarError::Claim {
-                        claim: "sealbuild.statement-digest",
-                        reason: "not a byte string".into(),
-                    })
-                }
-                None => None,
-            },
-        })
-    }
-}
-
-fn lookup<'a>(m: &'a [(Value, Value)], key: &Value) -> Option<&'a Value> {
-    m.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-}
-
-fn as_map<'a>(v: &'a Value, claim: &'static str) -> Result<&'a [(Value, Value)], EarError> {
-    match v {
-        Value::Map(m) => Ok(m),
-        _ => Err(EarError::Claim {
-            claim,
-            reason: "not a map".into(),
-        }),
-    }
-}
-
-fn value_int(v: &Value, claim: &'static str) -> Result<i64, EarError> {
-    match v {
-        Value::Integer(i) => i64::try_from(*i).map_err(|_| EarError::Claim {
-            claim,
-            reason: "integer out of range".into(),
-        }),
-        _ => Err(EarError::Claim {
-            claim,
-            reason: "not an integer".into(),
-        }),
-    }
-}
-
-fn get_int(m: &[(Value, Value)], key: &Value, claim: &'static str) -> Result<i64, EarError> {
-    value_int(
-        lookup(m, key).ok_or(EarError::Claim {
-            claim,
-            reason: "missing".into(),
-        })?,
-        claim,
-    )
-}
-
-fn get_text(m: &[(Value, Value)], key: &Value, claim: &'static str) -> Result<String, EarError> {
-    match lookup(m, key) {
-        Some(Value::Text(s)) => Ok(s.clone()),
-        Some(_) => Err(EarError::Claim {
-            claim,
-            reason: "not text".into(),
-        }),
-        None => Err(EarError::Claim {
-            claim,
-            reason: "missing".into(),
-        }),
-    }
-}
-
-fn get_bytes(m: &[(Value, Value)], key: &Value, claim: &'static str) -> Result<Vec<u8>, EarError> {
-    match lookup(m, key) {
-        Some(Value::Bytes(b)) => Ok(b.clone()),
-        Some(_) => Err(EarError::Claim {
-            claim,
-            reason: "not a byte string".into(),
-        }),
-        None => Err(EarError::Claim {
-            claim,
-            reason: "missing".into(),
-        }),
-    }
+    Value::Map(m)
 }
 
 impl Ear {
@@ -328,7 +179,7 @@ impl Ear {
                 Value::Map(
                     self.submods
                         .iter()
-                        .map(|(k, v)| (text(k), v.to_value()))
+                        .map(|(k, v)| (text(k), submodule_value(v)))
                         .collect(),
                 ),
             ),
@@ -338,51 +189,9 @@ impl Ear {
         Ok(out)
     }
 
-    /// Parses the claims set.
+    /// Parses the claims set ([`sealbuild_common::ear::Ear::from_cbor`]).
     pub fn from_cbor(bytes: &[u8]) -> Result<Self, EarError> {
-        let v: Value =
-            ciborium::from_reader(bytes).map_err(|e| EarError::Encoding(e.to_string()))?;
-        let m = as_map(&v, "claims-set")?;
-        let profile = get_text(m, &int(265), "eat_profile")?;
-        if profile != EAR_PROFILE {
-            return Err(EarError::Claim {
-                claim: "eat_profile",
-                reason: format!("expected {EAR_PROFILE}, got {profile}"),
-            });
-        }
-        let iat = u64::try_from(get_int(m, &int(6), "iat")?).map_err(|_| EarError::Claim {
-            claim: "iat",
-            reason: "negative".into(),
-        })?;
-        let vid = as_map(
-            lookup(m, &int(1004)).ok_or(EarError::Claim {
-                claim: "ear.verifier-id",
-                reason: "missing".into(),
-            })?,
-            "ear.verifier-id",
-        )?;
-        let mut submods = BTreeMap::new();
-        if let Some(s) = lookup(m, &int(266)) {
-            for (k, v) in as_map(s, "submods")? {
-                let name = match k {
-                    Value::Text(t) => t.clone(),
-                    _ => {
-                        return Err(EarError::Claim {
-                            claim: "submods",
-                            reason: "submodule name is not text".into(),
-                        })
-                    }
-                };
-                submods.insert(name, Submodule::from_value(v)?);
-            }
-        }
-        Ok(Self {
-            iat,
-            nonce: get_bytes(m, &int(10), "eat_nonce")?,
-            verifier_build: get_text(vid, &int(0), "ear.verifier-id.build")?,
-            verifier_developer: get_text(vid, &int(1), "ear.verifier-id.developer")?,
-            submods,
-        })
+        Ok(claims::Ear::from_cbor(bytes)?.into())
     }
 
     /// Signs as a tagged COSE_Sign1 with ES256; `key_id` goes in the protected header.
@@ -480,6 +289,34 @@ mod tests {
         let bytes = sample().sign(&key, b"kid").unwrap();
         let back = Ear::verify(&bytes, key.verifying_key()).unwrap();
         assert_eq!(back, sample());
+    }
+
+    /// The agent decodes what the verifier signs with the common decoder,
+    /// without the key.
+    #[test]
+    fn the_common_decoder_reads_what_the_verifier_signs() {
+        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let bytes = sample().sign(&key, b"kid").unwrap();
+        let claims = claims::Ear::from_cose_unverified(&bytes).unwrap();
+        assert_eq!(claims.references(), vec!["ref".to_string()]);
+        assert_eq!(Ear::from(claims.clone()), sample());
+        assert_eq!(claims::Ear::from(sample()), claims);
+    }
+
+    #[test]
+    fn decoding_errors_keep_their_kind() {
+        assert_eq!(
+            Ear::from_cbor(&[0xa0]),
+            Err(EarError::Claim {
+                claim: "eat_profile",
+                reason: "expected the claim, got nothing".into()
+            })
+        );
+        assert!(matches!(
+            Ear::from_cbor(&[0xff]),
+            Err(EarError::Encoding(_))
+        ));
+        assert!(matches!(Ear::from_cbor(&[]), Err(EarError::Encoding(_))));
     }
 
     #[test]

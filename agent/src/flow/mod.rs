@@ -1,21 +1,27 @@
-//! The agent's two protocol flows against the verifier: `register` (EK + AK,
-//! MakeCredential / ActivateCredential) and `attest` (nonce, binding,
-//! evidence, sealed keys). Both are library functions so tests drive them
-//! in-process against a verifier on loopback.
+//! The agent's two protocol flows against the verifier, for any
+//! [`EvidenceCollector`]: [`enrol`] (TPM: EK + AK, MakeCredential /
+//! ActivateCredential; hardware-vouched platforms register nothing) and
+//! [`attest`] (nonce, binding, evidence, sealed keys). Both are library
+//! functions so tests drive them in-process against a verifier on loopback.
+//! [`register`] and [`stored_agent_id`] are the TPM registration on a bare
+//! [`crate::tpm::TpmBackend`] (feature `tpm`).
+
+#[cfg(feature = "tpm")]
+mod tpm;
+
+#[cfg(feature = "tpm")]
+pub use tpm::{register, stored_agent_id};
 
 use crate::client::{ClientError, VerifierClient};
 use crate::evidence::{AgentError, EvidenceCollector};
-use crate::tpm::ak::{AkState, AkType};
-use crate::tpm::ek::EkSelection;
-use crate::tpm::TpmBackend;
 use pkcs8::DecodePrivateKey;
 use sealbuild_common::api::{
-    ActivateRequest, AttestRequest, AttestResponse, NonceRequest, SealedKey, Verdict,
+    ActivateRequest, AttestRequest, AttestResponse, NonceRequest, RegisterRequest,
+    RegisterResponse, SealedKey, Verdict,
 };
 use sealbuild_common::binding::{Binding, NONCE_LEN};
 use sealbuild_common::seal;
 use sha2::{Digest, Sha256};
-use std::path::Path;
 use thiserror::Error;
 use zeroize::Zeroizing;
 
@@ -42,31 +48,41 @@ pub struct Registered {
     pub ek_issuer: Option<String>,
 }
 
-/// Registers this TPM with the verifier and proves the AK is resident in it.
-/// Stores the AK in `state_dir`.
-pub async fn register(
+/// Makes this attester known to the verifier and returns its agent id: for
+/// platforms that register (TPM) the registration request, the collector's
+/// answer to the verifier's challenge and the activation; hardware-vouched
+/// platforms register nothing and only name themselves (no call is made).
+pub async fn enrol(
     client: &VerifierClient,
-    backend: &mut TpmBackend,
-    ek: EkSelection,
-    ak_type: AkType,
-    state_dir: &Path,
+    collector: &mut dyn EvidenceCollector,
 ) -> Result<Registered, FlowError> {
-    let reg = backend.register(ek, ak_type)?;
-    let resp = client.register(&reg.register_request()).await?;
-    if resp.agent_id != hex::encode(&reg.ak.name) {
-        return Err(FlowError::Protocol(format!(
-            "agent id {} is not the AK's Name {}",
-            resp.agent_id,
-            hex::encode(&reg.ak.name)
-        )));
-    }
-    reg.ak.save(state_dir)?;
-    let secret =
-        backend.activate_credential(&reg.ak, &resp.credential_blob, &resp.encrypted_secret)?;
+    let Some(request) = collector.registration()? else {
+        let agent_id = collector.agent_id().ok_or_else(|| {
+            FlowError::Protocol(format!(
+                "the {} collector names no agent id",
+                collector.platform()
+            ))
+        })?;
+        return Ok(Registered {
+            agent_id,
+            ek_issuer: None,
+        });
+    };
+    exchange(client, &request, |challenge| collector.activate(challenge)).await
+}
+
+/// Registration request → challenge → `answer` → activation.
+pub(crate) async fn exchange(
+    client: &VerifierClient,
+    request: &RegisterRequest,
+    answer: impl FnOnce(&RegisterResponse) -> Result<Zeroizing<Vec<u8>>, AgentError>,
+) -> Result<Registered, FlowError> {
+    let challenge = client.register(request).await?;
+    let secret = answer(&challenge)?;
     let act = client
         .activate(&ActivateRequest {
-            agent_id: resp.agent_id.clone(),
-            challenge_id: resp.challenge_id,
+            agent_id: challenge.agent_id.clone(),
+            challenge_id: challenge.challenge_id,
             secret: secret.to_vec(),
         })
         .await?;
@@ -265,9 +281,4 @@ pub async fn attest_statement(
         tamper(r)
     })
     .await
-}
-
-/// Reads the agent id stored by `register`.
-pub fn stored_agent_id(state_dir: &Path) -> Result<String, AgentError> {
-    Ok(hex::encode(AkState::load(state_dir)?.name))
 }

@@ -1,0 +1,189 @@
+//! Azure confidential VMs on AMD SEV-SNP: the agent's collector (feature
+//! `tpm`: everything goes through the vTPM).
+//!
+//! On an Azure CVM the guest does not reach the SEV-SNP firmware. The
+//! paravisor (HCL) at VMPL 0 requests an SNP report whose REPORT_DATA binds
+//! its runtime claims (which name the vTPM's attestation key) and stores
+//! both, the "HCL report", in vTPM NV index [`HCL_REPORT_NV_INDEX`]; the AK
+//! is persistent at [`AK_PERSISTENT_HANDLE`]. The collector:
+//!
+//! 1. reads the HCL report from NV: the size the index declares, in
+//!    TPM2_NV_Read chunks of at most the TPM's TPM_PT_NV_BUFFER_MAX;
+//! 2. quotes sha256 PCRs 0–23 (or the caller's selection) with the persistent
+//!    AK, the binding digest as qualifying data, and reads the PCR values the
+//!    quote covers ([`crate::tpm::TpmBackend::quote_persistent`]);
+//! 3. adds the firmware event log and, for sealed builds, the runtime log
+//!    (PCR 23 and its TCG CEL, [`crate::tpm::runtime`]) exactly as the TPM
+//!    collector does.
+//!
+//! The evidence is [`Evidence::Azure`] with no certificates: the verifier
+//! takes the VCEK for the report from its collateral store. Nothing is
+//! registered (the AMD-signed report vouches for the AK); the agent id is
+//! `azure:<label>`, by default `azure:<host name>`. The verifier side is
+//! `sealbuild-verifier-core::platform::azure`.
+
+use crate::evidence::{
+    default_agent_id, write_evidence_file, write_snp_certificates, wrong_evidence, AgentError,
+    EvidenceCollector,
+};
+use crate::tpm::collector::{tpm_evidence, write_tpm_files};
+use crate::tpm::{PcrSelection, RuntimeRegister, TpmBackend};
+use sealbuild_common::api::{AzureEvidence, Evidence, RegisterRequest, RegisterResponse};
+use sealbuild_common::cel::RuntimeEvent;
+use sealbuild_common::{HashAlg, Platform};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The vTPM NV index the paravisor writes the HCL report to.
+pub const HCL_REPORT_NV_INDEX: u32 = 0x0140_0001;
+
+/// The persistent handle of the vTPM attestation key the HCL report names.
+pub const AK_PERSISTENT_HANDLE: u32 = 0x8100_0003;
+
+/// Collects Azure confidential-VM evidence through the vTPM.
+#[derive(Debug)]
+pub struct AzureCollector {
+    backend: TpmBackend,
+    selection: PcrSelection,
+    event_log: Option<PathBuf>,
+    runtime: RuntimeRegister,
+    runtime_log: Option<Vec<u8>>,
+    agent_id: String,
+    /// TPM2B_PUBLIC of the AK, once a quote has read it.
+    ak_public: Option<Vec<u8>>,
+}
+
+impl AzureCollector {
+    /// A collector on the vTPM behind `backend` quoting sha256 PCRs 0–23
+    /// (what the verifier requires), sending the firmware event log at
+    /// `event_log` (if any), named `azure:<host name>`.
+    pub fn new(backend: TpmBackend, event_log: Option<PathBuf>) -> Self {
+        Self {
+            backend,
+            selection: PcrSelection::sha256_all(),
+            event_log,
+            runtime: RuntimeRegister::default(),
+            runtime_log: None,
+            agent_id: default_agent_id(Platform::Azure),
+            ak_public: None,
+        }
+    }
+
+    /// Quotes `selection` instead of sha256 PCRs 0–23.
+    pub fn with_selection(mut self, selection: PcrSelection) -> Self {
+        self.selection = selection;
+        self
+    }
+
+    /// Names this attester `agent_id` (normally `azure:<label>`).
+    pub fn with_agent_id(mut self, agent_id: impl Into<String>) -> Self {
+        self.agent_id = agent_id.into();
+        self
+    }
+
+    /// Keeps a sealed build's runtime log in `runtime` instead of PCR 23.
+    pub fn with_runtime_register(mut self, runtime: RuntimeRegister) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// The PCRs quoted.
+    pub fn selection(&self) -> &PcrSelection {
+        &self.selection
+    }
+
+    /// Reads the HCL report (padding included) from
+    /// [`HCL_REPORT_NV_INDEX`].
+    pub fn read_hcl_report(&mut self) -> Result<Vec<u8>, AgentError> {
+        let index = HCL_REPORT_NV_INDEX;
+        if !self.backend.nv_indices(index, index)?.contains(&index) {
+            return Err(AgentError::NvIndex {
+                index,
+                reason:
+                    "not defined: this vTPM holds no HCL report (not an Azure confidential VM?)"
+                        .into(),
+            });
+        }
+        self.backend.read_nv(index)
+    }
+}
+
+impl EvidenceCollector for AzureCollector {
+    fn platform(&self) -> Platform {
+        Platform::Azure
+    }
+
+    fn evidence_source(&self) -> String {
+        format!(
+            "Azure confidential VM evidence via the vTPM at {} (HCL report NV {HCL_REPORT_NV_INDEX:#010x}, AK {AK_PERSISTENT_HANDLE:#010x})",
+            self.backend.tcti()
+        )
+    }
+
+    fn agent_id(&self) -> Option<String> {
+        Some(self.agent_id.clone())
+    }
+
+    /// Nothing to register: the HCL report vouches for the AK.
+    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
+        Ok(None)
+    }
+
+    fn activate(
+        &mut self,
+        _challenge: &RegisterResponse,
+    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
+        Err(AgentError::CollectorState {
+            platform: Platform::Azure,
+            reason: "Azure attesters do not register, so there is no challenge to answer".into(),
+        })
+    }
+
+    fn begin_runtime_log(&mut self, events: &[RuntimeEvent]) -> Result<(), AgentError> {
+        self.runtime.begin(&mut self.backend, events)
+    }
+
+    fn end_runtime_log(&mut self, event: &RuntimeEvent) -> Result<(), AgentError> {
+        let log = self.runtime.end(&mut self.backend, event)?;
+        self.selection = self
+            .selection
+            .with_pcr(HashAlg::Sha256, self.runtime.pcr())?;
+        self.runtime_log = Some(log);
+        Ok(())
+    }
+
+    fn build_parameters(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("runtimePcr".into(), self.runtime.pcr().into());
+        m
+    }
+
+    fn collect(&mut self, binding: &[u8; 32]) -> Result<Evidence, AgentError> {
+        let hcl_report = self.read_hcl_report()?;
+        let (quote, ak_public) =
+            self.backend
+                .quote_persistent(AK_PERSISTENT_HANDLE, binding, &self.selection)?;
+        self.ak_public = Some(ak_public);
+        let tpm = tpm_evidence(quote, self.event_log.as_deref(), self.runtime_log.clone())?;
+        Ok(Evidence::Azure(AzureEvidence {
+            hcl_report,
+            certificates: Vec::new(),
+            tpm,
+        }))
+    }
+
+    /// hcl-report.bin, any certificates, the vTPM's quote files (as for a
+    /// TPM) and, once a quote has read it, the AK's TPM2B_PUBLIC (ak.pub).
+    fn write_evidence(&self, evidence: &Evidence, dir: &Path) -> Result<(), AgentError> {
+        let Evidence::Azure(a) = evidence else {
+            return Err(wrong_evidence(Platform::Azure, evidence));
+        };
+        write_evidence_file(dir, "hcl-report.bin", &a.hcl_report)?;
+        write_snp_certificates(dir, &a.certificates)?;
+        write_tpm_files(dir, &a.tpm)?;
+        if let Some(ak) = &self.ak_public {
+            write_evidence_file(dir, "ak.pub", ak)?;
+        }
+        Ok(())
+    }
+}
