@@ -6,11 +6,14 @@
 #   agent that registers, attests and receives the key; then a sealed build
 #   of samples/hello whose DSSE-signed SLSA provenance is verified offline.
 #
-# Usage: scripts/demo.sh [--platform tpm|snp-sim] [--out DIR]
+# Usage: scripts/demo.sh [--platform tpm|snp-sim|azure-sim] [--out DIR]
 #   --platform snp-sim  run the sealed build on the INSECURE simulated SEV-SNP
 #              backend instead (reports signed with published test keys,
 #              built with the insecure-snp-sim feature into
 #              target/insecure-snp-sim; see scripts/demo-snp-sim.sh)
+#   --platform azure-sim  the sealed build on an Azure-shaped confidential VM:
+#              an swtpm as the vTPM with an INSECURE test-signed HCL report
+#              (see scripts/demo-azure-sim.sh)
 #   --out DIR  where the sealed build's bundle is left (default ./demo-out,
 #              replaced if it exists): DIR/hello.intoto.jsonl,
 #              DIR/signing-key.pub.pem, DIR/verifier-result-key.pem,
@@ -27,8 +30,8 @@ PLATFORM=tpm
 while (($#)); do
   case "$1" in
     --out) DEST=${2:?--out needs a directory}; shift 2 ;;
-    --platform) PLATFORM=${2:?--platform needs tpm or snp-sim}; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    --platform) PLATFORM=${2:?--platform needs tpm, snp-sim or azure-sim}; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -58,19 +61,8 @@ make_sample_repo() {
   git "${id[@]}" -C "$1" commit -q -m "sample"
 }
 
-case "$PLATFORM" in
-  tpm) ;;
-  snp-sim) source scripts/demo-snp-sim.sh; demo_snp_sim; exit 0 ;;
-  *) die "--platform: '$PLATFORM' is not tpm or snp-sim" ;;
-esac
 
-say "1/11 building sealbuild"
-cargo build --locked -q -p sealbuild-agent -p sealbuild-verifier -p sealbuild-measure
-BIN="$ROOT/target/debug"
-AGENT="$BIN/sealbuild-agent"; VERIFIER="$BIN/sealbuild-verifier"; MEASURE="$BIN/sealbuild-measure"
-
-say "2/11 manufacturing a software TPM: local TPM CA + EK certificates (swtpm_setup)"
-scripts/swtpm-setup.sh "$OUT/tpm-state" "$OUT/tpm-ca"
+# Two free consecutive TCP ports on 127.0.0.1 (swtpm's server and control).
 free_port_pair() {
   python3 - <<'PY'
 import socket
@@ -85,6 +77,21 @@ for _ in range(100):
         a.close(); b.close()
 PY
 }
+
+case "$PLATFORM" in
+  tpm) ;;
+  snp-sim) source scripts/demo-snp-sim.sh; demo_snp_sim; exit 0 ;;
+  azure-sim) source scripts/demo-azure-sim.sh; demo_azure_sim; exit 0 ;;
+  *) die "--platform: '$PLATFORM' is not tpm, snp-sim or azure-sim" ;;
+esac
+
+say "1/11 building sealbuild"
+cargo build --locked -q -p sealbuild-agent -p sealbuild-verifier -p sealbuild-measure
+BIN="$ROOT/target/debug"
+AGENT="$BIN/sealbuild-agent"; VERIFIER="$BIN/sealbuild-verifier"; MEASURE="$BIN/sealbuild-measure"
+
+say "2/11 manufacturing a software TPM: local TPM CA + EK certificates (swtpm_setup)"
+scripts/swtpm-setup.sh "$OUT/tpm-state" "$OUT/tpm-ca"
 PORT=$(free_port_pair)
 swtpm socket --tpm2 --tpmstate dir="$OUT/tpm-state" \
   --server type=tcp,port="$PORT",bindaddr=127.0.0.1 \

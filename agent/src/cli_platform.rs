@@ -37,6 +37,11 @@ pub struct PlatformArgs {
     /// from `sealbuild-measure snp`.
     #[arg(long)]
     pub sim_measurement: Option<String>,
+    /// Azure: a VCEK certificate (DER or PEM; on Azure the instance metadata
+    /// service's THIM endpoint serves it) to send with the evidence; without
+    /// it the verifier uses its collateral store.
+    #[arg(long)]
+    pub azure_vcek: Option<PathBuf>,
 }
 
 /// What the TPM-based collectors (tpm, azure) take from the command line.
@@ -85,6 +90,9 @@ impl PlatformArgs {
                 }
                 if let Some(id) = &self.agent_id {
                     c = c.with_agent_id(id.clone());
+                }
+                if let Some(path) = &self.azure_vcek {
+                    c = c.with_vcek(read_certificate(path)?);
                 }
                 Ok(Box::new(c))
             }
@@ -141,4 +149,19 @@ impl PlatformArgs {
             self.snp_vmpl,
         )?)
     }
+}
+
+/// A certificate file, DER or PEM (the first certificate).
+#[cfg(feature = "tpm")]
+fn read_certificate(path: &Path) -> Result<Vec<u8>> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.starts_with(b"-----BEGIN") {
+        let cert = rustls_pemfile::certs(&mut bytes.as_slice())
+            .next()
+            .with_context(|| format!("{}: no certificate in the PEM file", path.display()))?
+            .with_context(|| format!("{}: PEM", path.display()))?;
+        return Ok(cert.to_vec());
+    }
+    Ok(bytes)
 }

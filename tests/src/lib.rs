@@ -37,6 +37,45 @@ pub fn data(rel: &str) -> PathBuf {
 }
 
 /// The real firmware event log the simulated measured boot replays: a GCE
+/// A git checkout of samples/hello in `dir` with a fixed identity and date
+/// (`variant`, when not empty, replaces "sealed build" in hello.c); returns
+/// its commit.
+pub fn sample_repo(dir: &Path, variant: &str) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    for f in ["hello.c", "Makefile"] {
+        std::fs::copy(repo().join("samples/hello").join(f), dir.join(f)).unwrap();
+    }
+    if !variant.is_empty() {
+        let c = std::fs::read_to_string(dir.join("hello.c")).unwrap();
+        std::fs::write(dir.join("hello.c"), c.replace("sealed build", variant)).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let o = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("git");
+        assert!(
+            o.status.success(),
+            "git {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "sample"]);
+    git(&["rev-parse", "HEAD"])
+}
+
 /// SEV-SNP VM running Ubuntu 24.04 (see tests/data/NOTICE.md).
 pub fn boot_log() -> PathBuf {
     data("tpm/go-tpm-tools/eventlogs/ubuntu-2404-amd-sevsnp.bin")

@@ -29,7 +29,9 @@ use sealbuild_common::api::{AttestRequest, Evidence};
 use sealbuild_common::cel::{CelLog, RuntimeEvent, RuntimeEventKind};
 use sealbuild_common::tpm::{PcrValues, Public, Signature};
 use sealbuild_common::{HashAlg, Platform};
-use sealbuild_tests::{boot_log, reference_policy, repo, require_tool, TestVerifier, Tpm};
+use sealbuild_tests::{
+    boot_log, reference_policy, repo, require_tool, sample_repo, TestVerifier, Tpm,
+};
 use sealbuild_verifier::store::Store;
 use sealbuild_verifier_core::bundle::{verify_bundle, BundleInput};
 use sealbuild_verifier_core::quote::{verify_quote, QuoteError, QuoteOptions};
@@ -37,38 +39,6 @@ use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
-
-/// A git checkout of samples/hello; returns its commit.
-fn sample_repo(dir: &Path, variant: &str) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    for f in ["hello.c", "Makefile"] {
-        std::fs::copy(repo().join("samples/hello").join(f), dir.join(f)).unwrap();
-    }
-    if !variant.is_empty() {
-        let c = std::fs::read_to_string(dir.join("hello.c")).unwrap();
-        std::fs::write(dir.join("hello.c"), c.replace("sealed build", variant)).unwrap();
-    }
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .output()
-            .expect("git");
-        assert!(o.status.success(), "git {args:?}: {o:?}");
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
-    git(&["init", "-q"]);
-    std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "sample"]);
-    git(&["rev-parse", "HEAD"])
-}
 
 fn request(source: &Path, out: &Path, command: &[&str]) -> BuildRequest {
     BuildRequest {

@@ -13,7 +13,7 @@ use sealbuild_agent::tpm::ak::AkState;
 use sealbuild_agent::tpm::collector::TpmCollector;
 use sealbuild_agent::tpm::{PcrSelection, TpmBackend};
 use sealbuild_common::api::{Evidence, Verdict};
-use sealbuild_tests::{boot_log, reference_policy, repo, TestVerifier, Tpm};
+use sealbuild_tests::{boot_log, reference_policy, repo, sample_repo, TestVerifier, Tpm};
 use sealbuild_verifier::store::Store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,38 +31,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// A git checkout of samples/hello with a fixed identity; returns its commit.
-fn sample_repo(dir: &Path, variant: &str) -> String {
-    std::fs::create_dir_all(dir).unwrap();
-    for f in ["hello.c", "Makefile"] {
-        std::fs::copy(repo().join("samples/hello").join(f), dir.join(f)).unwrap();
-    }
-    if !variant.is_empty() {
-        let c = std::fs::read_to_string(dir.join("hello.c")).unwrap();
-        std::fs::write(dir.join("hello.c"), c.replace("sealed build", variant)).unwrap();
-    }
-    let git = |args: &[&str]| {
-        let o = Command::new("git")
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
-            .output()
-            .expect("git");
-        assert!(o.status.success(), "git {args:?}: {}", text(&o));
-        String::from_utf8(o.stdout).unwrap().trim().to_string()
-    };
-    git(&["init", "-q"]);
-    std::fs::write(dir.join(".gitignore"), "out/\n").unwrap();
-    git(&["add", "."]);
-    git(&["commit", "-q", "-m", "sample"]);
-    git(&["rev-parse", "HEAD"])
 }
 
 struct Env {

@@ -16,8 +16,11 @@
 //!    (PCR 23 and its TCG CEL, [`crate::tpm::runtime`]) exactly as the TPM
 //!    collector does.
 //!
-//! The evidence is [`Evidence::Azure`] with no certificates: the verifier
-//! takes the VCEK for the report from its collateral store. Nothing is
+//! The evidence is [`Evidence::Azure`]; by default without certificates (the
+//! verifier takes the VCEK for the report from its collateral store), or
+//! with the VCEK the operator hands the agent ([`AzureCollector::with_vcek`];
+//! Azure guests can read it from the instance metadata service), which also
+//! lets a bundle be re-verified offline. Nothing is
 //! registered (the AMD-signed report vouches for the AK); the agent id is
 //! `azure:<label>`, by default `azure:<host name>`. The verifier side is
 //! `sealbuild-verifier-core::platform::azure`.
@@ -28,7 +31,9 @@ use crate::evidence::{
 };
 use crate::tpm::collector::{tpm_evidence, write_tpm_files};
 use crate::tpm::{PcrSelection, RuntimeRegister, TpmBackend};
-use sealbuild_common::api::{AzureEvidence, Evidence, RegisterRequest, RegisterResponse};
+use sealbuild_common::api::{
+    AzureEvidence, Evidence, RegisterRequest, RegisterResponse, SnpCertKind, SnpCertificate,
+};
 use sealbuild_common::cel::RuntimeEvent;
 use sealbuild_common::{HashAlg, Platform};
 use std::path::{Path, PathBuf};
@@ -51,6 +56,8 @@ pub struct AzureCollector {
     agent_id: String,
     /// TPM2B_PUBLIC of the AK, once a quote has read it.
     ak_public: Option<Vec<u8>>,
+    /// Certificates sent with the evidence (the VCEK, when given).
+    certificates: Vec<SnpCertificate>,
 }
 
 impl AzureCollector {
@@ -66,7 +73,18 @@ impl AzureCollector {
             runtime_log: None,
             agent_id: default_agent_id(Platform::Azure),
             ak_public: None,
+            certificates: Vec::new(),
         }
+    }
+
+    /// Sends the VCEK (DER) with the evidence. Untrusted like everything the
+    /// agent sends: the verifier chains it to AMD's roots.
+    pub fn with_vcek(mut self, der: Vec<u8>) -> Self {
+        self.certificates.push(SnpCertificate {
+            kind: SnpCertKind::Vcek,
+            der,
+        });
+        self
     }
 
     /// Quotes `selection` instead of sha256 PCRs 0–23.
@@ -167,7 +185,7 @@ impl EvidenceCollector for AzureCollector {
         let tpm = tpm_evidence(quote, self.event_log.as_deref(), self.runtime_log.clone())?;
         Ok(Evidence::Azure(AzureEvidence {
             hcl_report,
-            certificates: Vec::new(),
+            certificates: self.certificates.clone(),
             tpm,
         }))
     }
