@@ -28,7 +28,6 @@ use sealbuild_common::binding::{Binding, NONCE_LEN};
 use sealbuild_common::dsse::{DsseVerifier, Envelope, PAYLOAD_TYPE_INTOTO};
 use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::Public;
-use sealbuild_common::Platform;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -314,17 +313,9 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
                         )
                     })
                     .map(|_| ());
-                let what = match platform {
-                    Platform::Tpm => {
-                        "TPM quote, binding, PCRs, firmware and runtime logs re-verified"
-                    }
-                    Platform::Snp => {
-                        "SEV-SNP report, AMD chain and REPORT_DATA binding re-verified"
-                    }
-                    Platform::Azure => {
-                        "Azure HCL report (AMD chain, variable-data binding) and vTPM quote, binding, PCRs and logs re-verified"
-                    }
-                };
+                let what = registry
+                    .get(platform)
+                    .map_or("evidence of an unknown platform", |v| v.checks_summary());
                 match verified {
                     Ok(()) => check(&mut checks, "evidence_quote", true, what),
                     Err(reasons) => check(

@@ -81,6 +81,10 @@ impl EvidenceVerifier for AzureVerifier {
         Platform::Azure
     }
 
+    fn checks_summary(&self) -> &'static str {
+        "Azure HCL report (AMD chain, variable-data binding) and vTPM quote, binding, PCRs and logs re-verified"
+    }
+
     fn enrolment(&self) -> Enrolment {
         Enrolment::Hardware
     }

@@ -99,6 +99,10 @@ pub trait EvidenceVerifier: Send + Sync {
     /// How its attesters are known.
     fn enrolment(&self) -> Enrolment;
 
+    /// What a successful [`Self::verify`] established, in one line (for
+    /// reports such as `verify bundle`'s).
+    fn checks_summary(&self) -> &'static str;
+
     /// Collateral to look up for `evidence` (parsing only, no trust).
     fn collateral_need(&self, evidence: &Evidence) -> CollateralNeed;
 

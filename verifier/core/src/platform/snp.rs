@@ -56,6 +56,10 @@ impl EvidenceVerifier for SnpVerifier {
         Platform::Snp
     }
 
+    fn checks_summary(&self) -> &'static str {
+        "SEV-SNP report, AMD chain and REPORT_DATA binding re-verified"
+    }
+
     fn enrolment(&self) -> Enrolment {
         Enrolment::Hardware
     }

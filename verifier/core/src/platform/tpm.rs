@@ -27,6 +27,10 @@ impl EvidenceVerifier for TpmVerifier {
         Platform::Tpm
     }
 
+    fn checks_summary(&self) -> &'static str {
+        "TPM quote, binding, PCRs, firmware and runtime logs re-verified"
+    }
+
     fn enrolment(&self) -> Enrolment {
         Enrolment::Registration
     }
