@@ -29,9 +29,7 @@ use sealbuild_common::api::{AttestRequest, Evidence};
 use sealbuild_common::cel::{CelLog, RuntimeEvent, RuntimeEventKind};
 use sealbuild_common::tpm::{PcrValues, Public, Signature};
 use sealbuild_common::{HashAlg, Platform};
-use sealbuild_tests::{
-    boot_log, reference_policy, repo, require_tool, sample_repo, TestVerifier, Tpm,
-};
+use sealbuild_tests::{boot_log, reference_policy, require_tool, sample_repo, TestVerifier, Tpm};
 use sealbuild_verifier::store::Store;
 use sealbuild_verifier_core::bundle::{verify_bundle, BundleInput};
 use sealbuild_verifier_core::quote::{verify_quote, QuoteError, QuoteOptions};

@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use super::text::ucs2_field;
 use super::guid::Guid;
+use super::text::ucs2_field;
 use crate::error::FormatError;
 use crate::reader::Reader;
 

@@ -15,11 +15,11 @@ pub mod fields;
 pub mod report;
 pub mod tcb;
 
+pub use fields::EndorsementKind;
 pub use report::{
     AttestationReport, Cpuid, FirmwareVersion, GuestPolicy, KeyInfo, MitigationVectors,
     PlatformInfo, ReportSignature, SigningKey, REPORT_SIZE, SIGNED_LEN,
 };
-pub use fields::EndorsementKind;
 pub use tcb::{TcbLayout, TcbParts, TcbVersion};
 
 /// An AMD EPYC generation that issues SEV-SNP reports.
