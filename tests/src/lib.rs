@@ -144,6 +144,63 @@ impl Tpm {
         Self { child, port, dir }
     }
 
+    /// A swtpm on an empty state (not manufactured: no EK certificates),
+    /// e.g. to lay it out like another platform's vTPM.
+    pub fn blank() -> Self {
+        require_tool("swtpm", "swtpm");
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let (child, port) = spawn_swtpm(&state);
+        Self { child, port, dir }
+    }
+
+    /// Runs a tpm2-tools command against this swtpm (in its directory).
+    pub fn tpm2(&self, tool: &str, args: &[&str]) -> std::process::Output {
+        require_tool(tool, "tpm2-tools");
+        Command::new(tool)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("TPM2TOOLS_TCTI", self.tcti_string())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"))
+    }
+
+    /// [`Self::tpm2`] that must succeed; returns its standard output.
+    pub fn tpm2_ok(&self, tool: &str, args: &[&str]) -> String {
+        let out = self.tpm2(tool, args);
+        assert!(
+            out.status.success(),
+            "{tool} {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Flushes transient objects and sessions (swtpm has no resource
+    /// manager, and tpm2-tools leaves objects loaded).
+    pub fn flush(&self) {
+        for f in ["-t", "-l", "-s"] {
+            let _ = self.tpm2("tpm2_flushcontext", &[f]);
+        }
+    }
+
+    /// The raw value of the TPM property `name` (`tpm2_getcap
+    /// properties-fixed`).
+    pub fn fixed_property(&self, name: &str) -> u64 {
+        let out = self.tpm2_ok("tpm2_getcap", &["properties-fixed"]);
+        let mut lines = out.lines().skip_while(|l| l.trim() != format!("{name}:"));
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("{name} not in:\n{out}"));
+        let raw = lines
+            .next()
+            .and_then(|l| l.trim().strip_prefix("raw: 0x"))
+            .unwrap_or_else(|| panic!("{name}: no raw value in:\n{out}"));
+        u64::from_str_radix(raw, 16).unwrap()
+    }
+
     /// Directory of DER CA certificates (trust anchors) of the local TPM CA.
     pub fn ca_certs(&self) -> PathBuf {
         self.dir.path().join("ca/ca-certs")

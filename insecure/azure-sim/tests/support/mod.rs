@@ -11,11 +11,9 @@
     clippy::indexing_slicing
 )]
 
-use std::io::Read as _;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use sealbuild_common::snp::SnpProduct;
@@ -23,10 +21,7 @@ use sealbuild_insecure_snp_sim::InsecureSimulatedSnp;
 use sealbuild_verifier_core::azure::hcl::HclReport;
 use sealbuild_verifier_core::snp::AmdRoots;
 
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+pub use sealbuild_tests::repo;
 
 /// Now, Unix seconds.
 pub fn now() -> u64 {
@@ -85,157 +80,43 @@ pub fn real_azure_ak() -> (Vec<u8>, Vec<u8>) {
     (ak.n, ak.e)
 }
 
-/// Fails the test with a clear message when `tool` is not installed.
-pub fn require_tool(tool: &str, package: &str) {
-    match Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "{tool} is not installed; this test needs the Debian package {package} \
-             (scripts/lib.sh lists all test dependencies)"
-        ),
-        Err(e) => panic!("cannot run {tool}: {e}"),
-    }
-}
-
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let p = l.local_addr().unwrap().port();
-        if p < 65534 && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free pair of TCP ports on 127.0.0.1");
-}
-
-/// A swtpm with a fresh state on 127.0.0.1:port (commands) and port+1
-/// (control), killed when dropped.
-pub struct Swtpm {
-    child: Child,
-    port: u16,
-    /// Temporary directory: `state/` and room for the test's files.
-    pub dir: tempfile::TempDir,
-}
+/// A swtpm with a fresh state, killed when dropped: the shared test
+/// support's blank TPM, with tpm2-tools helpers.
+pub struct Swtpm(pub sealbuild_tests::Tpm);
 
 impl Swtpm {
-    /// Starts a swtpm on an empty state (as tests/src/lib.rs does).
+    /// Starts a swtpm on an empty state.
     pub fn start() -> Self {
-        require_tool("swtpm", "swtpm");
-        require_tool("tpm2_getcap", "tpm2-tools");
-        let dir = tempfile::tempdir().unwrap();
-        let state = dir.path().join("state");
-        std::fs::create_dir(&state).unwrap();
-        let mut last_err = String::new();
-        for _ in 0..10 {
-            let port = free_port_pair();
-            let mut child = Command::new("swtpm")
-                .args(["socket", "--tpm2"])
-                .arg("--server")
-                .arg(format!("type=tcp,port={port},bindaddr=127.0.0.1"))
-                .arg("--ctrl")
-                .arg(format!("type=tcp,port={},bindaddr=127.0.0.1", port + 1))
-                .arg("--tpmstate")
-                .arg(format!("dir={}", state.display()))
-                .args(["--flags", "not-need-init,startup-clear"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("starting swtpm");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(Some(status)) = child.try_wait() {
-                    let mut err = String::new();
-                    if let Some(mut e) = child.stderr.take() {
-                        let _ = e.read_to_string(&mut err);
-                    }
-                    last_err = format!("swtpm exited with {status}: {err}");
-                    break;
-                }
-                if TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
-                    std::thread::sleep(Duration::from_millis(50));
-                    if matches!(child.try_wait(), Ok(None)) {
-                        return Self { child, port, dir };
-                    }
-                    continue;
-                }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_err = "swtpm did not listen within 10 s".into();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("could not start swtpm: {last_err}");
+        Self(sealbuild_tests::Tpm::blank())
     }
 
     /// TCTI string for tpm2-tools.
     pub fn tcti(&self) -> String {
-        format!("swtpm:host=127.0.0.1,port={}", self.port)
+        self.0.tcti_string()
     }
 
     /// A path in the test's directory.
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.0.dir.path().join(name)
     }
 
     /// Runs a tpm2-tools command against this swtpm.
     pub fn tpm2(&self, tool: &str, args: &[&str]) -> Output {
-        Command::new(tool)
-            .args(args)
-            .env("TPM2TOOLS_TCTI", self.tcti())
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"))
+        self.0.tpm2(tool, args)
     }
 
     /// Like [`Swtpm::tpm2`] but requires success; returns stdout.
     pub fn tpm2_ok(&self, tool: &str, args: &[&str]) -> String {
-        let out = self.tpm2(tool, args);
-        assert!(
-            out.status.success(),
-            "{tool} {args:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.0.tpm2_ok(tool, args)
     }
 
-    /// Flushes transient objects and sessions (swtpm has no resource
-    /// manager, and tpm2-tools leaves objects loaded).
+    /// Flushes transient objects and sessions.
     pub fn flush(&self) {
-        for f in ["-t", "-l", "-s"] {
-            let _ = self.tpm2("tpm2_flushcontext", &[f]);
-        }
+        self.0.flush()
     }
 
-    /// The TPM property `name` of `tpm2_getcap properties-fixed` (its raw
-    /// value).
+    /// The raw value of a fixed TPM property.
     pub fn fixed_property(&self, name: &str) -> u64 {
-        let out = self.tpm2_ok("tpm2_getcap", &["properties-fixed"]);
-        let mut lines = out.lines().skip_while(|l| l.trim() != format!("{name}:"));
-        lines
-            .next()
-            .unwrap_or_else(|| panic!("{name} not in:\n{out}"));
-        let raw = lines
-            .next()
-            .and_then(|l| l.trim().strip_prefix("raw: 0x"))
-            .unwrap_or_else(|| panic!("{name}: no raw value in:\n{out}"));
-        u64::from_str_radix(raw, 16).unwrap()
-    }
-}
-
-impl Drop for Swtpm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.0.fixed_property(name)
     }
 }
