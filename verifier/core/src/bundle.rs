@@ -16,7 +16,7 @@
 //! | `evidence_quote` | the recorded evidence re-verifies through the platform registry (`crate::platform`): for TPMs quote signature, binding (nonce, ephemeral key, statement), PCR digest, firmware and runtime log replay; for SEV-SNP the AMD chain and REPORT_DATA; for Azure both |
 //! | `evidence_ear` | the EAR's agent (AK Name) and binding are those of the recorded evidence |
 
-use crate::ear::{Ear, Status};
+use crate::ear::{Ear, Status, Submodule};
 use crate::platform::{
     Anchors, Collateral, Enrolment, Registered, Registry, TpmOptions, VerifyContext,
 };
@@ -254,110 +254,130 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
             }
         }
     }
-    if let Some((req, ak)) = input.evidence {
-        let named = req.statement_digest.clone().unwrap_or_default();
-        check(
+    if let Some(evidence) = input.evidence {
+        check_evidence(
             &mut checks,
-            "evidence_statement",
-            named == digest_hex,
-            format!("the attestation bound statement {named}, the envelope's is {digest_hex}"),
+            input,
+            evidence,
+            digest,
+            &digest_hex,
+            ear_claims.as_ref(),
         );
-        let nonce: Option<[u8; NONCE_LEN]> =
-            hex::decode(&req.nonce).ok().and_then(|b| b.try_into().ok());
-        match nonce {
-            None => check(
-                &mut checks,
-                "evidence_quote",
-                false,
-                "recorded nonce is not 32 bytes of hex",
-            ),
-            Some(nonce) => {
-                let binding = Binding {
-                    nonce: &nonce,
-                    ephemeral_public_key: &req.ephemeral_public_key,
-                    statement_digest: Some(&digest),
-                }
-                .digest();
-                // One path for every platform: the registry, with AMD's
-                // built-in roots only (offline, nothing else is trusted).
-                let platform = req.evidence.platform();
-                let registry = Registry::new(&Anchors {
-                    amd: Arc::new(AmdRoots::builtin()),
-                    tpm: TpmOptions {
-                        replay_pcrs: vec![0, 1, 2, 3, 4, 5, 6, 7],
-                        quote: QuoteOptions::default(),
-                        runtime_pcr: input.runtime_pcr,
-                    },
-                });
-                let registered = Registered {
-                    ak_public: ak.to_vec(),
-                    ..Registered::default()
-                };
-                let collateral = Collateral::default();
-                let verified = registry
-                    .get(platform)
-                    .map_err(|r| vec![r])
-                    .and_then(|v| {
-                        let registered =
-                            (v.enrolment() == Enrolment::Registration).then_some(&registered);
-                        v.verify(
-                            &req.evidence,
-                            &VerifyContext {
-                                agent_id: &req.agent_id,
-                                registered,
-                                binding: &binding,
-                                statement_digest: Some(digest),
-                                now: input.at_unix_secs,
-                                collateral: &collateral,
-                            },
-                        )
-                    })
-                    .map(|_| ());
-                let what = registry
-                    .get(platform)
-                    .map_or("evidence of an unknown platform", |v| v.checks_summary());
-                match verified {
-                    Ok(()) => check(&mut checks, "evidence_quote", true, what),
-                    Err(reasons) => check(
-                        &mut checks,
-                        "evidence_quote",
-                        false,
-                        reasons
-                            .iter()
-                            .map(|r| r.message.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    ),
-                }
-                if let Some((ear_nonce, sub)) = &ear_claims {
-                    // Registered attesters are named by their AK; hardware-
-                    // vouched ones by the id they attested under.
-                    let ak_name = match registry.get(platform).map(|v| v.enrolment()) {
-                        Ok(Enrolment::Registration) => Public::parse_tpm2b(ak)
-                            .map(|p| hex::encode(p.name()))
-                            .unwrap_or_default(),
-                        _ => req.agent_id.clone(),
-                    };
-                    let same =
-                        sub.agent_id == ak_name && sub.binding == binding && ear_nonce == &nonce;
-                    check(
-                        &mut checks,
-                        "evidence_ear",
-                        same,
-                        if same {
-                            format!("EAR vouches for AK {ak_name} and this binding")
-                        } else {
-                            format!(
-                                "EAR names agent {} and binding {}, the evidence has AK {ak_name} and binding {}",
-                                sub.agent_id,
-                                hex::encode(&sub.binding),
-                                hex::encode(binding)
-                            )
+    }
+    finish(checks, Some(digest_hex))
+}
+
+/// The `evidence_*` checks: the recorded attestation request re-verified
+/// through the platform registry, bound to this statement, and (with an EAR)
+/// the agent and binding the EAR vouches for.
+fn check_evidence(
+    checks: &mut Vec<Check>,
+    input: &BundleInput<'_>,
+    (req, ak): (&AttestRequest, &[u8]),
+    digest: [u8; 32],
+    digest_hex: &str,
+    ear_claims: Option<&(Vec<u8>, Submodule)>,
+) {
+    let named = req.statement_digest.clone().unwrap_or_default();
+    check(
+        checks,
+        "evidence_statement",
+        named == digest_hex,
+        format!("the attestation bound statement {named}, the envelope's is {digest_hex}"),
+    );
+    let nonce: Option<[u8; NONCE_LEN]> =
+        hex::decode(&req.nonce).ok().and_then(|b| b.try_into().ok());
+    match nonce {
+        None => check(
+            checks,
+            "evidence_quote",
+            false,
+            "recorded nonce is not 32 bytes of hex",
+        ),
+        Some(nonce) => {
+            let binding = Binding {
+                nonce: &nonce,
+                ephemeral_public_key: &req.ephemeral_public_key,
+                statement_digest: Some(&digest),
+            }
+            .digest();
+            // One path for every platform: the registry, with AMD's
+            // built-in roots only (offline, nothing else is trusted).
+            let platform = req.evidence.platform();
+            let registry = Registry::new(&Anchors {
+                amd: Arc::new(AmdRoots::builtin()),
+                tpm: TpmOptions {
+                    replay_pcrs: vec![0, 1, 2, 3, 4, 5, 6, 7],
+                    quote: QuoteOptions::default(),
+                    runtime_pcr: input.runtime_pcr,
+                },
+            });
+            let registered = Registered {
+                ak_public: ak.to_vec(),
+                ..Registered::default()
+            };
+            let collateral = Collateral::default();
+            let verified = registry
+                .get(platform)
+                .map_err(|r| vec![r])
+                .and_then(|v| {
+                    let registered =
+                        (v.enrolment() == Enrolment::Registration).then_some(&registered);
+                    v.verify(
+                        &req.evidence,
+                        &VerifyContext {
+                            agent_id: &req.agent_id,
+                            registered,
+                            binding: &binding,
+                            statement_digest: Some(digest),
+                            now: input.at_unix_secs,
+                            collateral: &collateral,
                         },
-                    );
-                }
+                    )
+                })
+                .map(|_| ());
+            let what = registry
+                .get(platform)
+                .map_or("evidence of an unknown platform", |v| v.checks_summary());
+            match verified {
+                Ok(()) => check(checks, "evidence_quote", true, what),
+                Err(reasons) => check(
+                    checks,
+                    "evidence_quote",
+                    false,
+                    reasons
+                        .iter()
+                        .map(|r| r.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            }
+            if let Some((ear_nonce, sub)) = &ear_claims {
+                // Registered attesters are named by their AK; hardware-
+                // vouched ones by the id they attested under.
+                let ak_name = match registry.get(platform).map(|v| v.enrolment()) {
+                    Ok(Enrolment::Registration) => Public::parse_tpm2b(ak)
+                        .map(|p| hex::encode(p.name()))
+                        .unwrap_or_default(),
+                    _ => req.agent_id.clone(),
+                };
+                let same = sub.agent_id == ak_name && sub.binding == binding && ear_nonce == &nonce;
+                check(
+                    checks,
+                    "evidence_ear",
+                    same,
+                    if same {
+                        format!("EAR vouches for AK {ak_name} and this binding")
+                    } else {
+                        format!(
+                            "EAR names agent {} and binding {}, the evidence has AK {ak_name} and binding {}",
+                            sub.agent_id,
+                            hex::encode(&sub.binding),
+                            hex::encode(binding)
+                        )
+                    },
+                );
             }
         }
     }
-    finish(checks, Some(digest_hex))
 }
