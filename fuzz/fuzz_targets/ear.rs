@@ -1,6 +1,7 @@
-//! Fuzzes EAR decoding: the claims-set parser and COSE_Sign1 verification
-//! with a fixed key. No panic on any input; an accepted claims set
-//! re-encodes to something that parses to the same value.
+//! Fuzzes EAR decoding: the claims-set parser (common::ear, the agent's and
+//! the verifier's), the unverified COSE_Sign1 payload reader the agent uses,
+//! and COSE_Sign1 verification with a fixed key. No panic on any input; an
+//! accepted claims set re-encodes to something that parses to the same value.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -12,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(Ear::from_cbor(&again).ok(), Some(e));
         }
     }
+    let _ = sealbuild_common::ear::Ear::from_cose_unverified(data);
     if let Ok(key) = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]) {
         let _ = Ear::verify(data, key.verifying_key());
     }
