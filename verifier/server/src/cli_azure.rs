@@ -18,7 +18,7 @@
 
 use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
 use crate::Outcome;
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use sealbuild_common::api::Reason;
 use sealbuild_common::snp::SnpProduct;
 use sealbuild_verifier_core::azure::{
@@ -27,9 +27,7 @@ use sealbuild_verifier_core::azure::{
 use sealbuild_verifier_core::claims::SnpClaims;
 use sealbuild_verifier_core::policy::{snp_problems, SnpRule};
 use sealbuild_verifier_core::snp::roots::IntermediateKind;
-use sealbuild_verifier_core::snp::{
-    verify_snp, AmdRoots, SnpCertError, SnpError, SnpInput, SnpSignerKind,
-};
+use sealbuild_verifier_core::snp::{check_name, verify_snp, AmdRoots, SnpInput, SnpSignerKind};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -58,10 +56,6 @@ pub struct AzureArgs {
     json: bool,
 }
 
-fn first_existing(dir: &Path, names: &[&str]) -> Option<PathBuf> {
-    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
-}
-
 fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -81,63 +75,16 @@ fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<Collateral> {
         c.keys.push(read_cert(v)?);
     }
     if let Some(dir) = &a.certs {
-        if !dir.is_dir() {
-            bail!("--certs {}: not a directory", dir.display());
-        }
-        let key = first_existing(dir, &["vcek.der", "vcek.pem", "vlek.der", "vlek.pem"]);
-        let Some(key) = key else {
-            bail!(
-                "--certs {}: holds neither vcek.der, vcek.pem, vlek.der nor vlek.pem",
-                dir.display()
-            );
-        };
-        c.keys.push(read_cert(&key)?);
-        for name in [
-            "ark.pem", "ask.pem", "asvk.pem", "ark.der", "ask.der", "asvk.der",
-        ] {
-            let p = dir.join(name);
-            if p.is_file() {
-                let der = read_cert(&p)?;
-                let known = roots
-                    .all()
-                    .iter()
-                    .any(|r| r.ark == der || r.ask == der || r.asvk.as_ref() == Some(&der));
-                if !known {
-                    bail!(
-                        "{}: not one of AMD's built-in ARK/ASK/ASVK certificates; this verifier trusts only AMD's roots",
-                        p.display()
-                    );
-                }
-            }
-        }
-        if let Some(p) = first_existing(dir, &["crl.der"]) {
-            c.crls.push(read(&p)?);
-        }
+        crate::cli_snp::read_cert_dir(dir, roots, &mut c.keys, &mut c.crls)?;
     }
     Ok(c)
-}
-
-/// The check an SEV-SNP error names (as `verify snp` names it).
-fn snp_check(e: &SnpError) -> &'static str {
-    match e {
-        SnpError::Format(_) => "snp_report",
-        SnpError::Chain(_) => "snp_chain",
-        SnpError::SignerKey { .. } | SnpError::Unsigned | SnpError::BadSignature { .. } => {
-            "snp_signature"
-        }
-        SnpError::Cert(SnpCertError::TcbMismatch { .. }) => "snp_tcb",
-        SnpError::Cert(SnpCertError::Product { .. }) | SnpError::ProductMismatch { .. } => {
-            "snp_product"
-        }
-        SnpError::Cert(_) => "snp_endorsement_key",
-    }
 }
 
 /// The check an Azure error names, with the expected and observed values.
 fn azure_reason(e: &AzureError) -> Reason {
     let some = |s: &str| Some(s.to_string());
     let (check, expected, observed) = match e {
-        AzureError::Snp(s) => (snp_check(s), None, None),
+        AzureError::Snp(s) => (check_name(s), None, None),
         AzureError::ReportType { .. } => return hcl_reason(e),
         AzureError::Vmpl { got } => ("azure_vmpl", some("0"), Some(got.to_string())),
         AzureError::VarDataDigest { expected, got, .. } => {

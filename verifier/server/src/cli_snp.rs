@@ -123,6 +123,55 @@ pub fn parse_rfc3339(s: &str) -> Result<u64> {
     u64::try_from(local - offset).map_err(|_| bad())
 }
 
+/// Reads an snpguest-layout certificate directory: its VCEK and/or VLEK
+/// (DER or PEM) into `keys`, `crl.der` into `crls`. An ARK/ASK/ASVK there
+/// must be one of AMD's built-in certificates (a usage error otherwise): the
+/// roots are built in and never taken from the directory.
+pub(crate) fn read_cert_dir(
+    dir: &Path,
+    roots: &AmdRoots,
+    keys: &mut Vec<Vec<u8>>,
+    crls: &mut Vec<Vec<u8>>,
+) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("--certs {}: not a directory", dir.display());
+    }
+    let before = keys.len();
+    for name in [["vcek.der", "vcek.pem"], ["vlek.der", "vlek.pem"]] {
+        if let Some(p) = first_existing(dir, &name) {
+            keys.push(read_cert(&p)?);
+        }
+    }
+    if keys.len() == before {
+        bail!(
+            "--certs {}: holds neither vcek.der, vcek.pem, vlek.der nor vlek.pem",
+            dir.display()
+        );
+    }
+    for name in [
+        "ark.pem", "ask.pem", "asvk.pem", "ark.der", "ask.der", "asvk.der",
+    ] {
+        let p = dir.join(name);
+        if p.is_file() {
+            let der = read_cert(&p)?;
+            let known = roots
+                .all()
+                .iter()
+                .any(|r| r.ark == der || r.ask == der || r.asvk.as_ref() == Some(&der));
+            if !known {
+                bail!(
+                    "{}: not one of AMD's built-in ARK/ASK/ASVK certificates; this verifier trusts only AMD's roots",
+                    p.display()
+                );
+            }
+        }
+    }
+    if let Some(p) = first_existing(dir, &["crl.der"]) {
+        crls.push(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
+    }
+    Ok(())
+}
+
 fn first_existing(dir: &Path, names: &[&str]) -> Option<PathBuf> {
     names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
 }
@@ -192,43 +241,7 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
         keys.push(read_cert(v)?);
     }
     if let Some(dir) = &a.certs {
-        if !dir.is_dir() {
-            bail!("--certs {}: not a directory", dir.display());
-        }
-        for name in [["vcek.der", "vcek.pem"], ["vlek.der", "vlek.pem"]] {
-            if let Some(p) = first_existing(dir, &name) {
-                keys.push(read_cert(&p)?);
-            }
-        }
-        if keys.is_empty() {
-            bail!(
-                "--certs {}: holds neither vcek.der, vcek.pem, vlek.der nor vlek.pem",
-                dir.display()
-            );
-        }
-        // The directory's ARK/ASK must be AMD's: a different one would be a
-        // substituted root, which this verifier never trusts.
-        for name in [
-            "ark.pem", "ask.pem", "asvk.pem", "ark.der", "ask.der", "asvk.der",
-        ] {
-            let p = dir.join(name);
-            if p.is_file() {
-                let der = read_cert(&p)?;
-                let known = roots
-                    .all()
-                    .iter()
-                    .any(|r| r.ark == der || r.ask == der || r.asvk.as_ref() == Some(&der));
-                if !known {
-                    bail!(
-                        "{}: not one of AMD's built-in ARK/ASK/ASVK certificates; this verifier trusts only AMD's roots",
-                        p.display()
-                    );
-                }
-            }
-        }
-        if let Some(p) = first_existing(dir, &["crl.der"]) {
-            crls.push(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?);
-        }
+        read_cert_dir(dir, &roots, &mut keys, &mut crls)?;
     }
     let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let crl_refs: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();

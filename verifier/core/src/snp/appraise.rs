@@ -55,8 +55,12 @@ fn reason(check: &str, expected: Option<String>, observed: Option<String>, msg: 
     Reason::new(check, expected, observed, msg)
 }
 
-fn error_reason(e: &SnpError) -> Reason {
-    let check = match e {
+/// The stable check name an [`SnpError`] is reported under (`snp_report`,
+/// `snp_chain`, `snp_signature`, `snp_tcb`, `snp_product`,
+/// `snp_endorsement_key`): the one mapping, for the platform verifiers and
+/// the command line.
+pub fn check_name(e: &SnpError) -> &'static str {
+    match e {
         SnpError::Format(_) => "snp_report",
         SnpError::Chain(_) => "snp_chain",
         SnpError::SignerKey { .. } | SnpError::Unsigned | SnpError::BadSignature { .. } => {
@@ -67,8 +71,11 @@ fn error_reason(e: &SnpError) -> Reason {
             "snp_product"
         }
         SnpError::Cert(_) => "snp_endorsement_key",
-    };
-    reason(check, None, None, e.to_string())
+    }
+}
+
+fn error_reason(e: &SnpError) -> Reason {
+    reason(check_name(e), None, None, e.to_string())
 }
 
 /// Verifies SEV-SNP evidence; see the module documentation for the checks.

@@ -29,7 +29,7 @@ pub mod certs;
 pub mod crl;
 pub mod roots;
 
-pub use appraise::{verify_snp, SnpInput, SnpSignerKind};
+pub use appraise::{check_name, verify_snp, SnpInput, SnpSignerKind};
 pub use certs::{AmdCertExtensions, SnpCertError};
 pub use crl::{check_crl, CrlError};
 pub use roots::AmdRoots;
