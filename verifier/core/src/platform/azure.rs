@@ -14,7 +14,7 @@
 //!
 //! No registration: Azure attesters use agent ids `azure:<label>`.
 
-use super::snp::{endorsement_keys, need_for_report};
+use super::snp::{need_for_report, verify_report_in};
 use super::{
     wrong_platform, CollateralNeed, Enrolment, EvidenceVerifier, TpmOptions, VerifyContext,
 };
@@ -22,7 +22,7 @@ use crate::appraise::{verify_tpm, TpmInput};
 use crate::azure::hcl::HclReport;
 use crate::azure::{check_binding, AzureError};
 use crate::claims::{AzureClaims, PlatformClaims};
-use crate::snp::{verify_snp, AmdRoots, SnpInput};
+use crate::snp::AmdRoots;
 use sealbuild_common::api::{Evidence, Reason};
 use sealbuild_common::tpm::{
     AsymScheme, ObjectAttribute, ObjectAttributes, Public, PublicBody, RsaPublic, SymDefObject,
@@ -108,17 +108,15 @@ impl EvidenceVerifier for AzureVerifier {
             return Err(wrong_platform(Platform::Azure, evidence));
         };
         let hcl = HclReport::parse(&az.hcl_report).map_err(|e| azure_reason("azure_hcl", e))?;
-        let keys = endorsement_keys(&az.certificates, &cx.collateral.snp_keys);
-        let crls: Vec<&[u8]> = cx.collateral.snp_crls.iter().map(Vec::as_slice).collect();
-        let snp = verify_snp(&SnpInput {
-            report: hcl.snp_report_bytes(),
-            endorsement_keys: &keys,
-            roots: &self.roots,
-            crls: &crls,
-            expected_product: None,
-            expected_report_data: None,
-            at_unix_secs: cx.now,
-        })?;
+        // REPORT_DATA binds the HCL variable data (checked below), not the
+        // sealbuild binding: that one is in the vTPM quote.
+        let snp = verify_report_in(
+            &self.roots,
+            hcl.snp_report_bytes(),
+            &az.certificates,
+            cx,
+            None,
+        )?;
         if snp.report.vmpl != 0 {
             return Err(azure_reason(
                 "azure_vmpl",

@@ -25,10 +25,7 @@ impl SnpVerifier {
 
 /// The VCEK/VLEK candidates: those supplied with the evidence first, then
 /// the collateral store's (deduplicated).
-pub(super) fn endorsement_keys<'a>(
-    supplied: &'a [SnpCertificate],
-    stored: &'a [Vec<u8>],
-) -> Vec<&'a [u8]> {
+fn endorsement_keys<'a>(supplied: &'a [SnpCertificate], stored: &'a [Vec<u8>]) -> Vec<&'a [u8]> {
     let mut out: Vec<&[u8]> = supplied
         .iter()
         .filter(|c| matches!(c.kind, SnpCertKind::Vcek | SnpCertKind::Vlek))
@@ -40,6 +37,30 @@ pub(super) fn endorsement_keys<'a>(
         }
     }
     out
+}
+
+/// The one assembly of SEV-SNP verification input from evidence: the
+/// report, the certificates supplied with it and the edge's collateral,
+/// checked against `roots` at the context's time; `expected_report_data`
+/// when REPORT_DATA carries the binding itself.
+pub(super) fn verify_report_in(
+    roots: &AmdRoots,
+    report: &[u8],
+    supplied: &[SnpCertificate],
+    cx: &VerifyContext<'_>,
+    expected_report_data: Option<&[u8; 64]>,
+) -> Result<crate::claims::SnpClaims, Vec<Reason>> {
+    let keys = endorsement_keys(supplied, &cx.collateral.snp_keys);
+    let crls: Vec<&[u8]> = cx.collateral.snp_crls.iter().map(Vec::as_slice).collect();
+    verify_snp(&SnpInput {
+        report,
+        endorsement_keys: &keys,
+        roots,
+        crls: &crls,
+        expected_product: None,
+        expected_report_data,
+        at_unix_secs: cx.now,
+    })
 }
 
 /// What to look up for a report: its VCEK/VLEK and CRLs.
@@ -79,18 +100,14 @@ impl EvidenceVerifier for SnpVerifier {
         let Evidence::Snp(snp) = evidence else {
             return Err(wrong_platform(Platform::Snp, evidence));
         };
-        let keys = endorsement_keys(&snp.certificates, &cx.collateral.snp_keys);
-        let crls: Vec<&[u8]> = cx.collateral.snp_crls.iter().map(Vec::as_slice).collect();
         let expected = snp_report_data(cx.binding);
-        verify_snp(&SnpInput {
-            report: &snp.report,
-            endorsement_keys: &keys,
-            roots: &self.roots,
-            crls: &crls,
-            expected_product: None,
-            expected_report_data: Some(&expected),
-            at_unix_secs: cx.now,
-        })
+        verify_report_in(
+            &self.roots,
+            &snp.report,
+            &snp.certificates,
+            cx,
+            Some(&expected),
+        )
         .map(|c| PlatformClaims::Snp(Box::new(c)))
     }
 }
