@@ -381,6 +381,16 @@ pub fn digest(hash: HashAlg, parts: &[&[u8]]) -> Vec<u8> {
     ctx.finish().as_ref().to_vec()
 }
 
+/// `pcr = H(pcr || digest)`, reusing `pcr`'s allocation.
+pub fn extend_into(hash: HashAlg, pcr: &mut Vec<u8>, digest: &[u8]) {
+    let mut ctx = lc_digest::Context::new(lc_algorithm(hash));
+    ctx.update(pcr);
+    ctx.update(digest);
+    let d = ctx.finish();
+    pcr.clear();
+    pcr.extend_from_slice(d.as_ref());
+}
+
 /// SHA-256 of `data` as an array.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     sha256_parts(&[data])

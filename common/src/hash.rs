@@ -85,6 +85,12 @@ impl HashAlg {
     pub fn extend(self, old: &[u8], digest: &[u8]) -> Vec<u8> {
         self.digest_parts(&[old, digest])
     }
+
+    /// PCR extend in place: `pcr = H(pcr || digest)`, reusing `pcr`'s
+    /// allocation (event-log replay extends hundreds of times).
+    pub fn extend_in_place(self, pcr: &mut Vec<u8>, digest: &[u8]) {
+        crate::crypto::extend_into(self, pcr, digest);
+    }
 }
 
 impl std::fmt::Display for HashAlg {
@@ -105,6 +111,17 @@ mod tests {
             assert_eq!(a.digest(b"").len(), a.size());
         }
         assert!(HashAlg::from_alg_id(0x0012, "t").is_err());
+    }
+
+    #[test]
+    fn extend_in_place_equals_extend() {
+        for a in HashAlg::ALL {
+            let mut pcr = vec![0u8; a.size()];
+            let d = a.digest(b"event");
+            let want = a.extend(&pcr, &d);
+            a.extend_in_place(&mut pcr, &d);
+            assert_eq!(pcr, want);
+        }
     }
 
     #[test]

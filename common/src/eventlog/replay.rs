@@ -164,7 +164,7 @@ pub(super) fn replay(log: &EventLog) -> Replay {
             let (Some(digest), Some(pcr)) = (event.digest(*bank), pcrs.get_mut(pcr_index)) else {
                 continue;
             };
-            pcr.value = bank.extend(&pcr.value, digest);
+            bank.extend_in_place(&mut pcr.value, digest);
             pcr.extended_by.push(EventRef {
                 index: event.index,
                 event_type: event.event_type,
