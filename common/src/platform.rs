@@ -51,7 +51,8 @@ impl std::fmt::Display for Platform {
 pub const MAX_ATTESTER_LABEL: usize = 128;
 
 /// Splits an agent id of the form `<platform>:<label>` (label: 1 to
-/// [`MAX_ATTESTER_LABEL`] printable ASCII characters). Attesters whose
+/// [`MAX_ATTESTER_LABEL`] characters of the id set `A-Z a-z 0-9 . _ : -`,
+/// [`crate::api::bounds::id_char`]). Attesters whose
 /// evidence is signed by a hardware-certified key (SEV-SNP, Azure) use such
 /// ids instead of registering; registered TPM agents have hex AK names,
 /// which never contain a colon.
@@ -60,7 +61,7 @@ pub fn parse_attester_id(agent_id: &str) -> Option<(Platform, &str)> {
     let platform = Platform::from_name(platform)?;
     let ok = !label.is_empty()
         && label.len() <= MAX_ATTESTER_LABEL
-        && label.bytes().all(|b| b.is_ascii_graphic());
+        && label.chars().all(crate::api::bounds::id_char);
     ok.then_some((platform, label))
 }
 

@@ -25,6 +25,9 @@ pub enum ServerError {
     /// The request is malformed (bad base64/hex/structure).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The request body is larger than the service accepts.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(String),
     /// The caller is not authorised (admin token).
     #[error("unauthorised: {0}")]
     Unauthorized(String),
@@ -55,6 +58,7 @@ impl ServerError {
     pub fn status(&self) -> u16 {
         match self {
             Self::BadRequest(_) => 400,
+            Self::PayloadTooLarge(_) => 413,
             Self::Unauthorized(_) => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
@@ -77,6 +81,7 @@ impl ServerError {
             Self::Tls(_) => "tls",
             Self::Key(_) => "key",
             Self::BadRequest(_) => "bad_request",
+            Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",

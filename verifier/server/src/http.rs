@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use sealbuild_common::api::bounds::Bounded;
 use sealbuild_common::api::{
     ActivateRequest, AttestRequest, ErrorBody, NonceRequest, RegisterRequest,
 };
@@ -55,6 +56,38 @@ impl IntoResponse for ServerError {
 
 type Shared = Arc<Verifier>;
 
+/// A JSON request body that parsed and whose every field is within its
+/// bound ([`Bounded`]); otherwise a JSON 400 (413 for an oversized body)
+/// naming the field, never echoing the value.
+struct ApiJson<T>(T);
+
+impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned + Bounded,
+    S: Send + Sync,
+{
+    type Rejection = ServerError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(v) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                // serde's message names the field and position; cut it
+                // short so that no large input is echoed.
+                let text: String = rejection.body_text().chars().take(300).collect();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ServerError::PayloadTooLarge(format!("request body over {MAX_BODY} bytes"))
+                } else {
+                    ServerError::BadRequest(format!("request body: {text}"))
+                }
+            })?;
+        v.check_bounds()
+            .map_err(|e| ServerError::BadRequest(format!("request field {e}")))?;
+        Ok(Self(v))
+    }
+}
+
 fn admin(v: &Verifier, headers: &HeaderMap) -> Result<(), ServerError> {
     let token = headers
         .get("authorization")
@@ -66,28 +99,28 @@ fn admin(v: &Verifier, headers: &HeaderMap) -> Result<(), ServerError> {
 
 async fn register(
     State(v): State<Shared>,
-    Json(req): Json<RegisterRequest>,
+    ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ServerError> {
     Ok(Json(v.register(req).await?).into_response())
 }
 
 async fn activate(
     State(v): State<Shared>,
-    Json(req): Json<ActivateRequest>,
+    ApiJson(req): ApiJson<ActivateRequest>,
 ) -> Result<Response, ServerError> {
     Ok(Json(v.activate(req).await?).into_response())
 }
 
 async fn nonce(
     State(v): State<Shared>,
-    Json(req): Json<NonceRequest>,
+    ApiJson(req): ApiJson<NonceRequest>,
 ) -> Result<Response, ServerError> {
     Ok(Json(v.nonce(req).await?).into_response())
 }
 
 async fn attest(
     State(v): State<Shared>,
-    Json(req): Json<AttestRequest>,
+    ApiJson(req): ApiJson<AttestRequest>,
 ) -> Result<Response, ServerError> {
     Ok(Json(v.attest(req).await?).into_response())
 }

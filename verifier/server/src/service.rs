@@ -104,6 +104,9 @@ impl Verifier {
             })
             .collect::<Result<_>>()?;
         config.validate()?;
+        if let Some(t) = &admin_token {
+            check_admin_token_strength(t)?;
+        }
         let registry = Arc::new(Registry::new(&Anchors {
             amd: Arc::new(crate::evidence::snp_roots(&config)?),
             tpm: TpmOptions {
@@ -302,5 +305,34 @@ impl Verifier {
     async fn current_policy_record(&self) -> Result<Option<PolicyRecord>> {
         let store = self.store.clone();
         blocking(move || store.current_policy()).await
+    }
+}
+
+/// Shortest admin token accepted (characters, after trimming).
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
+/// An admin token must not be empty or short: an empty one would let any
+/// caller with an empty bearer token in.
+fn check_admin_token_strength(token: &str) -> Result<()> {
+    let n = token.trim().chars().count();
+    if n < MIN_ADMIN_TOKEN {
+        return Err(ServerError::Config(format!(
+            "the admin token has {n} characters; at least {MIN_ADMIN_TOKEN} are required \
+             (generate one with: openssl rand -hex 32)"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_short_admin_tokens_are_refused() {
+        assert!(check_admin_token_strength("").is_err());
+        assert!(check_admin_token_strength("   \n").is_err());
+        assert!(check_admin_token_strength("short-token").is_err());
+        assert!(check_admin_token_strength(&"x".repeat(MIN_ADMIN_TOKEN)).is_ok());
     }
 }

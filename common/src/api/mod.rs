@@ -15,6 +15,8 @@
 //! Errors come back as [`ErrorBody`] with an HTTP status chosen in one place in
 //! the verifier.
 
+pub mod bounds;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 

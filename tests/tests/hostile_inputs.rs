@@ -1,0 +1,131 @@
+//! Hostile request bodies against a verifier on loopback: oversized or
+//! ill-formed fields are refused with a JSON 400 that names the field and
+//! echoes neither the value nor more than a bounded message; nothing is
+//! stored for them (no audit entry, no nonce); an empty bearer token never
+//! opens the admin API; the service keeps serving.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use sealbuild_tests::{data, TestVerifier};
+use sealbuild_verifier::store::Store;
+
+fn http(v: &TestVerifier) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&v.ca_pem).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap()
+}
+
+fn attest_body(agent_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "agent_id": agent_id,
+        "nonce": "ab".repeat(32),
+        "ephemeral_public_key": "AAAA",
+        "evidence": {"snp": {"report": "AAAA"}},
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() {
+    let v = TestVerifier::start(&data("tpm/go-tpm-tools/gce-ca-certs")).await;
+    let c = http(&v);
+    let url = |p: &str| format!("{}{p}", v.url);
+    let audit_before = v.store.audit_head().unwrap();
+
+    // A 1 MB agent id, an id with a newline and an ANSI escape, a huge key list.
+    let big = format!("snp:{}", "x".repeat(1_000_000));
+    let cases: Vec<(&str, serde_json::Value, &str)> = vec![
+        ("/v1/attest", attest_body(&big), "agent_id"),
+        (
+            "/v1/attest",
+            attest_body("snp:a\nforged log line"),
+            "agent_id",
+        ),
+        ("/v1/attest", attest_body("snp:\u{1b}[31mred"), "agent_id"),
+        (
+            "/v1/nonces",
+            serde_json::json!({"agent_id": big}),
+            "agent_id",
+        ),
+        (
+            "/v1/attest",
+            {
+                let mut b = attest_body("snp:ok");
+                b["keys"] = serde_json::json!(vec!["k"; 1000]);
+                b
+            },
+            "keys",
+        ),
+        (
+            "/v1/attest",
+            {
+                let mut b = attest_body("snp:ok");
+                b["nonce"] = serde_json::json!("not hex");
+                b
+            },
+            "nonce",
+        ),
+    ];
+    for (route, body, field) in cases {
+        let r = c.post(url(route)).json(&body).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{route} {field}");
+        assert_eq!(
+            r.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        let text = r.text().await.unwrap();
+        assert!(
+            text.len() < 600,
+            "a {}-byte error body echoes input",
+            text.len()
+        );
+        assert!(!text.contains("forged log line") && !text.contains('\u{1b}'));
+        let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(e["error"], "bad_request");
+        assert!(
+            e["message"].as_str().unwrap().contains(field),
+            "{route}: {e}"
+        );
+    }
+
+    // Not JSON / a wrong shape: JSON errors too, bounded.
+    let r = c
+        .post(url("/v1/attest"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"agent_id\": \"{}", "y".repeat(100_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.len() < 600 && text.starts_with('{'), "{}", text.len());
+
+    // A body over the limit: 413, JSON.
+    let r = c
+        .post(url("/v1/attest"))
+        .header("content-type", "application/json")
+        .body(vec![b' '; 5 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"], "payload_too_large");
+
+    // An empty bearer token does not open the admin API.
+    let r = c
+        .post(url("/v1/admin/keys"))
+        .header("authorization", "Bearer ")
+        .json(&serde_json::json!({"algorithm": "ed25519"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // Nothing was stored for any of it, and the service still serves.
+    assert_eq!(v.store.audit_head().unwrap(), audit_before);
+    let r = c.get(url("/v1/result-key")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    v.stop().await;
+}
