@@ -344,9 +344,14 @@ impl TestVerifier {
             )
             .unwrap(),
         );
-        let running = sealbuild_verifier::http::serve(service.clone(), cfg.listen, tls)
-            .await
-            .unwrap();
+        let running = sealbuild_verifier::http::serve_with(
+            service.clone(),
+            cfg.listen,
+            tls,
+            cfg.http_limits(),
+        )
+        .await
+        .unwrap();
         Self {
             url: format!("https://127.0.0.1:{}", running.addr.port()),
             service,

@@ -129,3 +129,109 @@ async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() 
     assert_eq!(r.status(), 200);
     v.stop().await;
 }
+
+/// A raw TLS connection to the verifier (for clients that misbehave).
+async fn tls(
+    v: &TestVerifier,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(&v.ca_pem).unwrap();
+    for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(v.url.trim_start_matches("https://")).await?;
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+}
+
+/// Reads until the server answers or closes; returns what it sent and how
+/// long that took.
+async fn read_all<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> (Vec<u8>, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), s.read_to_end(&mut out)).await;
+    (out, start.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_excess_connections_are_closed_in_bounded_time() {
+    use tokio::io::AsyncWriteExt;
+    let v = TestVerifier::start_with(&data("tpm/go-tpm-tools/gce-ca-certs"), |c| {
+        c.http_header_timeout_secs = 1;
+        c.http_request_timeout_secs = 2;
+        c.http_connection_lifetime_secs = 30;
+        c.http_max_connections_per_source = 4;
+    })
+    .await;
+
+    // Slowloris: headers never finish. Closed after the header timeout.
+    let mut s = tls(&v).await.unwrap();
+    s.write_all(b"POST /v1/nonces HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let (_, took) = read_all(&mut s).await;
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "open for {took:?}"
+    );
+
+    // A dripped body: answered 408 (JSON) after the request timeout.
+    let mut s = tls(&v).await.unwrap();
+    s.write_all(
+        b"POST /v1/nonces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"agent",
+    )
+    .await
+    .unwrap();
+    let (answer, took) = read_all(&mut s).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"error\":\"timeout\""), "{text}");
+    assert!(took < std::time::Duration::from_secs(8), "{took:?}");
+
+    // HTTP/2 by prior knowledge is not spoken (TLS offers only http/1.1).
+    let mut s = tls(&v).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_all(&mut s).await;
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 "),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // Per source: the fifth concurrent connection is closed at once.
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(tls(&v).await.unwrap());
+    }
+    let fifth = tls(&v).await;
+    match fifth {
+        Err(_) => {}
+        Ok(mut s) => {
+            let (answer, took) = read_all(&mut s).await;
+            assert!(answer.is_empty() && took < std::time::Duration::from_secs(2));
+        }
+    }
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Places are given back: normal requests work again.
+    let c = http(&v);
+    let r = c
+        .get(format!("{}/v1/result-key", v.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    v.stop().await;
+}

@@ -187,7 +187,9 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
     )?);
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
-        let running = sealbuild_verifier::http::serve(verifier, cfg.listen, tls).await?;
+        let running =
+            sealbuild_verifier::http::serve_with(verifier, cfg.listen, tls, cfg.http_limits())
+                .await?;
         tracing::info!(addr = %running.addr, "sealbuild-verifier listening (HTTPS)");
         if let Some(ca) = &tls_files.ca {
             tracing::info!(ca = %ca.display(), "agents trust this CA");

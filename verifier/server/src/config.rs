@@ -19,6 +19,16 @@
 //! snp_collateral_dir = "/var/lib/sealbuild-verifier/collateral"  # VCEKs/VLEKs/CRLs
 //!                                           # (default: state_dir/collateral; filled by
 //!                                           # `sealbuild-verifier collateral fetch snp`)
+//! # Connection limits (defaults shown): a TLS handshake and each request's
+//! # headers must arrive within http_header_timeout_secs, each request (its
+//! # body included) must complete within http_request_timeout_secs, a
+//! # connection is closed after http_connection_lifetime_secs; at most
+//! # http_max_connections open, http_max_connections_per_source per address.
+//! http_header_timeout_secs = 10
+//! http_request_timeout_secs = 60
+//! http_connection_lifetime_secs = 300
+//! http_max_connections = 1024
+//! http_max_connections_per_source = 64
 //! # INSECURE, test builds only (feature insecure-snp-sim): trust a test SEV-SNP chain
 //! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
 //! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
@@ -71,6 +81,16 @@ pub struct Config {
     pub snp_insecure_test_chain: Option<PathBuf>,
     /// The product of that chain (default genoa).
     pub snp_insecure_test_product: Option<String>,
+    /// TLS handshake and request headers must arrive within this.
+    pub http_header_timeout_secs: u64,
+    /// A request, its body included, must complete within this.
+    pub http_request_timeout_secs: u64,
+    /// A connection is closed after this.
+    pub http_connection_lifetime_secs: u64,
+    /// Open connections at most.
+    pub http_max_connections: usize,
+    /// Open connections per source address at most.
+    pub http_max_connections_per_source: usize,
 }
 
 impl Default for Config {
@@ -94,6 +114,11 @@ impl Default for Config {
             snp_collateral_dir: None,
             snp_insecure_test_chain: None,
             snp_insecure_test_product: None,
+            http_header_timeout_secs: 10,
+            http_request_timeout_secs: 60,
+            http_connection_lifetime_secs: 300,
+            http_max_connections: 1024,
+            http_max_connections_per_source: 64,
         }
     }
 }
@@ -103,6 +128,18 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| ServerError::io(path, e))?;
         toml::from_str(&text).map_err(|e| ServerError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The HTTP server's connection limits.
+    pub fn http_limits(&self) -> crate::http::HttpLimits {
+        let secs = |n: u64| std::time::Duration::from_secs(n.max(1));
+        crate::http::HttpLimits {
+            header_read: secs(self.http_header_timeout_secs),
+            request: secs(self.http_request_timeout_secs),
+            lifetime: secs(self.http_connection_lifetime_secs),
+            max_connections: self.http_max_connections.max(1),
+            max_per_source: self.http_max_connections_per_source.max(1),
+        }
     }
 
     /// The database path in effect.

@@ -28,6 +28,9 @@ pub enum ServerError {
     /// The request body is larger than the service accepts.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
+    /// The request did not arrive completely in time.
+    #[error("timeout: {0}")]
+    Timeout(String),
     /// The caller is not authorised (admin token).
     #[error("unauthorised: {0}")]
     Unauthorized(String),
@@ -59,6 +62,7 @@ impl ServerError {
         match self {
             Self::BadRequest(_) => 400,
             Self::PayloadTooLarge(_) => 413,
+            Self::Timeout(_) => 408,
             Self::Unauthorized(_) => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
@@ -82,6 +86,7 @@ impl ServerError {
             Self::Key(_) => "key",
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::Timeout(_) => "timeout",
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",

@@ -21,14 +21,16 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use sealbuild_common::api::bounds::Bounded;
 use sealbuild_common::api::{
     ActivateRequest, AttestRequest, ErrorBody, NonceRequest, RegisterRequest,
 };
 use serde::Deserialize;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::Service;
@@ -213,11 +215,143 @@ impl Running {
     }
 }
 
-/// Binds `addr` and serves the API over TLS until stopped.
+/// Connection limits of the server; every connection is bounded in time and
+/// number, so that slow or idle clients cannot hold the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// TLS handshake and each request's headers must arrive within this.
+    pub header_read: Duration,
+    /// Each request, its body included, must be answered within this
+    /// (a dripped body gets 408).
+    pub request: Duration,
+    /// A connection (keep-alive included) is closed after this.
+    pub lifetime: Duration,
+    /// Open connections at most; more are closed at once.
+    pub max_connections: usize,
+    /// Open connections per source address at most.
+    pub max_per_source: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+            lifetime: Duration::from_secs(300),
+            max_connections: 1024,
+            max_per_source: 64,
+        }
+    }
+}
+
+/// Counts open connections, in total and per source address.
+#[derive(Default)]
+struct Connections {
+    total: usize,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+/// One admitted connection; dropping it releases its place.
+struct Admitted {
+    counts: Arc<Mutex<Connections>>,
+    source: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if let Ok(mut c) = self.counts.lock() {
+            c.total = c.total.saturating_sub(1);
+            if let Some(n) = c.per_source.get_mut(&self.source) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    c.per_source.remove(&self.source);
+                }
+            }
+        }
+    }
+}
+
+fn admit(
+    counts: &Arc<Mutex<Connections>>,
+    source: IpAddr,
+    limits: &HttpLimits,
+) -> Option<Admitted> {
+    let mut c = counts.lock().ok()?;
+    let mine = c.per_source.get(&source).copied().unwrap_or(0);
+    if c.total >= limits.max_connections || mine >= limits.max_per_source {
+        return None;
+    }
+    c.total += 1;
+    c.per_source.insert(source, mine + 1);
+    Some(Admitted {
+        counts: counts.clone(),
+        source,
+    })
+}
+
+/// Binds `addr` and serves the API over TLS until stopped, with the
+/// default [`HttpLimits`].
 pub async fn serve(
     v: Shared,
     addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
+) -> Result<Running, ServerError> {
+    serve_with(v, addr, tls, HttpLimits::default()).await
+}
+
+/// Serves one accepted TCP connection: TLS, then HTTP/1.1 (the only
+/// protocol TLS offers, so no HTTP/2 by prior knowledge), each bounded by
+/// `limits`.
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    limits: HttpLimits,
+) {
+    let stream = match tokio::time::timeout(limits.header_read, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    let request_timeout = limits.request;
+    let svc = hyper::service::service_fn(move |req| {
+        let mut app = app.clone();
+        async move {
+            match tokio::time::timeout(request_timeout, app.call(req.map(axum::body::Body::new)))
+                .await
+            {
+                Ok(r) => r,
+                Err(_) => Ok(ServerError::Timeout(format!(
+                    "the request was not complete within {} s",
+                    request_timeout.as_secs()
+                ))
+                .into_response()),
+            }
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .serve_connection(TokioIo::new(stream), svc);
+    match tokio::time::timeout(limits.lifetime, conn).await {
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with error"),
+        Ok(Ok(())) => {}
+        Err(_) => tracing::debug!(%peer, "connection closed at the end of its lifetime"),
+    }
+}
+
+/// Binds `addr` and serves the API over TLS until stopped. Accept errors
+/// (for example EMFILE when file descriptors run out) back off up to one
+/// second instead of spinning, and are logged at most once a second.
+pub async fn serve_with(
+    v: Shared,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    limits: HttpLimits,
 ) -> Result<Running, ServerError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -227,39 +361,44 @@ pub async fn serve(
         .map_err(|e| ServerError::Config(format!("listener address: {e}")))?;
     let acceptor = TlsAcceptor::from(tls);
     let app = router(v);
+    let counts = Arc::new(Mutex::new(Connections::default()));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(5);
+        let mut last_log: Option<std::time::Instant> = None;
+        let mut suppressed = 0u64;
         loop {
             let (tcp, peer) = tokio::select! {
                 r = listener.accept() => match r {
-                    Ok(x) => x,
-                    Err(e) => { tracing::warn!(error = %e, "accept failed"); continue; }
+                    Ok(x) => { backoff = Duration::from_millis(5); x }
+                    Err(e) => {
+                        if last_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!(error = %e, suppressed, "accept failed; backing off");
+                            last_log = Some(std::time::Instant::now());
+                            suppressed = 0;
+                        } else {
+                            suppressed += 1;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = stopped.changed() => break,
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(1));
+                        continue;
+                    }
                 },
                 _ = stopped.changed() => break,
+            };
+            let Some(admitted) = admit(&counts, peer.ip(), &limits) else {
+                tracing::debug!(%peer, "connection limit reached; closed");
+                drop(tcp);
+                continue;
             };
             let acceptor = acceptor.clone();
             let app = app.clone();
             tokio::spawn(async move {
-                let stream = match tokio::time::timeout(
-                    std::time::Duration::from_secs(10),
-                    acceptor.accept(tcp),
-                )
-                .await
-                {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-                let svc = hyper::service::service_fn(move |req| app.clone().call(req));
-                if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await
-                {
-                    tracing::debug!(%peer, error = %e, "connection ended with error");
-                }
+                connection(tcp, peer, acceptor, app, limits).await;
+                drop(admitted);
             });
         }
     });
