@@ -46,14 +46,14 @@ pub async fn run(
             print_reasons(reasons);
         }
         Outcome::Signed(s) => {
-            println!(
+            out!(
                 "sealed build done: {} artefact(s), statement sha256:{}, signed with '{}' (sha256:{})",
                 s.artifacts,
                 hex::encode(s.statement_digest),
                 s.key_id,
                 s.fingerprint
             );
-            println!("bundle: {}", s.bundle.display());
+            out!("bundle: {}", s.bundle.display());
         }
     }
     Ok(outcome.exit_code())

@@ -60,7 +60,7 @@ pub fn run_quote(args: QuoteArgs) -> anyhow::Result<()> {
         .context("quoting")?;
     let written = write_quote_files(&args.out, &registration.ek.public, &registration.ak, &quote)?;
     for path in written {
-        println!("{}", path.display());
+        out!("{}", path.display());
     }
     Ok(())
 }

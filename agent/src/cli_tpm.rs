@@ -77,9 +77,9 @@ pub async fn run(cmd: TpmCmd) -> Result<u8> {
                 },
             );
             let r = flow::enrol(&client, &mut collector).await?;
-            println!("registered agent {}", r.agent_id);
+            out!("registered agent {}", r.agent_id);
             if let Some(i) = r.ek_issuer {
-                println!("EK certificate anchored at {i}");
+                out!("EK certificate anchored at {i}");
             }
             Ok(0)
         }
@@ -101,7 +101,7 @@ pub async fn run(cmd: TpmCmd) -> Result<u8> {
                 .collect::<Result<Vec<_>>>()?;
             let mut backend = TpmBackend::open(&tcti)?;
             let n = sealbuild_agent::simboot::replay_into_tpm(&mut backend, &log, &banks)?;
-            println!("extended {n} events from {}", eventlog.display());
+            out!("extended {n} events from {}", eventlog.display());
             Ok(0)
         }
         TpmCmd::Pcrs { tcti, pcrs } => {
@@ -120,7 +120,7 @@ pub async fn run(cmd: TpmCmd) -> Result<u8> {
                     )
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&map)?);
+            out!("{}", serde_json::to_string_pretty(&map)?);
             Ok(0)
         }
     }

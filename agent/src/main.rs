@@ -5,6 +5,32 @@
 //! 2 = usage, configuration, TPM or I/O error; `build` passes on a failing
 //! build command's own exit code.
 
+/// Writes one line to standard output. A reader that went away (EPIPE, as
+/// with `| head`) ends the program quietly instead of panicking; another
+/// write error ends it with the I/O exit code 2.
+pub(crate) fn out_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let written = o
+        .write_fmt(args)
+        .and_then(|()| o.write_all(b"\n"))
+        .and_then(|()| o.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// `println!` that survives a closed standard output ([`out_line`]).
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::out_line(format_args!($($t)*))
+    };
+}
+
 mod build_cmd;
 mod cli_platform;
 #[cfg(feature = "tpm")]
@@ -220,7 +246,7 @@ async fn run(cli: Cli) -> Result<u8> {
                     .iter()
                     .map(|k| serde_json::json!({"key_id": k.key_id, "algorithm": k.algorithm, "fingerprint": k.fingerprint}))
                     .collect();
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({
                         "verdict": a.response.verdict,
@@ -230,17 +256,19 @@ async fn run(cli: Cli) -> Result<u8> {
                     }))?
                 );
             } else if accepted {
-                println!("attestation accepted");
+                out!("attestation accepted");
                 for k in &a.keys {
-                    println!(
+                    out!(
                         "released key {} ({}) sha256:{}",
-                        k.key_id, k.algorithm, k.fingerprint
+                        k.key_id,
+                        k.algorithm,
+                        k.fingerprint
                     );
                 }
             } else {
-                println!("attestation rejected:");
+                out!("attestation rejected:");
                 for r in &a.response.reasons {
-                    println!("  - [{}] {}", r.check, r.message);
+                    out!("  - [{}] {}", r.check, r.message);
                 }
             }
             Ok(if accepted { 0 } else { 1 })

@@ -235,3 +235,22 @@ async fn slow_and_excess_connections_are_closed_in_bounded_time() {
     assert_eq!(r.status(), 200);
     v.stop().await;
 }
+
+/// `sealbuild-agent pcrs | head` must not panic when the reader goes away.
+#[test]
+fn a_closed_standard_output_ends_the_agent_quietly() {
+    let tpm = sealbuild_tests::Tpm::blank();
+    let agent = sealbuild_tests::repo().join("target/debug/sealbuild-agent");
+    let mut child = std::process::Command::new(agent)
+        .args(["pcrs", "--tcti", &tpm.tcti_string(), "--pcrs", "sha256:all"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader goes away before anything is read.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -234,9 +234,9 @@ pub fn keys(state: &StateArgs, cmd: KeysCmd) -> Result<Outcome> {
     let now = sealbuild_verifier::clock::Clock::now(&SystemClock);
     let print = |info: &sealbuild_verifier::keys::PublicKeyInfo, json: bool| -> Result<()> {
         if json {
-            println!("{}", serde_json::to_string_pretty(info)?);
+            out!("{}", serde_json::to_string_pretty(info)?);
         } else {
-            println!(
+            out!(
                 "{} {} sha256:{}\n{}",
                 info.key_id,
                 info.algorithm.as_str(),
@@ -273,10 +273,10 @@ pub fn keys(state: &StateArgs, cmd: KeysCmd) -> Result<Outcome> {
         KeysCmd::List { json } => {
             let keys: Vec<_> = store.list_keys()?.iter().map(|k| k.summary()).collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&keys)?);
+                out!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
                 for k in keys {
-                    println!(
+                    out!(
                         "{} {} sha256:{}{}",
                         k.public.key_id,
                         k.public.algorithm.as_str(),
@@ -297,7 +297,7 @@ pub fn policy(state: &StateArgs, cmd: PolicyCmd) -> Result<Outcome> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let p = sealbuild_verifier_core::policy::Policy::parse(&text)?;
-            println!(
+            out!(
                 "ok: {} reference set(s), {} key grant(s), id sha256:{}",
                 p.references.len(),
                 p.keys.len(),
@@ -323,16 +323,17 @@ pub fn policy(state: &StateArgs, cmd: PolicyCmd) -> Result<Outcome> {
                 },
                 now,
             )?;
-            println!(
+            out!(
                 "policy version {} is current (sha256:{})",
-                rec.version, rec.sha256
+                rec.version,
+                rec.sha256
             );
         }
         PolicyCmd::Show { json } => {
             let store = open_store(&cfg)?;
             match store.current_policy()? {
                 None => bail!("no policy is loaded"),
-                Some(p) if json => println!("{}", serde_json::to_string_pretty(&p)?),
+                Some(p) if json => out!("{}", serde_json::to_string_pretty(&p)?),
                 Some(p) => print!("{}", p.document),
             }
         }
@@ -353,23 +354,24 @@ pub fn audit(state: &StateArgs, cmd: AuditCmd) -> Result<Outcome> {
             match verify_store(store.as_ref(), cp) {
                 Ok(report) => {
                     if json {
-                        println!("{}", serde_json::to_string_pretty(&report)?);
+                        out!("{}", serde_json::to_string_pretty(&report)?);
                     } else {
-                        println!(
+                        out!(
                             "audit log ok: {} entries, head {}",
-                            report.entries, report.head
+                            report.entries,
+                            report.head
                         );
                     }
                     Ok(Outcome::Ok)
                 }
                 Err(sealbuild_verifier::audit::AuditVerifyError::Chain(e)) => {
                     if json {
-                        println!(
+                        out!(
                             "{}",
                             serde_json::json!({"verdict": "rejected", "reason": e.to_string()})
                         );
                     } else {
-                        println!("audit log BROKEN: {e}");
+                        out!("audit log BROKEN: {e}");
                     }
                     Ok(Outcome::Rejected)
                 }
@@ -379,10 +381,10 @@ pub fn audit(state: &StateArgs, cmd: AuditCmd) -> Result<Outcome> {
         AuditCmd::List { from, limit, json } => {
             let entries = list_json(store.as_ref(), from, limit)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&entries)?);
+                out!("{}", serde_json::to_string_pretty(&entries)?);
             } else {
                 for e in entries {
-                    println!("{}", serde_json::to_string(&e)?);
+                    out!("{}", serde_json::to_string(&e)?);
                 }
             }
             Ok(Outcome::Ok)

@@ -332,28 +332,30 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
                 json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
             );
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if let (Some(s), Some(c)) = (&verdict.snp, &verdict.azure) {
             let r = &s.report;
-            println!(
+            out!(
                 "HCL report: SEV-SNP report version {}, {} signed by {}",
                 r.version,
                 s.product,
                 s.signing_key.as_str().to_uppercase()
             );
-            println!("measurement: {}", hex::encode(r.measurement));
-            println!("report_data: {}", hex::encode(r.report_data));
-            println!(
+            out!("measurement: {}", hex::encode(r.measurement));
+            out!("report_data: {}", hex::encode(r.report_data));
+            out!(
                 "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
-                r.policy.0, r.vmpl, r.reported_tcb.0
+                r.policy.0,
+                r.vmpl,
+                r.reported_tcb.0
             );
-            println!("vTPM AK (modulus SHA-256): {}", c.ak.fingerprint());
-            println!("nonce: {}", hex::encode(&c.nonce));
+            out!("vTPM AK (modulus SHA-256): {}", c.ak.fingerprint());
+            out!("nonce: {}", hex::encode(&c.nonce));
         }
-        println!("verdict: {label}");
+        out!("verdict: {label}");
         for r in &verdict.reasons {
-            println!("  - [{}] {}", r.check, r.message);
+            out!("  - [{}] {}", r.check, r.message);
         }
     }
     Ok(if accepted {

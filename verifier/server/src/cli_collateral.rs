@@ -205,7 +205,7 @@ pub fn run(state: &StateArgs, cmd: CollateralCmd) -> Result<Outcome> {
 }
 
 fn line(source: impl std::fmt::Display, item: &str, path: &Path) {
-    println!("{source:<7} {item:<16} {}", path.display());
+    out!("{source:<7} {item:<16} {}", path.display());
 }
 
 fn fetch_snp(state: &StateArgs, a: FetchSnpArgs) -> Result<Outcome> {
@@ -293,7 +293,7 @@ fn list_snp(state: &StateArgs, a: ListSnpArgs) -> Result<Outcome> {
             continue;
         }
         any = true;
-        println!("{} ({}):", product, store.product_dir(product).display());
+        out!("{} ({}):", product, store.product_dir(product).display());
         let files = [
             ("cert_chain_vcek", &inv.chain_vcek),
             ("cert_chain_vlek", &inv.chain_vlek),
@@ -302,11 +302,11 @@ fn list_snp(state: &StateArgs, a: ListSnpArgs) -> Result<Outcome> {
         ];
         for (name, p) in files {
             if let Some(p) = p {
-                println!("  {name:<16} {}", p.display());
+                out!("  {name:<16} {}", p.display());
             }
         }
         for v in &inv.vceks {
-            println!(
+            out!(
                 "  vcek             hwid {} tcb {:#018x} {}",
                 v.hwid_hex,
                 v.reported_tcb,
@@ -314,11 +314,11 @@ fn list_snp(state: &StateArgs, a: ListSnpArgs) -> Result<Outcome> {
             );
         }
         for p in &inv.vleks {
-            println!("  vlek             {}", p.display());
+            out!("  vlek             {}", p.display());
         }
     }
     if !any {
-        println!("no SEV-SNP collateral in {}", store.root().display());
+        out!("no SEV-SNP collateral in {}", store.root().display());
     }
     Ok(Outcome::Ok)
 }

@@ -328,29 +328,31 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
                 o.insert("matched_references".into(), json!(matched));
             }
         }
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         if let Some(c) = &claims {
             let r = &c.report;
-            println!(
+            out!(
                 "report: version {}, {} signed by {}",
                 r.version,
                 c.product,
                 c.signing_key.as_str().to_uppercase()
             );
-            println!("measurement: {}", hex::encode(r.measurement));
-            println!("report_data: {}", hex::encode(r.report_data));
-            println!(
+            out!("measurement: {}", hex::encode(r.measurement));
+            out!("report_data: {}", hex::encode(r.report_data));
+            out!(
                 "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
-                r.policy.0, r.vmpl, r.reported_tcb.0
+                r.policy.0,
+                r.vmpl,
+                r.reported_tcb.0
             );
             if !matched.is_empty() {
-                println!("matched: {}", matched.join(", "));
+                out!("matched: {}", matched.join(", "));
             }
         }
-        println!("verdict: {verdict}");
+        out!("verdict: {verdict}");
         for r in &reasons {
-            println!("  - [{}] {}", r.check, r.message);
+            out!("  - [{}] {}", r.check, r.message);
         }
     }
     Ok(if accepted {

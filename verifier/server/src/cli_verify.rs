@@ -185,17 +185,17 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
             .as_secs(),
     });
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        out!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for c in &report.checks {
-            println!(
+            out!(
                 "{} {}: {}",
                 if c.ok { "ok  " } else { "FAIL" },
                 c.check,
                 c.detail
             );
         }
-        println!("{}", report.verdict);
+        out!("{}", report.verdict);
     }
     Ok(if report.accepted() {
         Outcome::Ok
@@ -275,7 +275,7 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
     }
     let accepted = reasons.is_empty();
     if a.json {
-        println!(
+        out!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "verdict": if accepted { "accepted" } else { "rejected" },
@@ -285,15 +285,15 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
             }))?
         );
     } else if accepted {
-        println!(
+        out!(
             "accepted: quote signed by AK {} with qualifying data {}",
             hex::encode(ak.name()),
             hex::encode(&nonce)
         );
     } else {
-        println!("rejected:");
+        out!("rejected:");
         for r in &reasons {
-            println!("  - {r}");
+            out!("  - {r}");
         }
     }
     Ok(if accepted {
@@ -309,7 +309,7 @@ pub fn eventlog(cmd: EventlogCmd) -> Result<Outcome> {
         EventLog::parse(&read(&file)?).with_context(|| format!("{}: event log", file.display()))?;
     let replay = log.replay();
     if json {
-        println!("{}", serde_json::to_string_pretty(&replay.to_json_map())?);
+        out!("{}", serde_json::to_string_pretty(&replay.to_json_map())?);
     } else {
         print!("{}", replay.render_text());
     }

@@ -3,6 +3,32 @@
 //! Exit codes, everywhere: 0 = accepted / success, 1 = rejected,
 //! 2 = usage, configuration or I/O error.
 
+/// Writes one line to standard output. A reader that went away (EPIPE, as
+/// with `| head`) ends the program quietly instead of panicking; another
+/// write error ends it with the I/O exit code 2.
+pub(crate) fn out_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    let written = o
+        .write_fmt(args)
+        .and_then(|()| o.write_all(b"\n"))
+        .and_then(|()| o.flush());
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("cannot write to standard output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// `println!` that survives a closed standard output ([`out_line`]).
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::out_line(format_args!($($t)*))
+    };
+}
+
 mod cli_admin;
 mod cli_azure;
 mod cli_collateral;
