@@ -13,6 +13,13 @@
 
 mod tpm_support;
 
+// The binary's `out!` (main.rs), as the included module expects it.
+macro_rules! out {
+    ($($t:tt)*) => {
+        println!($($t)*)
+    };
+}
+
 #[path = "../src/cli_quote.rs"]
 mod cli_quote;
 
