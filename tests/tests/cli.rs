@@ -146,7 +146,8 @@ fn verify_tpm_accepts_tpm2_tools_quotes_and_rejects_tampering() {
     );
     assert_eq!(code(&flipped), 1, "{}", text(&flipped));
 
-    // A file that is not a quote is a usage/input error: exit 2.
+    // Files that do not parse are malformed evidence: a rejection (exit 1)
+    // naming the structure, not a usage error.
     let bad = run(
         "sealbuild-verifier",
         &[
@@ -162,7 +163,29 @@ fn verify_tpm_accepts_tpm2_tools_quotes_and_rejects_tampering() {
             "00",
         ],
     );
-    assert_eq!(code(&bad), 2, "{}", text(&bad));
+    assert_eq!(code(&bad), 1, "{}", text(&bad));
+    let t = text(&bad);
+    assert!(
+        t.contains("malformed_evidence") && t.contains("TPM2B_PUBLIC"),
+        "{t}"
+    );
+    // A missing file stays an I/O error (exit 2).
+    let missing = run(
+        "sealbuild-verifier",
+        &[
+            "verify",
+            "tpm",
+            "--ak-public",
+            "/nonexistent/ak.pub",
+            "--message",
+            &s("quote.msg"),
+            "--signature",
+            &s("quote.sig"),
+            "--nonce",
+            "00",
+        ],
+    );
+    assert_eq!(code(&missing), 2, "{}", text(&missing));
 }
 
 #[test]

@@ -210,10 +210,16 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
     let sig_bytes = read(&a.signature)?;
     let nonce = hex::decode(a.nonce.trim_start_matches("0x"))
         .with_context(|| format!("--nonce '{}' is not hex", a.nonce))?;
-    let ak = Public::parse_tpm2b(&ak_bytes)
-        .with_context(|| format!("{}: not a TPM2B_PUBLIC", a.ak_public.display()))?;
-    let sig = Signature::parse(&sig_bytes)
-        .with_context(|| format!("{}: not a TPMT_SIGNATURE", a.signature.display()))?;
+    // Bytes that do not parse are tampered or broken evidence: a rejection
+    // (exit 1) naming the structure, not a usage error.
+    let ak = match Public::parse_tpm2b(&ak_bytes) {
+        Ok(ak) => ak,
+        Err(e) => return malformed(a.json, &a.ak_public, "TPM2B_PUBLIC", &e),
+    };
+    let sig = match Signature::parse(&sig_bytes) {
+        Ok(s) => s,
+        Err(e) => return malformed(a.json, &a.signature, "TPMT_SIGNATURE", &e),
+    };
     let opts = QuoteOptions {
         allow_sha1: a.allow_sha1,
     };
@@ -223,14 +229,22 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
 
     let result = match &a.pcrs {
         Some(p) => {
-            let attest = Attest::parse(&msg)
-                .with_context(|| format!("{}: not a TPMS_ATTEST", a.message.display()))?;
-            let selection = attest
-                .quote()
-                .map(|q| q.pcr_select().clone())
-                .with_context(|| format!("{}: not a quote", a.message.display()))?;
-            let values = parse_tools_pcrs(&read(p)?, &selection)
-                .with_context(|| format!("{}: PCR file", p.display()))?;
+            let attest = match Attest::parse(&msg) {
+                Ok(x) => x,
+                Err(e) => return malformed(a.json, &a.message, "TPMS_ATTEST", &e),
+            };
+            let Some(selection) = attest.quote().map(|q| q.pcr_select().clone()) else {
+                return malformed(
+                    a.json,
+                    &a.message,
+                    "TPMS_ATTEST",
+                    &"not a quote (TPM_ST_ATTEST_QUOTE)",
+                );
+            };
+            let values = match parse_tools_pcrs(&read(p)?, &selection) {
+                Ok(v) => v,
+                Err(e) => return malformed(a.json, p, "tpm2-tools PCR file", &e),
+            };
             verify_quote(&ak, &msg, &sig, &nonce, &values, &opts).map(|c| {
                 quoted = c.pcrs.clone();
             })
@@ -252,8 +266,10 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
         reasons.push(e.to_string());
     }
     if let Some(log_path) = &a.eventlog {
-        let log = EventLog::parse(&read(log_path)?)
-            .with_context(|| format!("{}: event log", log_path.display()))?;
+        let log = match EventLog::parse(&read(log_path)?) {
+            Ok(l) => l,
+            Err(e) => return malformed(a.json, log_path, "TCG event log", &e),
+        };
         if quoted.is_empty() {
             reasons.push(
                 "--eventlog needs --pcrs: the replay is compared with the quoted PCR values".into(),
@@ -301,6 +317,31 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
     } else {
         Outcome::Rejected
     })
+}
+
+/// Evidence whose bytes do not parse: a rejection (exit 1) with the reason
+/// `malformed_evidence`, naming the file, the structure and the parser's
+/// explanation (field and offset).
+fn malformed(
+    json: bool,
+    path: &std::path::Path,
+    structure: &str,
+    e: &dyn std::fmt::Display,
+) -> Result<Outcome> {
+    let message = format!("{}: not a valid {structure}: {e}", path.display());
+    if json {
+        out!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "verdict": "rejected",
+                "reasons": [{"check": "malformed_evidence", "message": message}],
+            }))?
+        );
+    } else {
+        out!("rejected:");
+        out!("  - malformed_evidence: {message}");
+    }
+    Ok(Outcome::Rejected)
 }
 
 pub fn eventlog(cmd: EventlogCmd) -> Result<Outcome> {
