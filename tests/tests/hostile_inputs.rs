@@ -254,3 +254,85 @@ fn a_closed_standard_output_ends_the_agent_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+/// `serve` refuses secret files others can read, and empty or short admin
+/// tokens, saying what to do; a private state starts.
+#[test]
+fn start_up_refuses_readable_secrets_and_weak_admin_tokens() {
+    use std::os::unix::fs::PermissionsExt;
+    let verifier = sealbuild_tests::repo().join("target/debug/sealbuild-verifier");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let serve = |token: Option<&str>| {
+        let mut c = std::process::Command::new(&verifier);
+        c.arg("--state-dir")
+            .arg(&state)
+            .args(["serve", "--listen", "127.0.0.1:0", "--address-file"])
+            .arg(dir.path().join("addr"))
+            .env_remove("SEALBUILD_ADMIN_TOKEN");
+        if let Some(t) = token {
+            c.env("SEALBUILD_ADMIN_TOKEN", t);
+        }
+        let mut child = c
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refusal exits at once; a healthy start listens (then is stopped).
+        for _ in 0..100 {
+            if let Some(_status) = child.try_wait().unwrap() {
+                let out = child.wait_with_output().unwrap();
+                return (false, String::from_utf8_lossy(&out.stderr).into_owned());
+            }
+            if dir.path().join("addr").exists() {
+                let _ = child.kill();
+                let _ = child.wait();
+                let _ = std::fs::remove_file(dir.path().join("addr"));
+                return (true, String::new());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        panic!("serve neither started nor refused within 10 s");
+    };
+    // A fresh state starts, with its secrets private.
+    let (started, err) = serve(Some(&"t".repeat(32)));
+    assert!(started, "{err}");
+    for f in [
+        "verifier.db",
+        "result-key.pem",
+        "tls/server.key",
+        "tls/ca.key",
+    ] {
+        let mode = std::fs::metadata(state.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode & 0o077, 0, "{f} has mode {mode:o}");
+    }
+    // Empty and short admin tokens are refused.
+    for t in ["", "   ", "short"] {
+        let (started, err) = serve(Some(t));
+        assert!(!started, "admin token {t:?} accepted");
+        assert!(
+            err.contains("admin token") && err.contains("at least 16"),
+            "{err}"
+        );
+    }
+    // A database others can read is refused, naming the fix.
+    let db = state.join("verifier.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (started, err) = serve(None);
+    assert!(!started);
+    assert!(
+        err.contains("chmod 600") && err.contains("verifier.db"),
+        "{err}"
+    );
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key = state.join("result-key.pem");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (started, err) = serve(None);
+    assert!(!started);
+    assert!(err.contains("result-key.pem"), "{err}");
+}

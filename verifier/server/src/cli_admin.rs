@@ -112,6 +112,9 @@ fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    // The database holds sealed keys and the audit log: private from birth
+    // (SQLite gives its WAL and shared-memory files the database's mode).
+    sealbuild_verifier::tls::create_private_if_missing(&path)?;
     Ok(Arc::new(SqliteStore::open(&path).with_context(|| {
         format!("opening the database {}", path.display())
     })?))
@@ -134,6 +137,34 @@ pub fn master_key(cfg: &Config) -> Result<MasterKey> {
             .with_context(|| format!("creating {}", cfg.state_dir.display()))?;
         Ok(MasterKey::generate_to_file(&p)?)
     }
+}
+
+/// Start-up refuses secret files others can read: the database (and its WAL),
+/// the result key, the TLS keys and the admin token file. (The master key
+/// file is checked when it is read.)
+fn check_secret_files(cfg: &Config, tls: &sealbuild_verifier::tls::TlsFiles) -> Result<()> {
+    use sealbuild_verifier::tls::check_private;
+    let db = cfg.database_path();
+    let mut files = vec![
+        (db.clone(), "the database"),
+        (
+            std::path::PathBuf::from(format!("{}-wal", db.display())),
+            "the database's write-ahead log",
+        ),
+        (
+            cfg.state_dir.join("result-key.pem"),
+            "the result signing key",
+        ),
+        (tls.key.clone(), "the TLS key"),
+        (cfg.state_dir.join("tls/ca.key"), "the local CA key"),
+    ];
+    if let Some(t) = &cfg.admin_token_file {
+        files.push((t.clone(), "the admin token"));
+    }
+    for (path, what) in files {
+        check_private(&path, what)?;
+    }
+    Ok(())
 }
 
 fn admin_token(cfg: &Config) -> Result<Option<String>> {
@@ -174,6 +205,7 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
         _ => sealbuild_verifier::tls::ensure_local_tls(&cfg.state_dir, &cfg.tls_names)?,
     };
     let tls = sealbuild_verifier::tls::server_config(&tls_files)?;
+    check_secret_files(&cfg, &tls_files)?;
     let token = admin_token(&cfg)?;
     let purge_store = store.clone();
     let verifier = Arc::new(Verifier::new(

@@ -47,6 +47,50 @@ pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a secret file (key, token, database) that users other than its
+/// owner can read or write, naming the path and the `chmod` that fixes it.
+/// A missing file is not checked (its creator makes it private).
+pub fn check_private(path: &Path, what: &str) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ServerError::io(path, e)),
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(ServerError::Config(format!(
+                "{} ({what}) has mode {mode:04o}: others can read or change it; \
+                 fix with: chmod 600 {}",
+                path.display(),
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
+    Ok(())
+}
+
+/// Creates `path` empty with mode 0600 unless it exists (so that files other
+/// programs then fill, such as the SQLite database and its WAL, start private).
+pub fn create_private_if_missing(path: &Path) -> Result<()> {
+    let mut opts = fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(ServerError::io(path, e)),
+    }
+}
+
 /// Loads or creates the self-signed local CA and server certificate under `dir`.
 pub fn ensure_local_tls(dir: &Path, extra_names: &[String]) -> Result<TlsFiles> {
     let tls = dir.join("tls");
