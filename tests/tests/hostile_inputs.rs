@@ -336,3 +336,93 @@ fn start_up_refuses_readable_secrets_and_weak_admin_tokens() {
     assert!(!started);
     assert!(err.contains("result-key.pem"), "{err}");
 }
+
+/// Amplification: 10,000 unauthenticated attestations with maximal fields
+/// from one source. Each one the rate limit admits writes one bounded audit
+/// entry; the rest get 429. The database grows by at most
+/// (burst + rate × t) entries of at most 24 KiB (README, "Operating the
+/// verifier"), and the service keeps serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_hostile_requests_grow_storage_within_the_documented_bound() {
+    use base64::Engine as _;
+    let v = TestVerifier::start(&data("tpm/go-tpm-tools/gce-ca-certs")).await;
+    let c = http(&v);
+    let size = |v: &TestVerifier| {
+        let db = std::fs::metadata(&v.db).map(|m| m.len()).unwrap_or(0);
+        let wal = std::fs::metadata(format!("{}-wal", v.db.display()))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        db + wal
+    };
+    let before = (size(&v), v.store.audit_head().unwrap().seq);
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = serde_json::json!({
+        "agent_id": format!("snp:{}", "h".repeat(sealbuild_common::api::bounds::MAX_ID - 4)),
+        "nonce": "ab".repeat(64),
+        "ephemeral_public_key": b64.encode([4u8; 133]),
+        "statement_digest": "cd".repeat(32),
+        "evidence": {"snp": {"report": b64.encode(vec![0x5au8; 8192])}},
+        "keys": (0..32).map(|i| format!("key-{i:058}")).collect::<Vec<_>>(),
+    })
+    .to_string();
+    let start = std::time::Instant::now();
+    let url = format!("{}/v1/attest", v.url);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (c, url, body) = (c.clone(), url.clone(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut counts = std::collections::BTreeMap::<u16, u64>::new();
+            for _ in 0..625 {
+                let r = c
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .unwrap();
+                *counts.entry(r.status().as_u16()).or_default() += 1;
+            }
+            counts
+        }));
+    }
+    let mut counts = std::collections::BTreeMap::<u16, u64>::new();
+    for t in tasks {
+        for (k, n) in t.await.unwrap() {
+            *counts.entry(k).or_default() += n;
+        }
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let processed = counts.get(&200).copied().unwrap_or(0);
+    assert_eq!(counts.values().sum::<u64>(), 10_000);
+    assert_eq!(
+        processed + counts.get(&429).copied().unwrap_or(0),
+        10_000,
+        "{counts:?}"
+    );
+    // The limiter's bound (defaults: burst 60, 20/s), with one request of slack.
+    let bound = 60.0 + 20.0 * elapsed + 1.0;
+    assert!(
+        (processed as f64) <= bound,
+        "{processed} > {bound} in {elapsed:.1} s"
+    );
+    let after = (size(&v), v.store.audit_head().unwrap().seq);
+    assert_eq!(
+        after.1 - before.1,
+        processed,
+        "one audit entry per processed request"
+    );
+    let grown = after.0.saturating_sub(before.0);
+    let allowed = processed * 24 * 1024 + 1024 * 1024;
+    assert!(
+        grown <= allowed,
+        "grew {grown} bytes for {processed} entries"
+    );
+    eprintln!("10,000 hostile requests in {elapsed:.1} s: {counts:?}; database grew {grown} bytes");
+    let r = c
+        .get(format!("{}/v1/result-key", v.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    v.stop().await;
+}

@@ -29,6 +29,11 @@
 //! http_connection_lifetime_secs = 300
 //! http_max_connections = 1024
 //! http_max_connections_per_source = 64
+//! # Unauthenticated routes (register, activate, nonces, attest): per source
+//! # address at most rate_limit_per_source requests/s on average, bursts of
+//! # rate_limit_burst (429 with Retry-After beyond).
+//! rate_limit_per_source = 20
+//! rate_limit_burst = 60
 //! # INSECURE, test builds only (feature insecure-snp-sim): trust a test SEV-SNP chain
 //! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
 //! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
@@ -91,6 +96,10 @@ pub struct Config {
     pub http_max_connections: usize,
     /// Open connections per source address at most.
     pub http_max_connections_per_source: usize,
+    /// Requests/s per source on the unauthenticated routes.
+    pub rate_limit_per_source: f64,
+    /// Burst per source on those routes.
+    pub rate_limit_burst: f64,
 }
 
 impl Default for Config {
@@ -119,6 +128,8 @@ impl Default for Config {
             http_connection_lifetime_secs: 300,
             http_max_connections: 1024,
             http_max_connections_per_source: 64,
+            rate_limit_per_source: 20.0,
+            rate_limit_burst: 60.0,
         }
     }
 }
@@ -139,6 +150,8 @@ impl Config {
             lifetime: secs(self.http_connection_lifetime_secs),
             max_connections: self.http_max_connections.max(1),
             max_per_source: self.http_max_connections_per_source.max(1),
+            rate_per_source: self.rate_limit_per_source.max(0.001),
+            burst_per_source: self.rate_limit_burst.max(1.0),
         }
     }
 

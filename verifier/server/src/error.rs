@@ -28,6 +28,9 @@ pub enum ServerError {
     /// The request body is larger than the service accepts.
     #[error("payload too large: {0}")]
     PayloadTooLarge(String),
+    /// The source sent more requests than its rate allows.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
     /// The request did not arrive completely in time.
     #[error("timeout: {0}")]
     Timeout(String),
@@ -63,6 +66,7 @@ impl ServerError {
             Self::BadRequest(_) => 400,
             Self::PayloadTooLarge(_) => 413,
             Self::Timeout(_) => 408,
+            Self::RateLimited(_) => 429,
             Self::Unauthorized(_) => 401,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
@@ -87,6 +91,7 @@ impl ServerError {
             Self::BadRequest(_) => "bad_request",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::Timeout(_) => "timeout",
+            Self::RateLimited(_) => "rate_limited",
             Self::Unauthorized(_) => "unauthorized",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",

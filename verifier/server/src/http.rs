@@ -15,6 +15,7 @@
 //! the single mapping.
 
 use crate::error::ServerError;
+use crate::ratelimit::RateLimiter;
 use crate::service::Verifier;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -185,12 +186,20 @@ async fn audit(
 }
 
 /// The API router.
-pub fn router(v: Shared) -> Router {
-    Router::new()
+pub fn router(v: Shared, limiter: Arc<RateLimiter>) -> Router {
+    // The unauthenticated routes that can make the verifier store something
+    // are rate limited per source (see `ratelimit`).
+    let limited = Router::new()
         .route("/v1/agents/register", post(register))
         .route("/v1/agents/activate", post(activate))
         .route("/v1/nonces", post(nonce))
         .route("/v1/attest", post(attest))
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiter,
+            per_source_limit,
+        ));
+    Router::new()
+        .merge(limited)
         .route("/v1/result-key", get(result_key))
         .route("/v1/admin/policy", get(get_policy).put(put_policy))
         .route("/v1/admin/keys", get(list_keys).post(create_key))
@@ -215,9 +224,40 @@ impl Running {
     }
 }
 
+/// The peer of a request (inserted by the connection handler).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// 429 (JSON, with Retry-After) for a source over its rate.
+async fn per_source_limit(
+    State(limiter): State<Arc<RateLimiter>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let source = req
+        .extensions()
+        .get::<PeerAddr>()
+        .map(|p| p.0.ip())
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    match limiter.check(source, std::time::Instant::now()) {
+        Ok(()) => next.run(req).await,
+        Err(l) => {
+            let secs = l.retry_after.as_secs().max(1);
+            let mut r = ServerError::RateLimited(format!(
+                "too many requests from this source; retry in {secs} s"
+            ))
+            .into_response();
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert("retry-after", v);
+            }
+            r
+        }
+    }
+}
+
 /// Connection limits of the server; every connection is bounded in time and
 /// number, so that slow or idle clients cannot hold the service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HttpLimits {
     /// TLS handshake and each request's headers must arrive within this.
     pub header_read: Duration,
@@ -230,6 +270,10 @@ pub struct HttpLimits {
     pub max_connections: usize,
     /// Open connections per source address at most.
     pub max_per_source: usize,
+    /// Requests per second per source on the unauthenticated routes.
+    pub rate_per_source: f64,
+    /// Burst of requests per source on those routes.
+    pub burst_per_source: f64,
 }
 
 impl Default for HttpLimits {
@@ -240,6 +284,8 @@ impl Default for HttpLimits {
             lifetime: Duration::from_secs(300),
             max_connections: 1024,
             max_per_source: 64,
+            rate_per_source: 20.0,
+            burst_per_source: 60.0,
         }
     }
 }
@@ -321,9 +367,9 @@ async fn connection(
     let svc = hyper::service::service_fn(move |req| {
         let mut app = app.clone();
         async move {
-            match tokio::time::timeout(request_timeout, app.call(req.map(axum::body::Body::new)))
-                .await
-            {
+            let mut req = req.map(axum::body::Body::new);
+            req.extensions_mut().insert(PeerAddr(peer));
+            match tokio::time::timeout(request_timeout, app.call(req)).await {
                 Ok(r) => r,
                 Err(_) => Ok(ServerError::Timeout(format!(
                     "the request was not complete within {} s",
@@ -360,7 +406,11 @@ pub async fn serve_with(
         .local_addr()
         .map_err(|e| ServerError::Config(format!("listener address: {e}")))?;
     let acceptor = TlsAcceptor::from(tls);
-    let app = router(v);
+    let limiter = Arc::new(RateLimiter::new(
+        limits.rate_per_source,
+        limits.burst_per_source,
+    ));
+    let app = router(v, limiter);
     let counts = Arc::new(Mutex::new(Connections::default()));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {

@@ -183,3 +183,70 @@ pub struct ReleaseRecord {
     /// SHA-256 of the EAR (the HPKE AAD the key was sealed with).
     pub result_digest: [u8; 32],
 }
+
+/// Most reasons an appraisal entry keeps (the rest are counted in a final
+/// reason): with the bounded request fields (`sealbuild_common::api::bounds`)
+/// this bounds an entry's size, whoever sends the evidence.
+pub const MAX_AUDIT_REASONS: usize = 16;
+/// Longest reason message kept in an entry (characters).
+pub const MAX_REASON_MESSAGE: usize = 512;
+/// Longest expected/observed value kept in an entry (characters).
+pub const MAX_REASON_VALUE: usize = 256;
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
+/// The reasons as an audit entry keeps them: at most
+/// [`MAX_AUDIT_REASONS`], texts cut to [`MAX_REASON_MESSAGE`] /
+/// [`MAX_REASON_VALUE`] characters (marked with `…`).
+pub fn bounded_reasons(reasons: &[Reason]) -> Vec<Reason> {
+    let mut out: Vec<Reason> = reasons
+        .iter()
+        .take(MAX_AUDIT_REASONS)
+        .map(|r| Reason {
+            check: cut(&r.check, 64),
+            expected: r.expected.as_deref().map(|v| cut(v, MAX_REASON_VALUE)),
+            observed: r.observed.as_deref().map(|v| cut(v, MAX_REASON_VALUE)),
+            message: cut(&r.message, MAX_REASON_MESSAGE),
+            key: r.key.as_deref().map(|k| cut(k, 64)),
+        })
+        .collect();
+    if reasons.len() > MAX_AUDIT_REASONS {
+        out.push(Reason::new(
+            "audit",
+            None,
+            None,
+            format!(
+                "{} more reasons not kept in the audit entry",
+                reasons.len() - MAX_AUDIT_REASONS
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_cut_and_counted() {
+        let long = Reason::new("c", Some("e".repeat(1000)), None, "m".repeat(5000));
+        let many = vec![long; 40];
+        let b = bounded_reasons(&many);
+        assert_eq!(b.len(), MAX_AUDIT_REASONS + 1);
+        assert_eq!(b[0].message.chars().count(), MAX_REASON_MESSAGE + 1);
+        assert!(b[0].message.ends_with('…'));
+        assert_eq!(
+            b[0].expected.as_ref().unwrap().chars().count(),
+            MAX_REASON_VALUE + 1
+        );
+        assert!(b[MAX_AUDIT_REASONS].message.starts_with("24 more"));
+    }
+}

@@ -38,9 +38,10 @@ mod bodies;
 mod report;
 
 pub use bodies::{
-    AgentActivatedBody, AgentRegisteredBody, AppraisalBody, AppraisalRecord, KeyBody, KeyStateBody,
-    NoticeBody, NoticeRecord, PolicyCurrentBody, PolicyRef, PolicyUpdateBody, Recipient,
-    ReleaseBody, ReleaseRecord,
+    bounded_reasons, AgentActivatedBody, AgentRegisteredBody, AppraisalBody, AppraisalRecord,
+    KeyBody, KeyStateBody, NoticeBody, NoticeRecord, PolicyCurrentBody, PolicyRef,
+    PolicyUpdateBody, Recipient, ReleaseBody, ReleaseRecord, MAX_AUDIT_REASONS, MAX_REASON_MESSAGE,
+    MAX_REASON_VALUE,
 };
 pub use report::{list_json, verify_store, AuditVerifyError, AuditVerifyReport, VERIFY_BATCH};
 

@@ -132,7 +132,7 @@ impl Verifier {
                 agent_id: req.agent_id.clone(),
                 evidence_digest: hex::encode(evidence_digest),
                 verdict,
-                reasons: reasons.clone(),
+                reasons: crate::audit::bounded_reasons(&reasons),
                 policy_id: policy_rec
                     .as_ref()
                     .map(|p| p.policy_id.clone())
