@@ -125,6 +125,12 @@ async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() 
 
     // Nothing was stored for any of it, and the service still serves.
     assert_eq!(v.store.audit_head().unwrap(), audit_before);
+    let r = c.get(url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c.get(url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let ready: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
     let r = c.get(url("/v1/result-key")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     v.stop().await;
@@ -425,4 +431,36 @@ async fn ten_thousand_hostile_requests_grow_storage_within_the_documented_bound(
         .unwrap();
     assert_eq!(r.status(), 200);
     v.stop().await;
+}
+
+/// Stopping (SIGTERM does this) drains: a request in flight is answered,
+/// then the server is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_lets_requests_in_flight_finish() {
+    use tokio::io::AsyncWriteExt;
+    let v = TestVerifier::start(&data("tpm/go-tpm-tools/gce-ca-certs")).await;
+    let body = br#"{"agent_id":"snp:drain"}"#;
+    let mut s = tls(&v).await.unwrap();
+    s.write_all(
+        format!(
+            "POST /v1/nonces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    s.write_all(&body[..5]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let url = v.url.clone();
+    let stopping = tokio::spawn(v.stop());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    s.write_all(&body[5..]).await.unwrap();
+    let (answer, _) = read_all(&mut s).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    stopping.await.unwrap();
+    // And new connections are refused.
+    let addr = url.trim_start_matches("https://").to_string();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }

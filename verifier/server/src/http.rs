@@ -11,6 +11,9 @@
 //! | `GET /v1/admin/keys` | – | list of key info |
 //! | `GET /v1/admin/audit?from=N&limit=M` | – | audit entries |
 //!
+//! `GET /healthz` answers while the process serves; `GET /readyz` when its
+//! database answers too (503 otherwise).
+//!
 //! Errors are [`ErrorBody`] with the status from [`ServerError::status`],
 //! the single mapping.
 
@@ -128,6 +131,28 @@ async fn attest(
     Ok(Json(v.attest(req).await?).into_response())
 }
 
+/// Liveness: the process serves HTTP.
+async fn healthz() -> Response {
+    Json(serde_json::json!({"status": "ok"})).into_response()
+}
+
+/// Readiness: the database answers (503 with the reason otherwise).
+async fn readyz(State(v): State<Shared>) -> Response {
+    match v.ready().await {
+        Ok(head) => {
+            Json(serde_json::json!({"status": "ready", "audit_entries": head})).into_response()
+        }
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(ErrorBody {
+                error: "not_ready".into(),
+                message: e.to_string(),
+            }),
+        )
+            .into_response(),
+    }
+}
+
 async fn result_key(State(v): State<Shared>) -> Result<Response, ServerError> {
     Ok(v.result_key_pem()?.into_response())
 }
@@ -200,6 +225,8 @@ pub fn router(v: Shared, limiter: Arc<RateLimiter>) -> Router {
         ));
     Router::new()
         .merge(limited)
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/v1/result-key", get(result_key))
         .route("/v1/admin/policy", get(get_policy).put(put_policy))
         .route("/v1/admin/keys", get(list_keys).post(create_key))
@@ -217,7 +244,8 @@ pub struct Running {
 }
 
 impl Running {
-    /// Stops accepting and waits for the accept loop to end.
+    /// Stops accepting, lets requests in flight finish (up to the request
+    /// timeout) and waits for the accept loop to end.
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
@@ -354,6 +382,7 @@ async fn connection(
     acceptor: TlsAcceptor,
     app: Router,
     limits: HttpLimits,
+    graceful: hyper_util::server::graceful::Watcher,
 ) {
     let stream = match tokio::time::timeout(limits.header_read, acceptor.accept(tcp)).await {
         Ok(Ok(s)) => s,
@@ -383,6 +412,8 @@ async fn connection(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(limits.header_read)
         .serve_connection(TokioIo::new(stream), svc);
+    // On shutdown idle connections close and in-flight requests finish.
+    let conn = graceful.watch(conn);
     match tokio::time::timeout(limits.lifetime, conn).await {
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with error"),
         Ok(Ok(())) => {}
@@ -414,6 +445,7 @@ pub async fn serve_with(
     let counts = Arc::new(Mutex::new(Connections::default()));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut backoff = Duration::from_millis(5);
         let mut last_log: Option<std::time::Instant> = None;
         let mut suppressed = 0u64;
@@ -446,10 +478,19 @@ pub async fn serve_with(
             };
             let acceptor = acceptor.clone();
             let app = app.clone();
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
-                connection(tcp, peer, acceptor, app, limits).await;
+                connection(tcp, peer, acceptor, app, limits, watcher).await;
                 drop(admitted);
             });
+        }
+        // Stopped: no new connections; drain the open ones (idle ones close
+        // at once, requests in flight finish) within the request timeout.
+        if tokio::time::timeout(limits.request, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("requests still in flight after the drain period; closing them");
         }
     });
     Ok(Running { addr, stop, task })

@@ -56,6 +56,12 @@ impl Verifier {
         })
     }
 
+    /// Readiness: the store answers; the number of audit entries.
+    pub async fn ready(&self) -> Result<u64> {
+        let store = self.store.clone();
+        blocking(move || store.audit_head()).await.map(|h| h.seq)
+    }
+
     /// Generates and stores a key.
     pub async fn generate_key(&self, algorithm: &str, id: Option<String>) -> Result<PublicKeyInfo> {
         let alg = KeyAlgorithm::from_name(algorithm).ok_or_else(|| {
