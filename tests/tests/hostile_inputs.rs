@@ -464,3 +464,28 @@ async fn stopping_lets_requests_in_flight_finish() {
     let addr = url.trim_start_matches("https://").to_string();
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+/// Admin errors do not echo large input: a 3 MB policy that does not parse
+/// gets a bounded JSON error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_errors_are_bounded() {
+    let v = TestVerifier::start(&data("tpm/go-tpm-tools/gce-ca-certs")).await;
+    let c = http(&v);
+    let junk = format!(
+        "version = 1\n[[reference]]\nname = \"{}\n",
+        "q".repeat(3_000_000)
+    );
+    let r = c
+        .put(format!("{}/v1/admin/policy", v.url))
+        .bearer_auth(&v.admin_token)
+        .body(junk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.len() < 2 * 1024, "{} bytes", text.len());
+    let e: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(e["message"].as_str().unwrap().ends_with('…') || text.len() < 1100);
+    v.stop().await;
+}

@@ -42,18 +42,40 @@ use tower::Service;
 /// Largest request body accepted (evidence with a large event log fits).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 
+/// Longest error message sent or logged (characters): an error never
+/// echoes more than this of anything a caller sent.
+pub const MAX_ERROR_MESSAGE: usize = 1024;
+
+/// `s` cut to [`MAX_ERROR_MESSAGE`] characters, control characters escaped.
+fn bounded_message(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i >= MAX_ERROR_MESSAGE {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl IntoResponse for ServerError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = bounded_message(&self.to_string());
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %message, "request failed");
         }
         (
             status,
             Json(ErrorBody {
                 error: self.class().to_string(),
-                message: self.to_string(),
+                message,
             }),
         )
             .into_response()
