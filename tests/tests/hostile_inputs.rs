@@ -489,3 +489,39 @@ async fn admin_errors_are_bounded() {
     assert!(e["message"].as_str().unwrap().ends_with('…') || text.len() < 1100);
     v.stop().await;
 }
+
+/// `SEALBUILD_LOG_FORMAT=json`: every log line is one JSON object.
+#[test]
+fn json_logs_are_one_object_per_line() {
+    use std::io::BufRead;
+    let verifier = sealbuild_tests::repo().join("target/debug/sealbuild-verifier");
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(verifier)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("SEALBUILD_LOG_FORMAT", "json")
+        .env("SEALBUILD_LOG", "info")
+        .env_remove("SEALBUILD_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = 0;
+    while let Some(Ok(line)) = lines.next() {
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(
+            v["level"].is_string() && v["fields"]["message"].is_string(),
+            "{line}"
+        );
+        seen += 1;
+        if line.contains("listening") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen >= 2, "{seen} log lines");
+}

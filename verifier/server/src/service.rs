@@ -77,6 +77,9 @@ pub struct Verifier {
     admin_token_digest: Option<[u8; 32]>,
     registry: Arc<Registry>,
     collateral: Option<Arc<CollateralStore>>,
+    /// Bounds the CPU-bound evidence verifications running at once to the
+    /// cores (they run on the blocking pool, off the async workers).
+    verify_slots: Arc<tokio::sync::Semaphore>,
     /// The current policy, parsed once per stored version.
     policy_cache: std::sync::Mutex<Option<(u32, Arc<Policy>)>>,
     config: Config,
@@ -130,6 +133,9 @@ impl Verifier {
             registry,
             collateral,
             policy_cache: std::sync::Mutex::new(None),
+            verify_slots: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
             store,
             clock,
             keys: Arc::new(keys),

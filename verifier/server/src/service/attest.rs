@@ -521,12 +521,21 @@ impl Verifier {
         })
         .await
         .map_err(|e| ServerError::Store(format!("collateral task: {e}")))?;
+        // At most one verification per core at a time: a burst queues here
+        // instead of filling the blocking pool.
+        let slot = self
+            .verify_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| ServerError::Store(format!("verification slots closed: {e}")))?;
         let registry = self.registry.clone();
         let evidence = req.evidence.clone();
         let agent_id = req.agent_id.clone();
         let registered = registered.cloned();
         let binding = *binding;
         let result = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             let v = registry.get(platform).map_err(|r| vec![r])?;
             v.verify(
                 &evidence,
