@@ -131,6 +131,24 @@ async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() 
     assert_eq!(r.status(), 200);
     let ready: serde_json::Value = r.json().await.unwrap();
     assert_eq!(ready["status"], "ready");
+    // Metrics need the admin token, and count by route template (never by
+    // the input).
+    let r = c.get(url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(url("/metrics"))
+        .bearer_auth(&v.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let m = r.text().await.unwrap();
+    assert!(
+        m.contains("sealbuild_http_requests_total{route=\"/v1/attest\",status=\"400\"}"),
+        "{m}"
+    );
+    assert!(m.contains("sealbuild_audit_entries "), "{m}");
+    assert!(!m.contains("forged"), "{m}");
     let r = c.get(url("/v1/result-key")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     v.stop().await;

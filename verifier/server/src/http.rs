@@ -11,6 +11,7 @@
 //! | `GET /v1/admin/keys` | – | list of key info |
 //! | `GET /v1/admin/audit?from=N&limit=M` | – | audit entries |
 //!
+//! `GET /metrics` (admin token) serves Prometheus metrics ([`crate::metrics`]).
 //! `GET /healthz` answers while the process serves; `GET /readyz` when its
 //! database answers too (503 otherwise).
 //!
@@ -247,6 +248,7 @@ pub fn router(v: Shared, limiter: Arc<RateLimiter>) -> Router {
         ));
     Router::new()
         .merge(limited)
+        .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/v1/result-key", get(result_key))
@@ -254,7 +256,34 @@ pub fn router(v: Shared, limiter: Arc<RateLimiter>) -> Router {
         .route("/v1/admin/keys", get(list_keys).post(create_key))
         .route("/v1/admin/audit", get(audit))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn_with_state(
+            v.clone(),
+            count_request,
+        ))
         .with_state(v)
+}
+
+/// Counts every answered request by route template and status.
+async fn count_request(
+    State(v): State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let r = next.run(req).await;
+    v.metrics.request(&route, r.status().as_u16());
+    r
+}
+
+/// Prometheus metrics (admin token: they name keys and show traffic).
+async fn metrics(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
+    admin(&v, &headers)?;
+    let text = v.metrics.render(v.gauges().await?);
+    Ok(([("content-type", "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// A running server: its address and a handle to stop it.

@@ -7,6 +7,7 @@
 //!   [`keyrecord`]: what the store keeps of a key.
 //! * [`audit`]: the append-only, hash-chained audit log.
 //! * [`config`], [`tls`], [`resultkey`], [`clock`]: the service's edges.
+//! * [`metrics`]: Prometheus metrics.
 //! * [`ratelimit`]: per-source limits of the unauthenticated routes.
 //! * [`error`]: the error type and its one mapping to HTTP statuses.
 //! * [`collateral`]: the SEV-SNP collateral store and the AMD KDS fetcher.
@@ -20,6 +21,7 @@ pub mod evidence;
 pub mod http;
 pub mod keyrecord;
 pub mod keys;
+pub mod metrics;
 pub mod ratelimit;
 pub mod resultkey;
 pub mod service;

@@ -77,6 +77,12 @@ pub struct Verifier {
     admin_token_digest: Option<[u8; 32]>,
     registry: Arc<Registry>,
     collateral: Option<Arc<CollateralStore>>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Verifications waiting for a core (for `/metrics`).
+    verify_waiting: Arc<std::sync::atomic::AtomicU64>,
+    /// The number of cores the verification slots were sized to.
+    verify_cores: usize,
     /// Bounds the CPU-bound evidence verifications running at once to the
     /// cores (they run on the blocking pool, off the async workers).
     verify_slots: Arc<tokio::sync::Semaphore>,
@@ -133,6 +139,9 @@ impl Verifier {
             registry,
             collateral,
             policy_cache: std::sync::Mutex::new(None),
+            metrics: Arc::new(crate::metrics::Metrics::default()),
+            verify_waiting: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            verify_cores: std::thread::available_parallelism().map_or(2, |n| n.get()),
             verify_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),

@@ -56,6 +56,19 @@ impl Verifier {
         })
     }
 
+    /// The gauges of `/metrics`, read now.
+    pub async fn gauges(&self) -> Result<crate::metrics::Gauges> {
+        use std::sync::atomic::Ordering;
+        let running = self
+            .verify_cores
+            .saturating_sub(self.verify_slots.available_permits());
+        Ok(crate::metrics::Gauges {
+            verifications_waiting: self.verify_waiting.load(Ordering::Relaxed),
+            verifications_running: u64::try_from(running).unwrap_or(u64::MAX),
+            audit_entries: self.ready().await?,
+        })
+    }
+
     /// Readiness: the store answers; the number of audit entries.
     pub async fn ready(&self) -> Result<u64> {
         let store = self.store.clone();

@@ -35,6 +35,7 @@ struct EarParts<'a> {
 impl Verifier {
     /// Appraisal and key release.
     pub async fn attest(&self, req: AttestRequest) -> Result<AttestResponse> {
+        let started = std::time::Instant::now();
         let now = self.clock.now();
         let evidence_json = serde_json::to_vec(&req.evidence)
             .map_err(|e| ServerError::BadRequest(format!("evidence: {e}")))?;
@@ -150,6 +151,13 @@ impl Verifier {
         if verdict == Verdict::Rejected {
             tracing::info!(agent = %req.agent_id, reasons = reasons.len(), "attestation rejected");
         }
+        let released: Vec<String> = sealed.iter().map(|k| k.key_id.clone()).collect();
+        self.metrics.appraisal(
+            verdict == Verdict::Accepted,
+            reasons.first().map_or("none", |r| r.check.as_str()),
+            started.elapsed(),
+            &released,
+        );
         Ok(AttestResponse {
             verdict,
             reasons,
@@ -523,12 +531,13 @@ impl Verifier {
         .map_err(|e| ServerError::Store(format!("collateral task: {e}")))?;
         // At most one verification per core at a time: a burst queues here
         // instead of filling the blocking pool.
-        let slot = self
-            .verify_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| ServerError::Store(format!("verification slots closed: {e}")))?;
+        self.verify_waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let slot = self.verify_slots.clone().acquire_owned().await;
+        self.verify_waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        let slot =
+            slot.map_err(|e| ServerError::Store(format!("verification slots closed: {e}")))?;
         let registry = self.registry.clone();
         let evidence = req.evidence.clone();
         let agent_id = req.agent_id.clone();
