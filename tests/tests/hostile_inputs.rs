@@ -110,6 +110,8 @@ async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() 
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
+    // The rest of the body is not read: the connection is closed, and said so.
+    assert_eq!(r.headers()["connection"], "close");
     let e: serde_json::Value = r.json().await.unwrap();
     assert_eq!(e["error"], "payload_too_large");
 
@@ -542,4 +544,91 @@ fn json_logs_are_one_object_per_line() {
     let _ = child.kill();
     let _ = child.wait();
     assert!(seen >= 2, "{seen} log lines");
+}
+
+/// File descriptors exhausted (RLIMIT_NOFILE 64, 150 idle connections): the
+/// accept loop backs off and logs at most once a second instead of
+/// spinning, and the service serves again once the connections are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhausted_file_descriptors_do_not_spin_the_accept_loop() {
+    let verifier = sealbuild_tests::repo().join("target/debug/sealbuild-verifier");
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::write(
+        dir.path().join("verifier.toml"),
+        format!(
+            "state_dir = \"{}\"\nhttp_header_timeout_secs = 30\nhttp_max_connections_per_source = 1000\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let addr_file = dir.path().join("addr");
+    let mut child = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 64 && exec '{}' --config '{}' serve --listen 127.0.0.1:0 --address-file '{}'",
+            verifier.display(),
+            dir.path().join("verifier.toml").display(),
+            addr_file.display()
+        ))
+        .env("SEALBUILD_LOG", "warn")
+        .env_remove("SEALBUILD_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(
+            std::fs::File::create(dir.path().join("stderr")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if addr_file.exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    // Idle TCP connections hold descriptors (the handshake never starts).
+    let mut held = Vec::new();
+    for _ in 0..150 {
+        if let Ok(s) = tokio::net::TcpStream::connect(addr.trim()).await {
+            held.push(s);
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let log = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
+    let failures = log.matches("accept failed").count();
+    assert!(
+        (1..=6).contains(&failures),
+        "{failures} 'accept failed' lines in 3 s:\n{}",
+        log.chars().take(2000).collect::<String>()
+    );
+    // Descriptors come back: the service answers again.
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca =
+        reqwest::Certificate::from_pem(&std::fs::read(state.join("tls/ca.pem")).unwrap()).unwrap();
+    let c = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let mut ok = false;
+    for _ in 0..20 {
+        if let Ok(r) = c
+            .get(format!("https://{}/healthz", addr.trim()))
+            .send()
+            .await
+        {
+            ok = r.status() == 200;
+            if ok {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        ok,
+        "the verifier did not serve again after the descriptors came back"
+    );
 }

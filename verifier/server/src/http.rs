@@ -72,14 +72,27 @@ impl IntoResponse for ServerError {
         if status.is_server_error() {
             tracing::error!(error = %message, "request failed");
         }
-        (
+        let mut r = (
             status,
             Json(ErrorBody {
                 error: self.class().to_string(),
                 message,
             }),
         )
-            .into_response()
+            .into_response();
+        // After a body that was too large or too slow the connection is
+        // closed (its unread rest cannot be skipped): say so, so that
+        // clients do not reuse it.
+        if matches!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::REQUEST_TIMEOUT
+        ) {
+            r.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+        }
+        r
     }
 }
 
