@@ -132,10 +132,17 @@ fn round_trip(
     );
     let theirs = tpm.read("theirs.bin");
     let ours = made.to_tpm2_tools_file();
-    assert_eq!(
-        theirs.len(),
+    // Same size, except where tpm2_makecredential's random ephemeral ECC
+    // point has a coordinate with leading zero bytes: OpenSSL writes those
+    // shorter, sealbuild at the curve size (both are valid TPM2B_ECC_POINTs).
+    // Each coordinate loses a byte with probability 1/256.
+    let shorter_by = ours.len().saturating_sub(theirs.len());
+    let ecc = matches!(ek.key, EkKey::Ecc { .. });
+    assert!(
+        theirs.len() <= ours.len() && (shorter_by == 0 || (ecc && shorter_by <= 4)),
+        "credential file size differs from tpm2_makecredential's: ours {}, theirs {}",
         ours.len(),
-        "credential file size differs from tpm2_makecredential's"
+        theirs.len()
     );
     assert_eq!(theirs[..8], ours[..8], "magic/version");
     assert_eq!(
