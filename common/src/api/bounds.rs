@@ -21,8 +21,8 @@
 //! The HTTP body as a whole is limited by the verifier (4 MiB).
 
 use super::{
-    ActivateRequest, AttestRequest, AzureEvidence, Evidence, NonceRequest, RegisterRequest,
-    SnpCertificate, SnpEvidence, TpmEvidence,
+    ActivateRequest, AttestRequest, AzureEvidence, NonceRequest, RegisterRequest, SnpCertificate,
+    SnpEvidence, TpmEvidence,
 };
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -264,31 +264,42 @@ impl Bounded for AttestRequest {
                 )?;
             }
         }
-        match &self.evidence {
-            Evidence::Tpm(t) => tpm("evidence.tpm", t),
-            Evidence::Snp(SnpEvidence {
-                report,
-                certificates,
-            }) => {
-                bytes("evidence.snp.report", report, MAX_REPORT)?;
-                certs("evidence.snp.certificates", certificates)
-            }
-            Evidence::Azure(AzureEvidence {
-                hcl_report,
-                certificates,
-                tpm: t,
-            }) => {
-                bytes("evidence.azure.hcl_report", hcl_report, MAX_REPORT)?;
-                certs("evidence.azure.certificates", certificates)?;
-                tpm("evidence.azure.tpm", t)
-            }
-        }
+        let path = format!("evidence.{}", self.evidence.platform());
+        self.evidence.bounds().check_bounds_at(&path)
+    }
+}
+
+/// Evidence of one platform, bounded under a JSON path (`evidence.tpm`).
+pub trait BoundedEvidence {
+    /// Checks every field against its bound; `path` prefixes field names.
+    fn check_bounds_at(&self, path: &str) -> Result<(), BoundError>;
+}
+
+impl BoundedEvidence for TpmEvidence {
+    fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
+        tpm(path, self)
+    }
+}
+
+impl BoundedEvidence for SnpEvidence {
+    fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
+        bytes(&format!("{path}.report"), &self.report, MAX_REPORT)?;
+        certs(&format!("{path}.certificates"), &self.certificates)
+    }
+}
+
+impl BoundedEvidence for AzureEvidence {
+    fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
+        bytes(&format!("{path}.hcl_report"), &self.hcl_report, MAX_REPORT)?;
+        certs(&format!("{path}.certificates"), &self.certificates)?;
+        tpm(&format!("{path}.tpm"), &self.tpm)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::Evidence;
 
     fn attest() -> AttestRequest {
         AttestRequest {

@@ -254,6 +254,15 @@ impl Evidence {
             Self::Azure(_) => crate::Platform::Azure,
         }
     }
+
+    /// The evidence's own field bounds ([`bounds`]).
+    pub fn bounds(&self) -> &dyn bounds::BoundedEvidence {
+        match self {
+            Self::Tpm(e) => e,
+            Self::Snp(e) => e,
+            Self::Azure(e) => e,
+        }
+    }
 }
 
 /// Evidence of an Azure confidential VM on SEV-SNP: the HCL report the
