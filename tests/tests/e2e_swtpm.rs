@@ -322,12 +322,19 @@ async fn ek_from_unknown_ca_is_refused_and_audited() {
         msg.contains("400") && msg.contains("EK certificate"),
         "{msg}"
     );
+    // A refused registration proves nothing about its sender: it is counted
+    // into the interval's aggregate entry, written at the interval's end.
+    let before = audit_verdicts(v.store.as_ref()).len();
+    assert_eq!(v.service.flush_refusals().await.unwrap(), 1);
     let entries = audit_verdicts(v.store.as_ref());
-    assert!(
-        entries
-            .iter()
-            .any(|(k, b)| k == "notice" && b["message"] == "registration refused"),
-        "{entries:#?}"
+    assert_eq!(entries.len(), before + 1);
+    let (kind, body) = entries.last().unwrap();
+    assert_eq!(kind, "notice");
+    assert_eq!(body["message"], "refusals aggregated", "{body:#}");
+    assert_eq!(body["details"]["by_check"]["registration"], 1, "{body:#}");
+    assert_eq!(
+        body["details"]["top_sources"][0]["source"], "127.0.0.1",
+        "{body:#}"
     );
     v.stop().await;
 }

@@ -230,17 +230,29 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
             std::fs::write(f, running.addr.to_string())
                 .with_context(|| format!("writing {}", f.display()))?;
         }
-        // Expired nonces, challenges and abandoned pending registrations are
-        // removed a day after they expire (a purged nonce reads as unknown, so
-        // keep the margin well above nonce_ttl_secs).
+        // Used nonces go once expired (an expired nonce is refused by its
+        // own bytes), every minute; expired challenges and abandoned pending
+        // registrations a day after they expire.
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut round = 0u64;
             loop {
                 tick.tick().await;
+                let now = sealbuild_verifier::clock::Clock::now(&SystemClock);
                 let s = purge_store.clone();
-                let before =
-                    sealbuild_verifier::clock::Clock::now(&SystemClock).saturating_sub(86_400);
-                match tokio::task::spawn_blocking(move || s.purge_expired(before)).await {
+                let full = round % 10 == 0;
+                round += 1;
+                let r = tokio::task::spawn_blocking(move || {
+                    let nonces = s.purge_used_nonces(now)?;
+                    let rest = if full {
+                        Some(s.purge_expired(now.saturating_sub(86_400))?)
+                    } else {
+                        None
+                    };
+                    Ok::<_, sealbuild_verifier::store::StoreError>((nonces, rest))
+                })
+                .await;
+                match r {
                     Ok(Ok(r)) => tracing::debug!(?r, "purged expired state"),
                     Ok(Err(e)) => tracing::warn!(error = %e, "purging expired state failed"),
                     Err(e) => tracing::warn!(error = %e, "purge task failed"),

@@ -34,6 +34,9 @@
 //! # rate_limit_burst (429 with Retry-After beyond).
 //! rate_limit_per_source = 20
 //! rate_limit_burst = 60
+//! # Refusals that concern no registered agent, key or verified TEE are
+//! # counted and written as one aggregate audit entry per interval.
+//! audit_refusal_interval_secs = 60
 //! # INSECURE, test builds only (feature insecure-snp-sim): trust a test SEV-SNP chain
 //! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
 //! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
@@ -100,6 +103,8 @@ pub struct Config {
     pub rate_limit_per_source: f64,
     /// Burst per source on those routes.
     pub rate_limit_burst: f64,
+    /// Seconds between aggregate entries of refusals (`crate::refusals`).
+    pub audit_refusal_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -130,6 +135,7 @@ impl Default for Config {
             http_max_connections_per_source: 64,
             rate_limit_per_source: 20.0,
             rate_limit_burst: 60.0,
+            audit_refusal_interval_secs: 60,
         }
     }
 }
@@ -175,6 +181,12 @@ impl Config {
             return Err(ServerError::Config(format!(
                 "nonce_ttl_secs must be 1..=3600, got {}",
                 self.nonce_ttl_secs
+            )));
+        }
+        if self.audit_refusal_interval_secs == 0 || self.audit_refusal_interval_secs > 3600 {
+            return Err(ServerError::Config(format!(
+                "audit_refusal_interval_secs must be 1..=3600, got {}",
+                self.audit_refusal_interval_secs
             )));
         }
         if self.runtime_pcr >= 24 || self.replay_pcrs.contains(&self.runtime_pcr) {

@@ -139,11 +139,17 @@ fn admin(v: &Verifier, headers: &HeaderMap) -> Result<(), ServerError> {
     v.check_admin_token(token)
 }
 
+/// The caller's address, when the connection recorded it.
+fn source_of(peer: Option<axum::Extension<PeerAddr>>) -> Option<IpAddr> {
+    peer.map(|p| p.0 .0.ip())
+}
+
 async fn register(
     State(v): State<Shared>,
+    peer: Option<axum::Extension<PeerAddr>>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<Response, ServerError> {
-    Ok(Json(v.register(req).await?).into_response())
+    Ok(Json(v.register(req, source_of(peer)).await?).into_response())
 }
 
 async fn activate(
@@ -162,9 +168,10 @@ async fn nonce(
 
 async fn attest(
     State(v): State<Shared>,
+    peer: Option<axum::Extension<PeerAddr>>,
     ApiJson(req): ApiJson<AttestRequest>,
 ) -> Result<Response, ServerError> {
-    Ok(Json(v.attest(req).await?).into_response())
+    Ok(Json(v.attest(req, source_of(peer)).await?).into_response())
 }
 
 /// Liveness: the process serves HTTP.
@@ -485,6 +492,18 @@ async fn connection(
     }
 }
 
+/// Writes the aggregate entry of refusals once per interval.
+async fn flush_refusals(v: Shared) {
+    let mut tick = tokio::time::interval(v.refusal_interval());
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = v.flush_refusals().await {
+            tracing::warn!(error = %e, "writing the aggregate of refusals failed");
+        }
+    }
+}
+
 /// Binds `addr` and serves the API over TLS until stopped. Accept errors
 /// (for example EMFILE when file descriptors run out) back off up to one
 /// second instead of spinning, and are logged at most once a second.
@@ -505,7 +524,8 @@ pub async fn serve_with(
         limits.rate_per_source,
         limits.burst_per_source,
     ));
-    let app = router(v, limiter);
+    let flusher = tokio::spawn(flush_refusals(v.clone()));
+    let app = router(v.clone(), limiter);
     let counts = Arc::new(Mutex::new(Connections::default()));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
@@ -555,6 +575,12 @@ pub async fn serve_with(
             .is_err()
         {
             tracing::warn!("requests still in flight after the drain period; closing them");
+        }
+        // The refusals counted since the last aggregate entry are written
+        // before the process goes.
+        flusher.abort();
+        if let Err(e) = v.flush_refusals().await {
+            tracing::warn!(error = %e, "writing the last aggregate of refusals failed");
         }
     });
     Ok(Running { addr, stop, task })

@@ -4,20 +4,21 @@
 //! Time comes from the [`Clock`] and is passed down as a value. Blocking
 //! storage calls run on tokio's blocking pool.
 
-use crate::audit::{NoticeBody, NoticeRecord};
 use crate::clock::Clock;
 use crate::collateral::store::CollateralStore;
 use crate::config::Config;
 use crate::error::{Result, ServerError};
 use crate::keys::KeyManager;
+use crate::nonce::NonceMinter;
 use crate::resultkey::ResultKey;
-use crate::store::{NewAgent, NewChallenge, NewNonce, PolicyRecord, Store, StoreError, Take};
+use crate::store::{
+    AgentStatus, Enrolment, NewAgent, NewChallenge, PolicyRecord, Store, StoreError, Take,
+};
 use rand::RngCore;
 use sealbuild_common::api::{
     ActivateRequest, ActivateResponse, NonceRequest, NonceResponse, RegisterRequest,
     RegisterResponse,
 };
-use sealbuild_common::binding::NONCE_LEN;
 use sealbuild_verifier_core::credential::make_credential;
 use sealbuild_verifier_core::platform::{Anchors, Registry, TpmOptions};
 use sealbuild_verifier_core::policy::Policy;
@@ -86,6 +87,10 @@ pub struct Verifier {
     /// Bounds the CPU-bound evidence verifications running at once to the
     /// cores (they run on the blocking pool, off the async workers).
     verify_slots: Arc<tokio::sync::Semaphore>,
+    /// Mints nonces under a key derived from the master key.
+    nonces: NonceMinter,
+    /// Refusals of unknown identities, counted until the next aggregate entry.
+    refusals: crate::refusals::RefusalLog,
     /// The current policy, parsed once per stored version.
     policy_cache: std::sync::Mutex<Option<(u32, Arc<Policy>)>>,
     config: Config,
@@ -145,6 +150,8 @@ impl Verifier {
             verify_slots: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             )),
+            nonces: NonceMinter::from_keys(&keys),
+            refusals: crate::refusals::RefusalLog::new(),
             store,
             clock,
             keys: Arc::new(keys),
@@ -171,13 +178,42 @@ impl Verifier {
         }
     }
 
+    /// Writes the aggregate entry of the refusals counted since the last one
+    /// (nothing when there were none); returns how many it covered.
+    pub async fn flush_refusals(&self) -> Result<u64> {
+        let now = self.clock.now();
+        let Some(notice) = self.refusals.take_notice(now) else {
+            return Ok(0);
+        };
+        let total = notice
+            .body
+            .details
+            .get("total")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        tracing::info!(total, "refusals aggregated");
+        let store = self.store.clone();
+        blocking(move || store.append_notice(notice)).await?;
+        Ok(total)
+    }
+
+    /// How often the aggregate of refusals is written.
+    pub fn refusal_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.config.audit_refusal_interval_secs.max(1))
+    }
+
     /// PEM of the EAR verification key.
     pub fn result_key_pem(&self) -> Result<String> {
         self.result_key.public_pem()
     }
 
-    /// Registration: EK chain, AK attributes, MakeCredential.
-    pub async fn register(&self, req: RegisterRequest) -> Result<RegisterResponse> {
+    /// Registration: EK chain, AK attributes, MakeCredential. `source` is
+    /// the caller's address (named in the aggregate of refusals).
+    pub async fn register(
+        &self,
+        req: RegisterRequest,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<RegisterResponse> {
         let now = self.clock.now();
         let checked = check_registration(&RegistrationInput {
             ek_public: &req.ek_public,
@@ -192,20 +228,11 @@ impl Verifier {
         let checked = match checked {
             Ok(c) => c,
             Err(reason) => {
-                // A refused registration is a security event: audit it.
-                let store = self.store.clone();
-                let notice = NoticeRecord {
-                    time: now,
-                    body: NoticeBody {
-                        message: "registration refused".into(),
-                        details: serde_json::json!({
-                            "reason": reason,
-                            "ek_public_sha256": hex::encode(Sha256::digest(&req.ek_public)),
-                            "ak_public_sha256": hex::encode(Sha256::digest(&req.ak_public)),
-                        }),
-                    },
-                };
-                blocking(move || store.append_notice(notice)).await?;
+                // A refused registration proves nothing about who sent it:
+                // counted into the interval's aggregate entry
+                // (`crate::refusals`), not audited one by one.
+                tracing::debug!(%reason, "registration refused");
+                self.refusals.record(source, "registration", None, now);
                 return Err(ServerError::BadRequest(format!(
                     "registration refused: {reason}"
                 )));
@@ -300,17 +327,30 @@ impl Verifier {
     /// A single-use nonce for an active agent.
     pub async fn nonce(&self, req: NonceRequest) -> Result<NonceResponse> {
         let now = self.clock.now();
-        let mut nonce = [0u8; NONCE_LEN];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        // Hardware-vouched attesters register nothing; every other id must
+        // be a registered, active agent. Minting itself stores nothing
+        // (`crate::nonce`).
+        if self.registry.enrolment_of(&req.agent_id) == Enrolment::Registration {
+            let store = self.store.clone();
+            let aid = req.agent_id.clone();
+            match blocking(move || store.agent(&aid)).await? {
+                None => {
+                    return Err(ServerError::NotFound(format!(
+                        "agent '{}' not found",
+                        req.agent_id
+                    )))
+                }
+                Some(a) if a.status != AgentStatus::Active => {
+                    return Err(ServerError::Conflict(format!(
+                        "agent '{}' is {}, not active: it gets nonces after activation",
+                        a.agent_id, a.status
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
         let expires_at = now.saturating_add(self.config.nonce_ttl_secs);
-        let store = self.store.clone();
-        let rec = NewNonce {
-            nonce: nonce.to_vec(),
-            agent_id: req.agent_id.clone(),
-            expires_at,
-            enrolment: self.registry.enrolment_of(&req.agent_id),
-        };
-        blocking(move || store.insert_nonce(&rec, now)).await?;
+        let nonce = self.nonces.mint(&req.agent_id, expires_at);
         Ok(NonceResponse {
             nonce: hex::encode(nonce),
             expires_at,

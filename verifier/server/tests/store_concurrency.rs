@@ -1,6 +1,8 @@
 //! Concurrency on one database file through separate connections (separate
 //! `SqliteStore`s, as separate verifier processes would have): a nonce is
-//! consumed exactly once, and concurrent audit appends form one chain.
+//! consumed exactly once, and concurrent audit appends form one chain. And
+//! within one store: a burst of writers queues on the single writer, shares
+//! commits (group commit) and never fails with "database busy".
 
 // Test code: panicking on an unexpected result is the point.
 #![allow(
@@ -13,32 +15,26 @@
 mod store_support;
 
 use sealbuild_verifier::audit::verify_store;
-use sealbuild_verifier::store::{NewNonce, SqliteStore, Store, Take};
+use sealbuild_verifier::store::{NonceUse, SqliteStore, Store, Take};
 use std::sync::{Arc, Barrier};
 use store_support::*;
 
 const THREADS: usize = 8;
 
+fn used(b: u8) -> NonceUse {
+    NonceUse {
+        nonce: vec![b; 32],
+        agent_id: "a1".into(),
+        issued_at: NOW,
+        expires_at: NOW + 60,
+    }
+}
+
 #[test]
 fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
     let (_dir, path) = temp_db();
-    let setup = open(&path);
-    active_agent(&setup, "a1", NOW);
+    drop(open(&path));
     const NONCES: u8 = 40;
-    for b in 0..NONCES {
-        setup
-            .insert_nonce(
-                &NewNonce {
-                    nonce: vec![b; 32],
-                    agent_id: "a1".into(),
-                    enrolment: enrolment_of("a1"),
-                    expires_at: NOW + 60,
-                },
-                NOW,
-            )
-            .unwrap();
-    }
-    drop(setup);
 
     // Each thread opens its own store (its own connection) before the race.
     let stores: Vec<SqliteStore> = (0..THREADS).map(|_| open(&path)).collect();
@@ -57,7 +53,7 @@ fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
                     .chain((0..NONCES - 1).map(|i| 1 + (i + t as u8 * 5) % (NONCES - 1)));
                 for b in order {
                     let r = store
-                        .take_nonce(&[b; 32], NOW + 1)
+                        .take_nonce(&used(b), NOW + 1)
                         .expect("take must not fail");
                     outcomes.push((b, r.name()));
                 }
@@ -83,7 +79,7 @@ fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
     }
     let check = open(&path);
     assert!(matches!(
-        check.take_nonce(&[0; 32], NOW + 2).unwrap(),
+        check.take_nonce(&used(0), NOW + 2).unwrap(),
         Take::AlreadyUsed(_)
     ));
 }
@@ -116,4 +112,97 @@ fn concurrent_appends_from_separate_connections_form_one_chain() {
     assert_eq!(report.entries, THREADS as u64 * PER_THREAD);
     assert_eq!(report.head, store.audit_head().unwrap());
     assert_eq!(report.head.seq, THREADS as u64 * PER_THREAD);
+}
+
+#[test]
+fn a_burst_on_one_store_queues_shares_commits_and_keeps_every_write() {
+    let (_dir, path) = temp_db();
+    let store = Arc::new(open(&path));
+    const WRITERS: usize = 128;
+    const EACH: usize = 8;
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut errors = Vec::new();
+                for i in 0..EACH {
+                    // Alternate durable (audit) and lazy (nonce use) writes.
+                    let r = if i % 2 == 0 {
+                        store
+                            .append_notice(notice(NOW, (t * 1000 + i) as u64))
+                            .map(|_| ())
+                    } else {
+                        let mut n = used(0);
+                        n.nonce = format!("{t:04}-{i:04}").into_bytes();
+                        store
+                            .take_nonce(&n, NOW)
+                            .map(|r| assert_eq!(r.name(), "taken"))
+                    };
+                    if let Err(e) = r {
+                        errors.push(e.to_string());
+                    }
+                }
+                errors
+            })
+        })
+        .collect();
+    let errors: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{} writes failed: {:?}",
+        errors.len(),
+        errors.first()
+    );
+    let stats = store.writer_stats();
+    let total = (WRITERS * EACH) as u64;
+    assert_eq!(stats.writes, total);
+    // Group commit: fewer commits than writes (a burst shares transactions).
+    assert!(
+        stats.commits < total,
+        "every write committed alone: {stats:?}"
+    );
+    eprintln!(
+        "{total} writes in {} commits ({} durable)",
+        stats.commits, stats.durable_commits
+    );
+    let c = raw(&path);
+    assert_eq!(count(&c, "nonces"), (WRITERS * EACH / 2) as i64);
+    assert_eq!(count(&c, "audit"), (WRITERS * EACH / 2) as i64);
+    verify_store(store.as_ref(), None).unwrap();
+}
+
+#[test]
+fn a_failing_write_in_a_batch_rolls_back_only_itself() {
+    let (_dir, path) = temp_db();
+    let store = Arc::new(open(&path));
+    const WRITERS: usize = 64;
+    let barrier = Arc::new(Barrier::new(WRITERS));
+    let handles: Vec<_> = (0..WRITERS)
+        .map(|t| {
+            let store = Arc::clone(&store);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                // Every third writer asks for a policy version that does not
+                // exist (an error inside its savepoint); the others append.
+                if t % 3 == 0 {
+                    store.set_current_policy("default", 99, NOW).is_err()
+                } else {
+                    store.append_notice(notice(NOW, t as u64)).is_ok()
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap());
+    }
+    let expected = (0..WRITERS).filter(|t| t % 3 != 0).count() as i64;
+    assert_eq!(count(&raw(&path), "audit"), expected);
+    verify_store(store.as_ref(), None).unwrap();
 }

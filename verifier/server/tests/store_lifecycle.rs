@@ -13,7 +13,7 @@ mod store_support;
 
 use sealbuild_verifier::audit::{verify_store, AuditKind};
 use sealbuild_verifier::store::{
-    AgentStatus, NewNonce, NewPolicy, SqliteStore, Store, StoreError, Take, SCHEMA_VERSION,
+    AgentStatus, NewPolicy, NonceUse, SqliteStore, Store, StoreError, Take, SCHEMA_VERSION,
 };
 use sha2::{Digest, Sha256};
 use store_support::*;
@@ -142,17 +142,6 @@ fn agent_registration_challenge_and_activation() {
     assert_eq!(store.agent("a1").unwrap().unwrap(), reg.agent);
     assert_eq!(store.agent("nobody").unwrap(), None);
 
-    // Pending agents get no nonces.
-    let nonce = NewNonce {
-        nonce: vec![1; 32],
-        agent_id: "a1".into(),
-        enrolment: enrolment_of("a1"),
-        expires_at: NOW + 60,
-    };
-    let err = store.insert_nonce(&nonce, NOW).unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err}");
-    assert!(err.to_string().contains("pending"), "{err}");
-
     // Activation needs the challenge to have been taken first.
     let err = store.activate_agent("a1", "c1", NOW + 1).unwrap_err();
     assert!(err.to_string().contains("has not been taken"), "{err}");
@@ -248,90 +237,72 @@ fn agent_registration_challenge_and_activation() {
     verify_store(&store, None).unwrap();
 }
 
+fn used(b: u8, agent: &str, expires_at: u64) -> NonceUse {
+    NonceUse {
+        nonce: vec![b; 32],
+        agent_id: agent.into(),
+        issued_at: expires_at.saturating_sub(60),
+        expires_at,
+    }
+}
+
 #[test]
-fn nonces_are_single_use_and_expire() {
+fn nonce_uses_are_recorded_once() {
     let (_dir, path) = temp_db();
     let store = open(&path);
-    active_agent(&store, "a1", NOW);
 
-    let n = |b: u8, ttl: u64| NewNonce {
-        nonce: vec![b; 32],
-        agent_id: "a1".into(),
-        enrolment: enrolment_of("a1"),
-        expires_at: NOW + ttl,
-    };
-    store.insert_nonce(&n(1, 60), NOW).unwrap();
-    store.insert_nonce(&n(2, 60), NOW).unwrap();
-    store.insert_nonce(&n(3, 60), NOW).unwrap();
-    let err = store.insert_nonce(&n(1, 60), NOW).unwrap_err();
-    assert!(
-        matches!(err, StoreError::AlreadyExists { what: "nonce", .. }),
-        "{err}"
-    );
-    let err = store
-        .insert_nonce(
-            &NewNonce {
-                nonce: vec![9; 32],
-                agent_id: "ghost".into(),
-                enrolment: enrolment_of("ghost"),
-                expires_at: NOW + 60,
-            },
-            NOW,
-        )
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::NotFound { what: "agent", .. }),
-        "{err}"
-    );
-    let err = store
-        .insert_nonce(
-            &NewNonce {
-                nonce: vec![],
-                agent_id: "a1".into(),
-                enrolment: enrolment_of("a1"),
-                expires_at: NOW + 60,
-            },
-            NOW,
-        )
-        .unwrap_err();
-    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
-
-    // First take wins, the second says AlreadyUsed with the first time.
-    let Take::Taken(rec) = store.take_nonce(&[1; 32], NOW + 10).unwrap() else {
-        panic!("first take must succeed")
+    // First use wins, the second says AlreadyUsed with the first time.
+    let Take::Taken(rec) = store
+        .take_nonce(&used(1, "a1", NOW + 60), NOW + 10)
+        .unwrap()
+    else {
+        panic!("first use must succeed")
     };
     assert_eq!(rec.agent_id, "a1");
     assert_eq!(rec.created_at, NOW);
+    assert_eq!(rec.expires_at, NOW + 60);
     assert_eq!(rec.used_at, Some(NOW + 10));
-    let Take::AlreadyUsed(rec) = store.take_nonce(&[1; 32], NOW + 11).unwrap() else {
-        panic!("second take must say AlreadyUsed")
+    let Take::AlreadyUsed(rec) = store
+        .take_nonce(&used(1, "a1", NOW + 60), NOW + 11)
+        .unwrap()
+    else {
+        panic!("second use must say AlreadyUsed")
     };
     assert_eq!(rec.used_at, Some(NOW + 10));
-
-    // Unknown.
-    assert_eq!(store.take_nonce(&[7; 32], NOW).unwrap(), Take::NotFound);
-
-    // Valid through expires_at, expired one second later; an expired take burns it.
+    // The same bytes presented under another agent are still the used row.
+    let Take::AlreadyUsed(rec) = store
+        .take_nonce(&used(1, "a2", NOW + 60), NOW + 12)
+        .unwrap()
+    else {
+        panic!("the nonce bytes are the key")
+    };
+    assert_eq!(rec.agent_id, "a1");
     assert!(matches!(
-        store.take_nonce(&[2; 32], NOW + 60).unwrap(),
+        store.take_nonce(&used(2, "snp:vm", NOW + 60), NOW).unwrap(),
         Take::Taken(_)
     ));
-    let Take::Expired(rec) = store.take_nonce(&[3; 32], NOW + 61).unwrap() else {
-        panic!("late take must say Expired")
-    };
-    assert_eq!(rec.expires_at, NOW + 60);
-    assert!(matches!(
-        store.take_nonce(&[3; 32], NOW + 62).unwrap(),
-        Take::AlreadyUsed(_)
-    ));
     assert_eq!(Take::<()>::NotFound.name(), "not_found");
+
+    // Refused inputs.
+    let mut empty = used(3, "a1", NOW + 60);
+    empty.nonce.clear();
+    let err = store.take_nonce(&empty, NOW).unwrap_err();
+    assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
 
     // The state is in the file: a second store on the same file sees it.
     let other = open(&path);
     assert!(matches!(
-        other.take_nonce(&[1; 32], NOW + 12).unwrap(),
+        other
+            .take_nonce(&used(1, "a1", NOW + 60), NOW + 12)
+            .unwrap(),
         Take::AlreadyUsed(_)
     ));
+    assert_eq!(count(&raw(&path), "nonces"), 2);
+
+    // Used nonces go as soon as they expired (not before).
+    assert_eq!(store.purge_used_nonces(NOW + 60).unwrap(), 0);
+    assert_eq!(store.purge_used_nonces(NOW + 61).unwrap(), 2);
+    assert_eq!(count(&raw(&path), "nonces"), 0);
 }
 
 #[test]
@@ -434,17 +405,12 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
         .register_agent(&new_agent("abandoned"), &challenge("cx", NOW), NOW)
         .unwrap();
     for (b, ttl) in [(1u8, 10u64), (2, 10_000)] {
-        store
-            .insert_nonce(
-                &NewNonce {
-                    nonce: vec![b; 32],
-                    agent_id: "active".into(),
-                    enrolment: enrolment_of("active"),
-                    expires_at: NOW + ttl,
-                },
-                NOW,
-            )
-            .unwrap();
+        assert!(matches!(
+            store
+                .take_nonce(&used(b, "active", NOW + ttl), NOW)
+                .unwrap(),
+            Take::Taken(_)
+        ));
     }
     let report = store.purge_expired(NOW + 1000).unwrap();
     assert_eq!(report.nonces, 1);
@@ -452,10 +418,14 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
     assert_eq!(report.pending_agents, 1);
     assert_eq!(store.agent("abandoned").unwrap(), None);
     assert!(store.agent("active").unwrap().is_some());
-    assert_eq!(store.take_nonce(&[1; 32], NOW).unwrap(), Take::NotFound);
+    // The expired use is gone (the service refuses that nonce by its own
+    // expiry); the unexpired one is kept and still refuses a replay.
+    assert_eq!(count(&raw(&path), "nonces"), 1);
     assert!(matches!(
-        store.take_nonce(&[2; 32], NOW).unwrap(),
-        Take::Taken(_)
+        store
+            .take_nonce(&used(2, "active", NOW + 10_000), NOW)
+            .unwrap(),
+        Take::AlreadyUsed(_)
     ));
     // The audit log is never purged.
     verify_store(&store, None).unwrap();
@@ -466,35 +436,10 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
 fn times_beyond_sqlite_integers_are_refused() {
     let (_dir, path) = temp_db();
     let store = open(&path);
-    let err = store.take_nonce(&[1; 32], u64::MAX).unwrap_err();
+    let err = store
+        .take_nonce(&used(1, "a1", NOW + 60), u64::MAX)
+        .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
-}
-
-#[test]
-fn snp_attesters_get_nonces_without_registration_and_others_do_not() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
-    let now = 1_000;
-    let nonce = |id: &str, n: u8| NewNonce {
-        nonce: vec![n; 32],
-        agent_id: id.to_string(),
-        enrolment: enrolment_of(id),
-        expires_at: now + 60,
-    };
-    store
-        .insert_nonce(&nonce("snp:build-vm-1", 1), now)
-        .unwrap();
-    match store.take_nonce(&[1; 32], now).unwrap() {
-        Take::Taken(r) => assert_eq!(r.agent_id, "snp:build-vm-1"),
-        other => panic!("{other:?}"),
-    }
-    // Not an SNP id, not registered: refused as before.
-    let e = store.insert_nonce(&nonce("abcdef", 2), now).unwrap_err();
-    assert!(matches!(e, StoreError::NotFound { .. }), "{e}");
-    // "snp:" alone, or with spaces, is not an SNP attester id.
-    for bad in ["snp:", "snp:a b"] {
-        assert!(store.insert_nonce(&nonce(bad, 3), now).is_err(), "{bad}");
-    }
 }
 
 #[test]
@@ -519,19 +464,15 @@ fn a_version_1_database_is_migrated_keeping_its_nonces() {
     }
     let store = open(&path);
     assert_eq!(store.schema_version().unwrap(), 2);
-    match store.take_nonce(&[7, 7], 50).unwrap() {
-        Take::Taken(r) => assert_eq!(r.agent_id, "a1"),
+    // The old row is kept: presenting those bytes again is a replay.
+    let mut old = used(7, "a1", 100);
+    old.nonce = vec![7, 7];
+    match store.take_nonce(&old, 50).unwrap() {
+        Take::AlreadyUsed(r) => assert_eq!(r.agent_id, "a1"),
         other => panic!("{other:?}"),
     }
-    store
-        .insert_nonce(
-            &NewNonce {
-                nonce: vec![9; 32],
-                agent_id: "snp:x".into(),
-                enrolment: enrolment_of("snp:x"),
-                expires_at: 200,
-            },
-            50,
-        )
-        .unwrap();
+    assert!(matches!(
+        store.take_nonce(&used(9, "snp:x", 200), 50).unwrap(),
+        Take::Taken(_)
+    ));
 }

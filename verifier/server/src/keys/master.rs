@@ -26,6 +26,23 @@ impl fmt::Debug for MasterKey {
 }
 
 impl MasterKey {
+    /// A 32-byte key for one purpose, derived from the master key:
+    /// HMAC-SHA-256(master, "sealbuild derived key v1\0" || label). Keys for
+    /// different labels are independent; replicas sharing the master key
+    /// derive the same keys.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        let mac = sealbuild_common::crypto::hmac(
+            sealbuild_common::HashAlg::Sha256,
+            self.key.as_slice(),
+            &[b"sealbuild derived key v1\0", label.as_bytes()],
+        );
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (o, m) in out.iter_mut().zip(mac.iter()) {
+            *o = *m;
+        }
+        out
+    }
+
     /// Wraps 32 bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self {

@@ -366,6 +366,11 @@ impl KeyManager {
         Self { master }
     }
 
+    /// A key for one purpose derived from the master key ([`MasterKey::derive`]).
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; 32]> {
+        self.master.derive(label)
+    }
+
     /// Generates a key with the operating system's random generator.
     /// `name`: the key id; `None` derives it from the public key.
     pub fn generate(

@@ -6,7 +6,8 @@
 use super::{blocking, Verifier};
 use crate::audit::{AppraisalBody, AppraisalRecord, ReleaseRecord};
 use crate::error::{Result, ServerError};
-use crate::store::{AgentStatus, PolicyRecord, Take};
+use crate::nonce::NonceCheck;
+use crate::store::{AgentStatus, NonceUse, PolicyRecord, Take};
 use sealbuild_common::api::{AttestRequest, AttestResponse, Reason, SealedKey, Verdict};
 use sealbuild_common::binding::{Binding, NONCE_LEN};
 use sealbuild_common::seal;
@@ -33,8 +34,13 @@ struct EarParts<'a> {
 }
 
 impl Verifier {
-    /// Appraisal and key release.
-    pub async fn attest(&self, req: AttestRequest) -> Result<AttestResponse> {
+    /// Appraisal and key release. `source` is the caller's address (it names
+    /// the source of refusals that are aggregated, see `crate::refusals`).
+    pub async fn attest(
+        &self,
+        req: AttestRequest,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<AttestResponse> {
         let started = std::time::Instant::now();
         let now = self.clock.now();
         let evidence_json = serde_json::to_vec(&req.evidence)
@@ -48,7 +54,7 @@ impl Verifier {
         // 2. The attester: registered and active, or vouched for by hardware
         // (as its platform's verifier says).
         let platform = req.evidence.platform();
-        let registered = self.check_attester(&req, platform, &mut reasons).await?;
+        let (registered, known_agent) = self.check_attester(&req, platform, &mut reasons).await?;
 
         // The statement, when sent, must be the one whose digest is bound.
         let (statement, statement_claims) = statement_checks(&req, &mut reasons);
@@ -125,31 +131,32 @@ impl Verifier {
         // 5. Seal granted keys (before the audit commit, released only after).
         let (sealed, releases) = self.seal_granted(&req, &granted, &result_digest).await?;
 
-        // 6. One transaction: the appraisal and every release. Keys leave only after it.
-        let record = AppraisalRecord {
-            time: now,
-            enrolment: self.registry.enrolment_of(&req.agent_id),
-            body: AppraisalBody {
-                agent_id: req.agent_id.clone(),
-                evidence_digest: hex::encode(evidence_digest),
+        // 6. One transaction: the appraisal and every release. Keys leave
+        // only after it. A rejection that concerns no registered agent and
+        // no verified TEE is only counted (`crate::refusals`).
+        let concerns_agent = known_agent || claims.is_some();
+        let individual = verdict == Verdict::Accepted
+            || !releases.is_empty()
+            || (concerns_agent && self.refusals.admit_agent_rejection(&req.agent_id, now));
+        if individual {
+            self.record_decision(
+                &req,
+                now,
                 verdict,
-                reasons: crate::audit::bounded_reasons(&reasons),
-                policy_id: policy_rec
-                    .as_ref()
-                    .map(|p| p.policy_id.clone())
-                    .unwrap_or_else(|| "none".into()),
-                policy_version: policy_rec.as_ref().map(|p| p.version).unwrap_or(0),
-                policy_sha256: policy_rec
-                    .as_ref()
-                    .map(|p| p.sha256.clone())
-                    .unwrap_or_default(),
-                result_digest: hex::encode(result_digest),
-            },
-        };
-        let store = self.store.clone();
-        blocking(move || store.record_decision(record, releases)).await?;
+                &reasons,
+                policy_rec.as_ref(),
+                evidence_digest,
+                result_digest,
+                releases,
+            )
+            .await?;
+        } else {
+            let check = reasons.first().map_or("none", |r| r.check.as_str());
+            let agent = concerns_agent.then_some(req.agent_id.as_str());
+            self.refusals.record(source, check, agent, now);
+        }
         if verdict == Verdict::Rejected {
-            tracing::info!(agent = %req.agent_id, reasons = reasons.len(), "attestation rejected");
+            tracing::debug!(agent = %req.agent_id, reasons = reasons.len(), individual, "attestation rejected");
         }
         let released: Vec<String> = sealed.iter().map(|k| k.key_id.clone()).collect();
         self.metrics.appraisal(
@@ -164,6 +171,38 @@ impl Verifier {
             ear,
             keys: sealed,
         })
+    }
+
+    /// Writes the appraisal entry and every release in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_decision(
+        &self,
+        req: &AttestRequest,
+        now: u64,
+        verdict: Verdict,
+        reasons: &[Reason],
+        policy_rec: Option<&PolicyRecord>,
+        evidence_digest: [u8; 32],
+        result_digest: [u8; 32],
+        releases: Vec<ReleaseRecord>,
+    ) -> Result<()> {
+        let record = AppraisalRecord {
+            time: now,
+            enrolment: self.registry.enrolment_of(&req.agent_id),
+            body: AppraisalBody {
+                agent_id: req.agent_id.clone(),
+                evidence_digest: hex::encode(evidence_digest),
+                verdict,
+                reasons: crate::audit::bounded_reasons(reasons),
+                policy_id: policy_rec.map_or_else(|| "none".into(), |p| p.policy_id.clone()),
+                policy_version: policy_rec.map_or(0, |p| p.version),
+                policy_sha256: policy_rec.map(|p| p.sha256.clone()).unwrap_or_default(),
+                result_digest: hex::encode(result_digest),
+            },
+        };
+        let store = self.store.clone();
+        blocking(move || store.record_decision(record, releases)).await?;
+        Ok(())
     }
 
     /// The policy's decision on verified claims: matched reference sets and
@@ -371,43 +410,54 @@ impl Verifier {
                 Some(req.nonce.chars().take(80).collect()),
                 "nonce is not 32 bytes of hex".into(),
             )),
-            Some(n) => {
-                let store = self.store.clone();
-                match blocking(move || store.take_nonce(&n, now)).await? {
-                    Take::Taken(r) if r.agent_id == req.agent_id => {}
-                    Take::Taken(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some(format!("a nonce issued to {}", req.agent_id)),
-                        Some(format!("a nonce issued to {}", r.agent_id)),
-                        "nonce was issued to another agent".into(),
-                    )),
-                    Take::NotFound => reasons.push(Reason::new(
-                        "nonce",
-                        Some("a nonce issued by this verifier".into()),
-                        Some(req.nonce.clone()),
-                        "nonce was never issued by this verifier".into(),
-                    )),
-                    Take::Expired(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some(format!("use before {}", r.expires_at)),
-                        Some(format!("used at {now}")),
-                        format!(
-                            "nonce expired at {} ({} s before this attestation)",
-                            r.expires_at,
-                            now.saturating_sub(r.expires_at)
-                        ),
-                    )),
-                    Take::AlreadyUsed(r) => reasons.push(Reason::new(
-                        "nonce",
-                        Some("an unused nonce".into()),
-                        Some(format!("used at {}", r.used_at.unwrap_or(0))),
-                        format!(
-                            "nonce was already used at {} (replayed evidence)",
-                            r.used_at.unwrap_or(0)
-                        ),
-                    )),
+            Some(n) => match self.nonces.check(&n, &req.agent_id, now) {
+                NonceCheck::NotIssued => reasons.push(Reason::new(
+                    "nonce",
+                    Some(format!("a nonce this verifier issued to {}", req.agent_id)),
+                    Some(req.nonce.clone()),
+                    format!(
+                        "nonce was never issued by this verifier to agent {} (or it was altered)",
+                        req.agent_id
+                    ),
+                )),
+                NonceCheck::Expired { expires_at } => reasons.push(Reason::new(
+                    "nonce",
+                    Some(format!("use before {expires_at}")),
+                    Some(format!("used at {now}")),
+                    format!(
+                        "nonce expired at {expires_at} ({} s before this attestation)",
+                        now.saturating_sub(expires_at)
+                    ),
+                )),
+                NonceCheck::Valid { expires_at } => {
+                    let store = self.store.clone();
+                    let used = NonceUse {
+                        nonce: n.to_vec(),
+                        agent_id: req.agent_id.clone(),
+                        issued_at: expires_at.saturating_sub(self.config.nonce_ttl_secs),
+                        expires_at,
+                    };
+                    match blocking(move || store.take_nonce(&used, now)).await? {
+                        Take::Taken(_) => {}
+                        Take::AlreadyUsed(r) => reasons.push(Reason::new(
+                            "nonce",
+                            Some("an unused nonce".into()),
+                            Some(format!("used at {}", r.used_at.unwrap_or(0))),
+                            format!(
+                                "nonce was already used at {} (replayed evidence)",
+                                r.used_at.unwrap_or(0)
+                            ),
+                        )),
+                        // The store reports only first and later uses.
+                        Take::NotFound | Take::Expired(_) => reasons.push(Reason::new(
+                            "nonce",
+                            Some("an unused nonce".into()),
+                            Some("no record of its use".into()),
+                            "the store could not record this nonce's use".into(),
+                        )),
+                    }
                 }
-            }
+            },
         }
 
         Ok(nonce)
@@ -421,12 +471,12 @@ impl Verifier {
         req: &AttestRequest,
         platform: Platform,
         reasons: &mut Vec<Reason>,
-    ) -> Result<Option<Registered>> {
+    ) -> Result<(Option<Registered>, bool)> {
         let enrolment = match self.registry.get(platform) {
             Ok(v) => v.enrolment(),
             Err(r) => {
                 reasons.push(r);
-                return Ok(None);
+                return Ok((None, false));
             }
         };
         if enrolment == Enrolment::Hardware {
@@ -441,7 +491,7 @@ impl Verifier {
                     ),
                 ));
             }
-            return Ok(None);
+            return Ok((None, false));
         }
         let store = self.store.clone();
         let aid = req.agent_id.clone();
@@ -456,7 +506,7 @@ impl Verifier {
                         req.agent_id.chars().take(80).collect::<String>()
                     ),
                 ));
-                Ok(None)
+                Ok((None, false))
             }
             Some(a) if a.status != AgentStatus::Active => {
                 reasons.push(Reason::new(
@@ -468,16 +518,19 @@ impl Verifier {
                         a.agent_id
                     ),
                 ));
-                Ok(None)
+                Ok((None, true))
             }
             Some(a) => {
                 let (ek_root_fingerprint, ek_root_subject) =
                     split_root_record(a.ek_issuer.as_deref());
-                Ok(Some(Registered {
-                    ak_public: a.ak_public,
-                    ek_root_fingerprint,
-                    ek_root_subject,
-                }))
+                Ok((
+                    Some(Registered {
+                        ak_public: a.ak_public,
+                        ek_root_fingerprint,
+                        ek_root_subject,
+                    }),
+                    true,
+                ))
             }
         }
     }

@@ -12,13 +12,15 @@
 //!   `now <= expires_at`.
 //! * **Blocking.** Methods are synchronous; an async server calls them through
 //!   `tokio::task::spawn_blocking`. The trait is object safe (`Arc<dyn Store>`).
-//! * **Single use is atomic.** [`Store::take_nonce`] and
-//!   [`Store::take_challenge`] mark the row used in one atomic step (an
-//!   `UPDATE … SET used_at = now WHERE … AND used_at IS NULL RETURNING …`), so
-//!   among any number of concurrent callers — threads, processes, or verifier
-//!   replicas sharing one PostgreSQL database — exactly one gets
-//!   [`Take::Taken`] (or [`Take::Expired`]) and every other gets
-//!   [`Take::AlreadyUsed`]. A refused take (expired) still burns the row.
+//! * **Single use is atomic.** [`Store::take_challenge`] marks the row used
+//!   in one atomic step (an `UPDATE … SET used_at = now WHERE … AND used_at
+//!   IS NULL RETURNING …`) and [`Store::take_nonce`] inserts the used nonce
+//!   under its primary key (`INSERT … ON CONFLICT DO NOTHING`), so among any
+//!   number of concurrent callers — threads, processes, or verifier replicas
+//!   sharing one PostgreSQL database — exactly one gets [`Take::Taken`] (or
+//!   [`Take::Expired`] for a challenge) and every other gets
+//!   [`Take::AlreadyUsed`]. A refused challenge take (expired) still burns
+//!   the row.
 //! * **Audit appends are serialized.** Appending reads the head (last seq and
 //!   hash) and inserts `seq + 1` inside one write transaction, so two writers
 //!   can never both extend the same head. SQLite: `BEGIN IMMEDIATE` takes the
@@ -250,34 +252,34 @@ pub struct ChallengeRecord {
     pub used_at: Option<u64>,
 }
 
-/// A nonce to store.
+/// A nonce presented in an attestation, after the service checked that it
+/// minted it for this agent and that it has not expired (see
+/// `crate::nonce`: nonces are minted without storage and recorded here only
+/// when used).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewNonce {
+pub struct NonceUse {
     /// The nonce bytes (1 to 64).
     pub nonce: Vec<u8>,
-    /// The active agent it is for.
+    /// The agent it was minted for (and that presents it).
     pub agent_id: String,
-    /// Last second at which it is accepted.
+    /// When it was minted.
+    pub issued_at: u64,
+    /// Last second at which it is accepted (the row may be purged after).
     pub expires_at: u64,
-    /// How the attester is known (its platform's rule, decided by the
-    /// service): [`Enrolment::Registration`] requires a registered, active
-    /// agent; [`Enrolment::Hardware`] requires nothing (its evidence is
-    /// signed by a vendor-certified key).
-    pub enrolment: Enrolment,
 }
 
-/// A stored nonce.
+/// A used nonce.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NonceRecord {
     /// The nonce bytes.
     pub nonce: Vec<u8>,
-    /// The agent it was issued to (compare with the attesting agent).
+    /// The agent it was minted for.
     pub agent_id: String,
-    /// When issued.
+    /// When minted.
     pub created_at: u64,
     /// Last second at which it is accepted.
     pub expires_at: u64,
-    /// When it was taken (this take's `now` for `Taken`/`Expired`).
+    /// When it was used (this take's `now` for `Taken`).
     pub used_at: Option<u64>,
 }
 
@@ -389,7 +391,7 @@ impl KeyRecord {
 /// What [`Store::purge_expired`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PurgeReport {
-    /// Nonces with `expires_at < before`.
+    /// Used nonces with `expires_at < before`.
     pub nonces: u64,
     /// Challenges with `expires_at < before`.
     pub challenges: u64,
@@ -446,15 +448,13 @@ pub trait Store: Send + Sync {
 
     // --- nonces ---
 
-    /// Stores a nonce for an **active** agent ([`StoreError::Conflict`] otherwise).
-    /// The agent must be registered and active, unless the nonce says its
-    /// attester is vouched for by hardware ([`NewNonce::enrolment`]).
-    fn insert_nonce(&self, nonce: &NewNonce, now: u64) -> Result<(), StoreError>;
-
-    /// Consumes a nonce atomically, exactly once across all callers and
-    /// replicas (see [`Take`]). The caller compares `record.agent_id` with the
-    /// attesting agent.
-    fn take_nonce(&self, nonce: &[u8], now: u64) -> Result<Take<NonceRecord>, StoreError>;
+    /// Records the use of a minted, unexpired nonce, exactly once across all
+    /// callers and replicas: the first caller gets [`Take::Taken`], every
+    /// later one [`Take::AlreadyUsed`] with the first use's record. (Unknown
+    /// and expired nonces are the service's verdicts; the store never sees
+    /// them.) The write may be lazily synced: a key released with this nonce
+    /// commits durably after it, which syncs it too.
+    fn take_nonce(&self, nonce: &NonceUse, now: u64) -> Result<Take<NonceRecord>, StoreError>;
 
     // --- policies ---
 
@@ -527,6 +527,11 @@ pub trait Store: Send + Sync {
     /// nonce then reads as [`Take::NotFound`], so keep `before` well behind
     /// `now` (e.g. `now - 1 day`).
     fn purge_expired(&self, before: u64) -> Result<PurgeReport, StoreError>;
+
+    /// Deletes used nonces with `expires_at < before` (an expired nonce is
+    /// refused by its own bytes, so its row can go as soon as it expires);
+    /// returns how many.
+    fn purge_used_nonces(&self, before: u64) -> Result<u64, StoreError>;
 }
 
 /// Checks a policy name: 1–64 characters `[A-Za-z0-9._-]`, starting with a

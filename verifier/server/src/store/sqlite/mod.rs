@@ -9,16 +9,24 @@
 //!   applied in order inside one `BEGIN IMMEDIATE` transaction at open, so
 //!   concurrent openers migrate once and a failed migration leaves the old
 //!   version. A file from a newer build is refused.
-//! * Every write runs in `BEGIN IMMEDIATE`: the write lock is taken before
-//!   anything is read, so read-then-write sequences (audit head, next policy
-//!   version) are serialized across connections and processes and cannot fail
-//!   half-way with a lock upgrade error.
-//! * Connections: each call takes an idle connection (or opens one), so
-//!   concurrent callers use separate connections; up to `max_idle` are kept.
-//!   The in-memory store (for unit tests) has one connection behind a mutex.
+//! * One writer per process ([`writer`]): every write runs on one connection
+//!   in a `BEGIN IMMEDIATE` transaction shared by the writes that arrive
+//!   while it is open (group commit, each write in its own savepoint), so
+//!   read-then-write sequences (audit head, next policy version) are
+//!   serialized, bursts queue instead of failing, and a burst costs about one
+//!   fsync per batch. Across processes (an admin CLI on the same file) the
+//!   SQLite write lock and the busy timeout still serialize.
+//! * Reads take an idle reader connection (or open one), so concurrent
+//!   readers use separate connections and never wait for the writer (WAL);
+//!   up to `max_idle` are kept. The in-memory store (for unit tests) has only
+//!   the writer's connection.
 
 mod ops;
 mod rows;
+mod writer;
+
+pub use writer::WriterStats;
+use writer::{Durability, Writer};
 
 use super::StoreError;
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -58,12 +66,13 @@ enum Conns {
         path: PathBuf,
         idle: Mutex<Vec<Connection>>,
     },
-    Memory(Mutex<Connection>),
+    Memory,
 }
 
 /// The SQLite store. `Send + Sync`; every method blocks.
 pub struct SqliteStore {
     conns: Conns,
+    writer: Writer,
     options: SqliteOptions,
 }
 
@@ -71,7 +80,7 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.conns {
             Conns::File { path, .. } => write!(f, "SqliteStore({})", path.display()),
-            Conns::Memory(_) => f.write_str("SqliteStore(:memory:)"),
+            Conns::Memory => f.write_str("SqliteStore(:memory:)"),
         }
     }
 }
@@ -203,11 +212,13 @@ impl SqliteStore {
         create_private_file(path)?;
         let mut conn = open_connection(path, &options)?;
         migrate(&mut conn)?;
+        let reader = open_connection(path, &options)?;
         Ok(Self {
             conns: Conns::File {
                 path: path.to_path_buf(),
-                idle: Mutex::new(vec![conn]),
+                idle: Mutex::new(vec![reader]),
             },
+            writer: Writer::new(conn),
             options,
         })
     }
@@ -223,7 +234,8 @@ impl SqliteStore {
         configure(&conn, &options, false).map_err(open_err)?;
         migrate(&mut conn)?;
         Ok(Self {
-            conns: Conns::Memory(Mutex::new(conn)),
+            conns: Conns::Memory,
+            writer: Writer::new(conn),
             options,
         })
     }
@@ -236,17 +248,17 @@ impl SqliteStore {
         })
     }
 
+    /// Counters of the single writer (commits, writes, durable commits).
+    pub fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
+    }
+
     fn with_conn<R>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         match &self.conns {
-            Conns::Memory(m) => {
-                // A panic while holding the lock leaves no open transaction
-                // (rusqlite rolls back on drop), so a poisoned lock is usable.
-                let mut conn = m.lock().unwrap_or_else(PoisonError::into_inner);
-                f(&mut conn)
-            }
+            Conns::Memory => self.writer.with_idle_conn(f),
             Conns::File { path, idle } => {
                 let popped = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
                 let mut conn = match popped {
@@ -265,20 +277,25 @@ impl SqliteStore {
         }
     }
 
-    /// Runs `f` in a `BEGIN IMMEDIATE` transaction, committing on `Ok`.
+    /// Runs `f` through the single writer (a savepoint in the current
+    /// batch); returns once the batch committed durably (`synchronous =
+    /// FULL`).
     pub(super) fn write<R>(
         &self,
         op: &'static str,
         f: impl FnOnce(&Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.with_conn(|conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db(op))?;
-            let r = f(&tx)?;
-            tx.commit().map_err(db(op))?;
-            Ok(r)
-        })
+        self.writer.write(op, Durability::Durable, f)
+    }
+
+    /// [`SqliteStore::write`] for a write that may be lost in a power
+    /// failure until the next durable commit (see [`writer`]).
+    pub(super) fn write_lazy<R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&Connection) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        self.writer.write(op, Durability::Lazy, f)
     }
 
     pub(super) fn read<R>(

@@ -15,7 +15,7 @@ use crate::audit::{
 use crate::keyrecord::KeyOrigin;
 use crate::store::{
     validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewNonce, NewPolicy, NonceRecord, PolicyRecord, PurgeReport,
+    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
     Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
 };
 use rusqlite::{params, OptionalExtension};
@@ -228,8 +228,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn insert_nonce(&self, nonce: &NewNonce, now: u64) -> Result<(), StoreError> {
+    fn take_nonce(&self, nonce: &NonceUse, now: u64) -> Result<Take<NonceRecord>, StoreError> {
         check_time("now", now)?;
+        check_time("nonce issued_at", nonce.issued_at)?;
         check_time("nonce expires_at", nonce.expires_at)?;
         if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
             return Err(StoreError::InvalidInput(format!(
@@ -237,66 +238,40 @@ impl Store for SqliteStore {
                 nonce.nonce.len()
             )));
         }
-        let d = db("storing a nonce");
-        self.write("storing a nonce", |tx| {
-            // Hardware-vouched attesters register nothing; every other id
-            // must be a registered, active agent.
-            if nonce.enrolment == Enrolment::Registration {
-                let agent =
-                    get_agent(tx, &nonce.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                        what: "agent",
-                        id: nonce.agent_id.clone(),
-                    })?;
-                if agent.status != AgentStatus::Active {
-                    return Err(StoreError::Conflict(format!(
-                        "agent '{}' is {}, not active: it gets nonces after activation",
-                        agent.agent_id, agent.status
-                    )));
-                }
-            }
-            tx.prepare_cached(
-                "INSERT INTO nonces (nonce, agent_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-            )
-            .and_then(|mut s| s.execute(params![nonce.nonce, nonce.agent_id, now, nonce.expires_at]))
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "nonce",
-                        id: hex::encode(&nonce.nonce),
-                    }
-                } else {
-                    d(e)
-                }
-            })?;
-            Ok(())
-        })
-    }
-
-    fn take_nonce(&self, nonce: &[u8], now: u64) -> Result<Take<NonceRecord>, StoreError> {
-        check_time("now", now)?;
-        let d = db("taking a nonce");
-        self.write("taking a nonce", |tx| {
-            // The one atomic step: only the caller whose UPDATE flips
-            // used_at from NULL gets the row back.
-            let taken = tx
-                .prepare_cached(&format!(
-                    "UPDATE nonces SET used_at = ?2 \
-                     WHERE nonce = ?1 AND used_at IS NULL RETURNING {NONCE_COLS}"
-                ))
-                .and_then(|mut s| s.query_row(params![nonce, now], nonce_row).optional())
+        let d = db("recording a nonce's use");
+        // Lazy: no fsync of its own (see `Store::take_nonce`).
+        self.write_lazy("recording a nonce's use", |tx| {
+            // The one atomic step: only the caller whose INSERT adds the row
+            // gets `Taken`; the primary key turns every other into a no-op.
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO nonces (nonce, agent_id, created_at, expires_at, used_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (nonce) DO NOTHING",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        nonce.nonce,
+                        nonce.agent_id,
+                        nonce.issued_at,
+                        nonce.expires_at,
+                        now
+                    ])
+                })
                 .map_err(d)?;
-            if let Some(rec) = taken {
-                return Ok(if now > rec.expires_at {
-                    Take::Expired(rec)
-                } else {
-                    Take::Taken(rec)
-                });
+            if inserted == 1 {
+                return Ok(Take::Taken(NonceRecord {
+                    nonce: nonce.nonce.clone(),
+                    agent_id: nonce.agent_id.clone(),
+                    created_at: nonce.issued_at,
+                    expires_at: nonce.expires_at,
+                    used_at: Some(now),
+                }));
             }
             let old = tx
                 .prepare_cached(&format!("SELECT {NONCE_COLS} FROM nonces WHERE nonce = ?1"))
-                .and_then(|mut s| s.query_row([nonce], nonce_row).optional())
+                .and_then(|mut s| s.query_row([&nonce.nonce], nonce_row))
                 .map_err(d)?;
-            Ok(old.map_or(Take::NotFound, Take::AlreadyUsed))
+            Ok(Take::AlreadyUsed(old))
         })
     }
 
@@ -664,6 +639,17 @@ impl Store for SqliteStore {
 
     fn audit_head(&self) -> Result<AuditHead, StoreError> {
         self.read(head)
+    }
+
+    fn purge_used_nonces(&self, before: u64) -> Result<u64, StoreError> {
+        check_time("before", before)?;
+        let d = db("purging used nonces");
+        self.write_lazy("purging used nonces", |tx| {
+            let n = tx
+                .execute("DELETE FROM nonces WHERE expires_at < ?1", [before])
+                .map_err(d)?;
+            Ok(n as u64)
+        })
     }
 
     fn purge_expired(&self, before: u64) -> Result<PurgeReport, StoreError> {
