@@ -176,6 +176,9 @@ fn admin_token(cfg: &Config) -> Result<Option<String>> {
     Ok(std::env::var("SEALBUILD_ADMIN_TOKEN").ok())
 }
 
+/// Threads of the server's blocking pool (storage calls, verification).
+const MAX_BLOCKING_THREADS: usize = 64;
+
 pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
     let mut cfg = state.load()?;
     if let Some(l) = a.listen {
@@ -217,7 +220,15 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
         token,
         cfg.clone(),
     )?);
-    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    // Storage calls and evidence verification run on the blocking pool; cap
+    // it (tokio's default is 512 threads) so a burst queues instead of
+    // growing threads and memory. Idle blocking threads exit after 10 s.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
+        .thread_keep_alive(std::time::Duration::from_secs(10))
+        .build()
+        .context("starting the async runtime")?;
     rt.block_on(async move {
         let running =
             sealbuild_verifier::http::serve_with(verifier, cfg.listen, tls, cfg.http_limits())
