@@ -435,6 +435,7 @@ pub struct AttestResponse {
 
 /// Body of every error response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 pub struct ErrorBody {
     /// Stable machine name of the error class.
     pub error: String,

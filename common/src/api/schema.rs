@@ -28,7 +28,7 @@ pub const fn base64_len(bytes: usize) -> usize {
 
 /// A regular-expression character class body: ASCII letters, digits and
 /// `punctuation` (escaped where a class needs it).
-fn class(punctuation: &str) -> String {
+pub fn ascii_class(punctuation: &str) -> String {
     let mut s = String::from("A-Za-z0-9");
     for c in punctuation.chars() {
         if matches!(c, '\\' | ']' | '[' | '^' | '-') {
@@ -42,13 +42,13 @@ fn class(punctuation: &str) -> String {
 /// Pattern of an agent or challenge id: 1–[`MAX_ID`] characters of
 /// [`super::bounds::id_char`].
 pub fn id_pattern() -> String {
-    format!("^[{}]{{1,{MAX_ID}}}$", class(ID_PUNCTUATION))
+    format!("^[{}]{{1,{MAX_ID}}}$", ascii_class(ID_PUNCTUATION))
 }
 
 /// Pattern of a key id: 1–[`MAX_KEY_ID`] characters of
 /// [`super::bounds::key_char`].
 pub fn key_id_pattern() -> String {
-    format!("^[{}]{{1,{MAX_KEY_ID}}}$", class(KEY_ID_PUNCTUATION))
+    format!("^[{}]{{1,{MAX_KEY_ID}}}$", ascii_class(KEY_ID_PUNCTUATION))
 }
 
 /// The length rule of base64 text encoding at most `max` bytes, exact:

@@ -110,6 +110,8 @@ enum Cmd {
     /// Manages SEV-SNP collateral (AMD certificates and CRLs).
     #[command(subcommand)]
     Collateral(cli_collateral::CollateralCmd),
+    /// Prints the OpenAPI 3.1 document of the HTTP API (JSON; docs/openapi.json).
+    Openapi,
 }
 
 /// What a command concluded.
@@ -136,6 +138,13 @@ fn run(cli: Cli) -> Result<Outcome> {
         Cmd::Verify(c) => cli_verify::verify(c),
         Cmd::Eventlog(c) => cli_verify::eventlog(c),
         Cmd::Collateral(c) => cli_collateral::run(&cli.state, c),
+        Cmd::Openapi => {
+            out!(
+                "{}",
+                sealbuild_verifier::openapi::document_text().trim_end()
+            );
+            Ok(Outcome::Ok)
+        }
     }
 }
 
