@@ -243,6 +243,17 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     if let Some(dir) = &a.certs {
         read_cert_dir(dir, &roots, &mut keys, &mut crls)?;
     }
+    let policy_text = match &a.policy {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    // A report that does not parse is malformed evidence (exit 1), named
+    // by the parser's field; everything after is verification.
+    if let Err(e) = AttestationReport::parse(&report) {
+        return crate::cli_verify::malformed(a.json, &a.report, "SEV-SNP ATTESTATION_REPORT", &e);
+    }
     let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let crl_refs: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
     let verified = verify_snp(&SnpInput {
@@ -265,17 +276,10 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
         }
     };
     if let Some(c) = &claims {
-        match &a.policy {
-            None => reasons.extend(snp_problems(
-                "hardware",
-                &SnpRule::hardware_only(a.allow_debug),
-                c,
-            )),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
+        match (&a.policy, &policy_text) {
+            (Some(p), Some(text)) => {
                 let policy =
-                    Policy::parse(&text).with_context(|| format!("policy {}", p.display()))?;
+                    Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
                 let mut rule_reasons = Vec::new();
                 let mut any = false;
                 for r in policy.references.iter() {
@@ -300,6 +304,11 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
                     reasons.extend(rule_reasons);
                 }
             }
+            _ => reasons.extend(snp_problems(
+                "hardware",
+                &SnpRule::hardware_only(a.allow_debug),
+                c,
+            )),
         }
     }
     let accepted = reasons.is_empty();
