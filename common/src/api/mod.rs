@@ -13,7 +13,9 @@
 //!
 //! Admin routes (`/v1/admin/...`, bearer token) are described in the verifier.
 //! Errors come back as [`ErrorBody`] with an HTTP status chosen in one place in
-//! the verifier.
+//! the verifier. The types derive `JsonSchema` (JSON Schema 2020-12, bounds
+//! from [`bounds`] through [`schema`]); the verifier's OpenAPI document
+//! (`docs/openapi.json`) is made from them.
 
 pub mod bounds;
 pub mod schema;

@@ -14,7 +14,9 @@
 //! `HCLAkPub`, its `extraData` equal to `--nonce`, and PCRs 0–23 of the
 //! sha256 bank giving its `pcrDigest`. `--nonce` is required: the quote JSON
 //! carries no nonce apart from the quote's own `extraData`, and comparing
-//! that with itself would prove no freshness.
+//! that with itself would prove no freshness. An HCL report or quote JSON
+//! that does not parse is rejected (exit 1) with the reason
+//! `malformed_evidence` naming the structure and field.
 
 use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
 use crate::cli_verify::malformed;

@@ -12,7 +12,9 @@
 //! the directory — and optionally `crl.der` (AMD's CRL for the product). The
 //! verdict is `accepted` when the report verifies and (with `--policy`)
 //! matches one of the policy's SEV-SNP reference sets; without a policy
-//! only the hardware checks and the debug rule apply.
+//! only the hardware checks and the debug rule apply. A report that does not
+//! parse is rejected (exit 1) with the reason `malformed_evidence` naming the
+//! field; exit 2 is for usage and I/O errors only.
 
 use crate::Outcome;
 use anyhow::{bail, Context, Result};

@@ -1,7 +1,9 @@
 //! `sealbuild-verifier`: the verifier service and its operator commands.
 //!
 //! Exit codes, everywhere: 0 = accepted / success, 1 = rejected,
-//! 2 = usage, configuration or I/O error.
+//! 2 = usage, configuration or I/O error. Evidence that does not parse is a
+//! rejection (1) with the reason `malformed_evidence`, in every `verify`
+//! subcommand.
 
 /// Writes one line to standard output. A reader that went away (EPIPE, as
 /// with `| head`) ends the program quietly instead of panicking; another
