@@ -379,6 +379,9 @@ fn tampering_time_and_vcek_are_refused() {
     assert_rejected(&r, "snp_endorsement_key");
 }
 
+/// A change to an HCL report.
+type Edit = fn(&mut Vec<u8>);
+
 /// Malformed evidence is a rejection (exit 1) with the reason
 /// `malformed_evidence` naming the structure and field, not a usage error;
 /// an HCL report of another TEE parses and is refused as such.
@@ -392,7 +395,7 @@ fn malformed_evidence_is_rejected() {
     assert_eq!(r["observed"], "4 (TDX_VM_REPORT)");
     // A truncated HCL report, a wrong signature, a bad header version,
     // non-zero padding: each names its field.
-    let edits: [(fn(&mut Vec<u8>), &str); 4] = [
+    let edits: [(Edit, &str); 4] = [
         (|h| h.truncate(0x600), "truncated"),
         (|h| h[0] = b'X', "HCL signature"),
         (|h| h[4] = 9, "HCL header version"),
