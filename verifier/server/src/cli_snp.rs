@@ -225,6 +225,50 @@ fn claims_json(c: &SnpClaims) -> serde_json::Value {
     v
 }
 
+/// What the policy (`(path, text)`; without one, the hardware rule) says
+/// of verified claims: no reasons when a reference set matched (its name is
+/// added to `matched`) or the hardware rule holds.
+fn policy_reasons(
+    policy: Option<(&Path, &str)>,
+    allow_debug: bool,
+    c: &SnpClaims,
+    matched: &mut Vec<String>,
+) -> Result<Vec<Reason>> {
+    let Some((p, text)) = policy else {
+        return Ok(snp_problems(
+            "hardware",
+            &SnpRule::hardware_only(allow_debug),
+            c,
+        ));
+    };
+    let policy = Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
+    let mut rule_reasons = Vec::new();
+    let mut any = false;
+    for r in policy.references.iter() {
+        let Some(rule) = r.rule.snp() else { continue };
+        any = true;
+        let mut rule = rule.clone();
+        rule.allow_debug |= allow_debug;
+        let problems = snp_problems(&r.name, &rule, c);
+        if problems.is_empty() {
+            matched.push(r.name.clone());
+        } else {
+            rule_reasons.extend(problems);
+        }
+    }
+    if !any {
+        bail!(
+            "policy {} has no platform = \"snp\" reference set",
+            p.display()
+        );
+    }
+    Ok(if matched.is_empty() {
+        rule_reasons
+    } else {
+        Vec::new()
+    })
+}
+
 pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     let report =
         std::fs::read(&a.report).with_context(|| format!("reading {}", a.report.display()))?;
@@ -278,40 +322,8 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
         }
     };
     if let Some(c) = &claims {
-        match (&a.policy, &policy_text) {
-            (Some(p), Some(text)) => {
-                let policy =
-                    Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
-                let mut rule_reasons = Vec::new();
-                let mut any = false;
-                for r in policy.references.iter() {
-                    let Some(rule) = r.rule.snp() else { continue };
-                    any = true;
-                    let mut rule = rule.clone();
-                    rule.allow_debug |= a.allow_debug;
-                    let problems = snp_problems(&r.name, &rule, c);
-                    if problems.is_empty() {
-                        matched.push(r.name.clone());
-                    } else {
-                        rule_reasons.extend(problems);
-                    }
-                }
-                if !any {
-                    bail!(
-                        "policy {} has no platform = \"snp\" reference set",
-                        p.display()
-                    );
-                }
-                if matched.is_empty() {
-                    reasons.extend(rule_reasons);
-                }
-            }
-            _ => reasons.extend(snp_problems(
-                "hardware",
-                &SnpRule::hardware_only(a.allow_debug),
-                c,
-            )),
-        }
+        let policy = a.policy.as_deref().zip(policy_text.as_deref());
+        reasons.extend(policy_reasons(policy, a.allow_debug, c, &mut matched)?);
     }
     let accepted = reasons.is_empty();
     let verdict = if accepted { "accepted" } else { "rejected" };
