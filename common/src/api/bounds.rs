@@ -12,13 +12,15 @@
 //! | `ephemeral_public_key` | at most [`MAX_PUBLIC_KEY`] bytes |
 //! | `statement` | at most [`crate::intoto::MAX_STATEMENT_LEN`] bytes |
 //! | TPM quote, signature, public areas | at most [`MAX_TPM_STRUCTURE`] bytes each |
-//! | PCR values | at most [`MAX_BANKS`] banks of at most 24 PCRs; bank names 1–16 letters and digits; values at most [`MAX_HEX`] hex digits |
+//! | PCR values | at most [`MAX_BANKS`] banks of at most [`MAX_PCRS`] PCRs; bank names 1–[`MAX_BANK_NAME`] letters and digits; values at most [`MAX_HEX`] hex digits |
 //! | event log, runtime log | at most [`MAX_LOG`] bytes each |
 //! | SEV-SNP report, HCL report | at most [`MAX_REPORT`] bytes |
 //! | certificates | at most [`MAX_CERTS`], each at most [`MAX_CERT`] bytes |
-//! | ActivateCredential secret | at most 64 bytes |
+//! | ActivateCredential secret | at most [`MAX_SECRET`] bytes |
 //!
-//! The HTTP body as a whole is limited by the verifier (4 MiB).
+//! The HTTP body as a whole is limited by the verifier (4 MiB). The same
+//! constants and character sets make the JSON Schemas of these fields
+//! ([`super::schema`]), which the verifier's OpenAPI document publishes.
 
 use super::{
     ActivateRequest, AttestRequest, AzureEvidence, NonceRequest, RegisterRequest, SnpCertificate,
@@ -41,6 +43,12 @@ pub const MAX_PUBLIC_KEY: usize = 133;
 pub const MAX_TPM_STRUCTURE: usize = 2048;
 /// Most PCR banks.
 pub const MAX_BANKS: usize = 4;
+/// Longest PCR bank name (`sha256`, …).
+pub const MAX_BANK_NAME: usize = 16;
+/// Most PCRs per bank.
+pub const MAX_PCRS: usize = 24;
+/// Largest ActivateCredential secret.
+pub const MAX_SECRET: usize = 64;
 /// Largest event log (firmware or runtime).
 pub const MAX_LOG: usize = 1024 * 1024;
 /// Largest SEV-SNP or HCL report.
@@ -106,14 +114,21 @@ fn chars(
     Ok(())
 }
 
+/// Punctuation allowed in agent and challenge ids, besides ASCII letters
+/// and digits.
+pub const ID_PUNCTUATION: &str = "._:-";
+/// Punctuation allowed in key ids, besides ASCII letters and digits.
+pub const KEY_ID_PUNCTUATION: &str = "._-";
+
 /// The id character set: `A-Z a-z 0-9 . _ : -` (no spaces, controls or
 /// escapes: ids appear in logs and audit entries verbatim).
 pub fn id_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')
+    c.is_ascii_alphanumeric() || ID_PUNCTUATION.contains(c)
 }
 
-fn key_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+/// The key id character set: `A-Z a-z 0-9 . _ -`.
+pub fn key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || KEY_ID_PUNCTUATION.contains(c)
 }
 
 fn id(field: &str, v: &str) -> Result<(), BoundError> {
@@ -157,19 +172,22 @@ fn pcrs(field: &str, v: &BTreeMap<String, BTreeMap<u32, String>>) -> Result<(), 
         ));
     }
     for (bank, values) in v {
-        if bank.is_empty() || bank.len() > 16 || !bank.chars().all(|c| c.is_ascii_alphanumeric()) {
+        if bank.is_empty()
+            || bank.len() > MAX_BANK_NAME
+            || !bank.chars().all(|c| c.is_ascii_alphanumeric())
+        {
             return Err(err(
                 field,
                 format!(
-                    "bank names are 1 to 16 letters and digits, got {} bytes",
+                    "bank names are 1 to {MAX_BANK_NAME} letters and digits, got {} bytes",
                     bank.len()
                 ),
             ));
         }
-        if values.len() > 24 {
+        if values.len() > MAX_PCRS {
             return Err(err(
                 &format!("{field}.{bank}"),
-                format!("at most 24 PCRs, got {}", values.len()),
+                format!("at most {MAX_PCRS} PCRs, got {}", values.len()),
             ));
         }
         for (pcr, value) in values {
@@ -222,7 +240,7 @@ impl Bounded for ActivateRequest {
     fn check_bounds(&self) -> Result<(), BoundError> {
         id("agent_id", &self.agent_id)?;
         id("challenge_id", &self.challenge_id)?;
-        bytes("secret", &self.secret, 64)
+        bytes("secret", &self.secret, MAX_SECRET)
     }
 }
 

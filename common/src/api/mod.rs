@@ -13,10 +13,14 @@
 //!
 //! Admin routes (`/v1/admin/...`, bearer token) are described in the verifier.
 //! Errors come back as [`ErrorBody`] with an HTTP status chosen in one place in
-//! the verifier.
+//! the verifier. The types derive `JsonSchema` (JSON Schema 2020-12, bounds
+//! from [`bounds`] through [`schema`]); the verifier's OpenAPI document
+//! (`docs/openapi.json`) is made from them.
 
 pub mod bounds;
+pub mod schema;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -78,25 +82,29 @@ pub mod b64 {
 }
 
 /// Registration of a TPM: its EK and a freshly created AK.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// TPM2B_PUBLIC of the endorsement key.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::tpm_structure")]
     pub ek_public: Vec<u8>,
     /// DER EK certificate read from the TPM's NV (absent for an allowlisted EK).
     #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::certificate_opt")]
     pub ek_certificate: Option<Vec<u8>>,
     /// DER intermediates the agent found (e.g. in NV); untrusted hints.
     #[serde(default, with = "b64::list", skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::certificate_list")]
     pub ek_intermediates: Vec<Vec<u8>>,
     /// TPM2B_PUBLIC of the attestation key.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::tpm_structure")]
     pub ak_public: Vec<u8>,
 }
 
 /// The verifier's MakeCredential challenge for the AK's Name.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterResponse {
     /// Identifier of the agent (hex of the AK's Name).
@@ -105,27 +113,32 @@ pub struct RegisterResponse {
     pub challenge_id: String,
     /// TPM2B_ID_OBJECT (credentialBlob of TPM2_MakeCredential).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::base64_any")]
     pub credential_blob: Vec<u8>,
     /// TPM2B_ENCRYPTED_SECRET (secret of TPM2_MakeCredential).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::base64_any")]
     pub encrypted_secret: Vec<u8>,
 }
 
 /// Proof that the TPM holding the EK also holds the AK.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateRequest {
     /// From [`RegisterResponse::agent_id`].
+    #[schemars(schema_with = "schema::id")]
     pub agent_id: String,
     /// From [`RegisterResponse::challenge_id`].
+    #[schemars(schema_with = "schema::id")]
     pub challenge_id: String,
     /// The credential ActivateCredential recovered.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::secret")]
     pub secret: Vec<u8>,
 }
 
 /// Result of activation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActivateResponse {
     /// The agent now registered.
@@ -135,15 +148,16 @@ pub struct ActivateResponse {
 }
 
 /// Asks for a nonce.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NonceRequest {
     /// The registered agent that will use it.
+    #[schemars(schema_with = "schema::id")]
     pub agent_id: String,
 }
 
 /// A single-use nonce.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NonceResponse {
     /// 32 bytes, hex.
@@ -153,23 +167,28 @@ pub struct NonceResponse {
 }
 
 /// TPM evidence for one attestation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TpmEvidence {
     /// TPMS_ATTEST as the TPM returned it (`tpm2_quote -m`).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::tpm_structure")]
     pub quote: Vec<u8>,
     /// TPMT_SIGNATURE over it (`tpm2_quote -s`).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::tpm_structure")]
     pub signature: Vec<u8>,
     /// PCR values the agent read, per bank name then PCR index, hex.
+    #[schemars(schema_with = "schema::pcrs")]
     pub pcrs: BTreeMap<String, BTreeMap<u32, String>>,
     /// The firmware's TCG event log (binary_bios_measurements), if any.
     #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::log_opt")]
     pub event_log: Option<Vec<u8>>,
     /// The runtime measurement log of a sealed build (TCG Canonical Event
     /// Log, JSON; see `cel`), replayed against the runtime PCR.
     #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::log_opt")]
     pub runtime_log: Option<Vec<u8>>,
 }
 
@@ -177,7 +196,9 @@ pub struct TpmEvidence {
 ///
 /// The GUIDs of the extended-report certificate table (GHCB specification,
 /// AMD pub. 56421, §4.1.8.1) map onto these kinds.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SnpCertKind {
     /// AMD Root Key (self-signed, RSA-4096).
@@ -206,7 +227,7 @@ impl SnpCertKind {
 }
 
 /// One certificate supplied with an SEV-SNP report, DER.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnpCertificate {
     /// What the platform says the certificate is (a claim, not trusted: the
@@ -214,27 +235,30 @@ pub struct SnpCertificate {
     pub kind: SnpCertKind,
     /// The certificate, DER.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::certificate")]
     pub der: Vec<u8>,
 }
 
 /// SEV-SNP evidence for one attestation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnpEvidence {
     /// ATTESTATION_REPORT as the firmware returned it (1184 bytes; SEV-SNP
     /// Firmware ABI, AMD pub. 56860, Table 23). REPORT_DATA = binding
     /// digest || 32 zero bytes.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::report")]
     pub report: Vec<u8>,
     /// Certificates the host supplied with the report (extended report /
     /// configfs-tsm auxblob): usually the VCEK or VLEK, sometimes ASK and ARK.
     /// May be empty when the verifier holds the VCEK in its collateral store.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::snp_certificates")]
     pub certificates: Vec<SnpCertificate>,
 }
 
 /// Evidence, one variant per platform.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Evidence {
     /// TPM 2.0 quote and logs.
@@ -271,37 +295,44 @@ impl Evidence {
 /// certificates supplied with it, and a quote by that AK (persistent handle
 /// 0x81000003) whose qualifying data is the binding digest, with the PCR
 /// values and logs as for any TPM.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AzureEvidence {
     /// The HCL report bytes as read from NV (padding included).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::report")]
     pub hcl_report: Vec<u8>,
     /// VCEK/VLEK (and optionally ASK/ARK) certificates, DER.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "schema::snp_certificates")]
     pub certificates: Vec<SnpCertificate>,
     /// The vTPM quote, PCR values, firmware event log and runtime log.
     pub tpm: TpmEvidence,
 }
 
 /// Evidence plus the binding inputs.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttestRequest {
     /// The registered agent.
+    #[schemars(schema_with = "schema::id")]
     pub agent_id: String,
     /// The nonce from [`NonceResponse`], hex.
+    #[schemars(schema_with = "schema::hex")]
     pub nonce: String,
     /// Serialized HPKE public key (DHKEM(X25519, HKDF-SHA256)) to seal keys to.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::public_key")]
     pub ephemeral_public_key: Vec<u8>,
     /// SHA-256 of the build statement, hex, when the attestation is for a build.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::hex_opt")]
     pub statement_digest: Option<String>,
     /// The build statement itself (the exact DSSE payload bytes), so the
     /// verifier can apply its statement policy; its SHA-256 must equal
     /// `statement_digest`.
     #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::statement_opt")]
     pub statement: Option<Vec<u8>>,
     /// The evidence.
     pub evidence: Evidence,
@@ -310,11 +341,12 @@ pub struct AttestRequest {
     /// preflight attestation). A listed key the policy does not grant is a
     /// rejection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::key_ids_opt")]
     pub keys: Option<Vec<String>>,
 }
 
 /// Appraisal verdict.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Every check passed and the policy matched.
@@ -324,7 +356,7 @@ pub enum Verdict {
 }
 
 /// One reason for a verdict, for people and for scripts.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Stable machine name of the check (`nonce`, `quote_signature`, `pcr_policy`, …).
@@ -368,7 +400,7 @@ impl Reason {
 }
 
 /// A key sealed to the agent's ephemeral HPKE key (RFC 9180 single-shot, base mode).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SealedKey {
     /// The key's identifier in the verifier.
@@ -379,14 +411,16 @@ pub struct SealedKey {
     pub public_key_pem: String,
     /// HPKE encapsulated key.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::base64_any")]
     pub enc: Vec<u8>,
     /// HPKE ciphertext of the PKCS#8 DER private key.
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::base64_any")]
     pub ciphertext: Vec<u8>,
 }
 
 /// The verifier's answer to an attestation.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttestResponse {
     /// Accepted or rejected.
@@ -395,13 +429,15 @@ pub struct AttestResponse {
     pub reasons: Vec<Reason>,
     /// The EAR attestation result as COSE_Sign1 (present on both verdicts).
     #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::base64_any")]
     pub ear: Vec<u8>,
     /// Keys the policy granted; empty when rejected.
     pub keys: Vec<SealedKey>,
 }
 
 /// Body of every error response.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 pub struct ErrorBody {
     /// Stable machine name of the error class.
     pub error: String,

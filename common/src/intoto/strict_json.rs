@@ -38,10 +38,26 @@ pub(crate) fn parse<T: serde::de::DeserializeOwned>(
         });
     }
     check(bytes, what)?;
-    serde_json::from_slice(bytes).map_err(|e| FormatError::Encoding {
-        what,
-        reason: e.to_string(),
-    })
+    from_slice_with_path(bytes).map_err(|reason| FormatError::Encoding { what, reason })
+}
+
+/// `serde_json::from_slice` whose error names the JSON path of the field
+/// it concerns (`signatures[0].sig: Invalid symbol …`), so a refusal says
+/// which field of the document is wrong.
+pub(crate) fn from_slice_with_path<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let v = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.inner().to_string()
+        } else {
+            format!("{path}: {}", e.inner())
+        }
+    })?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(v)
 }
 
 /// A JSON value that has been walked and found free of duplicate names.

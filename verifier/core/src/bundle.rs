@@ -6,6 +6,7 @@
 //!
 //! | check | what |
 //! |---|---|
+//! | `malformed_evidence` | the DSSE envelope does not parse (the message names the field); the caller adds it for recorded evidence that does not parse |
 //! | `dsse_signature` | the DSSE envelope (DSSE v1.0) is signed by the signer key and carries an in-toto payload |
 //! | `statement` | the payload is an in-toto Statement v1 with SLSA Provenance v1 |
 //! | `subject:<name>` | each subject's file exists and its SHA-256 matches |
@@ -30,6 +31,10 @@ use sealbuild_common::intoto::Statement;
 use sealbuild_common::tpm::Public;
 use serde::Serialize;
 use std::sync::Arc;
+
+/// The check of evidence that does not parse (every `verify` command names
+/// it so: exit 1, not a usage error).
+pub const MALFORMED_EVIDENCE: &str = "malformed_evidence";
 
 /// One check and its outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,12 +123,10 @@ pub fn verify_bundle(input: &BundleInput<'_>) -> BundleReport {
         DsseVerifier::from_spki_pem(input.signer_key_pem),
     ) {
         (Err(e), _) => {
-            check(
-                &mut checks,
-                "dsse_signature",
-                false,
-                format!("envelope: {e}"),
-            );
+            // Bytes that are no envelope are malformed evidence; an
+            // envelope that parses but does not verify is a signature
+            // failure (below).
+            check(&mut checks, MALFORMED_EVIDENCE, false, e.to_string());
             return finish(checks, None);
         }
         (_, Err(e)) => {

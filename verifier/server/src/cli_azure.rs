@@ -14,9 +14,12 @@
 //! `HCLAkPub`, its `extraData` equal to `--nonce`, and PCRs 0–23 of the
 //! sha256 bank giving its `pcrDigest`. `--nonce` is required: the quote JSON
 //! carries no nonce apart from the quote's own `extraData`, and comparing
-//! that with itself would prove no freshness.
+//! that with itself would prove no freshness. An HCL report or quote JSON
+//! that does not parse is rejected (exit 1) with the reason
+//! `malformed_evidence` naming the structure and field.
 
 use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
+use crate::cli_verify::malformed;
 use crate::Outcome;
 use anyhow::{Context, Result};
 use sealbuild_common::api::Reason;
@@ -24,8 +27,10 @@ use sealbuild_common::snp::SnpProduct;
 use sealbuild_verifier_core::azure::{
     verify_azure_snp, AzureError, AzureSnpClaims, AzureSnpInput, HclReport, TpmQuote,
 };
+use sealbuild_verifier_core::bundle::MALFORMED_EVIDENCE;
 use sealbuild_verifier_core::claims::SnpClaims;
 use sealbuild_verifier_core::policy::{snp_problems, SnpRule};
+use sealbuild_verifier_core::quote::QuoteError;
 use sealbuild_verifier_core::snp::roots::IntermediateKind;
 use sealbuild_verifier_core::snp::{check_name, verify_snp, AmdRoots, SnpInput, SnpSignerKind};
 use serde_json::json;
@@ -96,7 +101,13 @@ fn azure_reason(e: &AzureError) -> Reason {
         AzureError::VarData { .. } => ("azure_var_data", None, None),
         AzureError::AkPub { .. } => ("azure_ak", None, None),
         AzureError::QuoteSignature { .. } => ("quote_signature", None, None),
-        AzureError::Format(_) | AzureError::Quote(_) => ("quote_structure", None, None),
+        // Bytes that do not parse (the TPMS_ATTEST, a TPM structure):
+        // malformed evidence; a parsed attestation that is no quote is a
+        // structure failure.
+        AzureError::Format(_) | AzureError::Quote(QuoteError::Format(_)) => {
+            (MALFORMED_EVIDENCE, None, None)
+        }
+        AzureError::Quote(_) => ("quote_structure", None, None),
         AzureError::Nonce { expected, got } => ("nonce", Some(expected.clone()), Some(got.clone())),
         AzureError::PcrSelection { got } => {
             ("pcr_selection", some("sha256:0-23"), Some(got.clone()))
@@ -111,7 +122,7 @@ fn azure_reason(e: &AzureError) -> Reason {
     Reason::new(check, expected, observed, e.to_string())
 }
 
-/// Why the HCL report does not parse (or carries another TEE's report).
+/// Why the HCL report carries another TEE's report.
 fn hcl_reason(e: &AzureError) -> Reason {
     let (expected, observed) = match e {
         AzureError::ReportType { got, name } => (
@@ -296,20 +307,24 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
     let roots = AmdRoots::builtin();
     let collateral = collateral(&a, &roots)?;
 
-    let hcl = HclReport::parse(&hcl_bytes);
-    let verdict = match (&hcl, TpmQuote::from_json(&quote_bytes)) {
-        (Err(e), _) => rejected(vec![hcl_reason(e)]),
-        (Ok(_), Err(e)) => rejected(vec![Reason::new(
-            "quote_structure",
-            None,
-            None,
-            format!("{}: {e}", a.quote_json.display()),
-        )]),
-        (Ok(h), Ok(q)) => {
+    // Evidence that does not parse is malformed (exit 1, the parser names
+    // the field); an HCL report of another TEE parses and is refused below.
+    let hcl = match HclReport::parse(&hcl_bytes) {
+        Err(e @ AzureError::ReportType { .. }) => Err(e),
+        Err(e) => return malformed(a.json, &a.hcl_report, "Azure HCL report", &e),
+        Ok(h) => Ok(h),
+    };
+    let quote = match TpmQuote::from_json(&quote_bytes) {
+        Err(e) => return malformed(a.json, &a.quote_json, "vTPM quote JSON", &e),
+        Ok(q) => q,
+    };
+    let verdict = match &hcl {
+        Err(e) => rejected(vec![hcl_reason(e)]),
+        Ok(h) => {
             let evidence = Evidence {
                 hcl: h,
                 hcl_bytes: &hcl_bytes,
-                quote: &q,
+                quote: &quote,
                 nonce: &nonce,
                 collateral: &collateral,
                 at,

@@ -12,7 +12,9 @@
 //! the directory — and optionally `crl.der` (AMD's CRL for the product). The
 //! verdict is `accepted` when the report verifies and (with `--policy`)
 //! matches one of the policy's SEV-SNP reference sets; without a policy
-//! only the hardware checks and the debug rule apply.
+//! only the hardware checks and the debug rule apply. A report that does not
+//! parse is rejected (exit 1) with the reason `malformed_evidence` naming the
+//! field; exit 2 is for usage and I/O errors only.
 
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
@@ -223,6 +225,50 @@ fn claims_json(c: &SnpClaims) -> serde_json::Value {
     v
 }
 
+/// What the policy (`(path, text)`; without one, the hardware rule) says
+/// of verified claims: no reasons when a reference set matched (its name is
+/// added to `matched`) or the hardware rule holds.
+fn policy_reasons(
+    policy: Option<(&Path, &str)>,
+    allow_debug: bool,
+    c: &SnpClaims,
+    matched: &mut Vec<String>,
+) -> Result<Vec<Reason>> {
+    let Some((p, text)) = policy else {
+        return Ok(snp_problems(
+            "hardware",
+            &SnpRule::hardware_only(allow_debug),
+            c,
+        ));
+    };
+    let policy = Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
+    let mut rule_reasons = Vec::new();
+    let mut any = false;
+    for r in policy.references.iter() {
+        let Some(rule) = r.rule.snp() else { continue };
+        any = true;
+        let mut rule = rule.clone();
+        rule.allow_debug |= allow_debug;
+        let problems = snp_problems(&r.name, &rule, c);
+        if problems.is_empty() {
+            matched.push(r.name.clone());
+        } else {
+            rule_reasons.extend(problems);
+        }
+    }
+    if !any {
+        bail!(
+            "policy {} has no platform = \"snp\" reference set",
+            p.display()
+        );
+    }
+    Ok(if matched.is_empty() {
+        rule_reasons
+    } else {
+        Vec::new()
+    })
+}
+
 pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     let report =
         std::fs::read(&a.report).with_context(|| format!("reading {}", a.report.display()))?;
@@ -242,6 +288,17 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     }
     if let Some(dir) = &a.certs {
         read_cert_dir(dir, &roots, &mut keys, &mut crls)?;
+    }
+    let policy_text = match &a.policy {
+        Some(p) => {
+            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+        }
+        None => None,
+    };
+    // A report that does not parse is malformed evidence (exit 1), named
+    // by the parser's field; everything after is verification.
+    if let Err(e) = AttestationReport::parse(&report) {
+        return crate::cli_verify::malformed(a.json, &a.report, "SEV-SNP ATTESTATION_REPORT", &e);
     }
     let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
     let crl_refs: Vec<&[u8]> = crls.iter().map(Vec::as_slice).collect();
@@ -265,42 +322,8 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
         }
     };
     if let Some(c) = &claims {
-        match &a.policy {
-            None => reasons.extend(snp_problems(
-                "hardware",
-                &SnpRule::hardware_only(a.allow_debug),
-                c,
-            )),
-            Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("reading {}", p.display()))?;
-                let policy =
-                    Policy::parse(&text).with_context(|| format!("policy {}", p.display()))?;
-                let mut rule_reasons = Vec::new();
-                let mut any = false;
-                for r in policy.references.iter() {
-                    let Some(rule) = r.rule.snp() else { continue };
-                    any = true;
-                    let mut rule = rule.clone();
-                    rule.allow_debug |= a.allow_debug;
-                    let problems = snp_problems(&r.name, &rule, c);
-                    if problems.is_empty() {
-                        matched.push(r.name.clone());
-                    } else {
-                        rule_reasons.extend(problems);
-                    }
-                }
-                if !any {
-                    bail!(
-                        "policy {} has no platform = \"snp\" reference set",
-                        p.display()
-                    );
-                }
-                if matched.is_empty() {
-                    reasons.extend(rule_reasons);
-                }
-            }
-        }
+        let policy = a.policy.as_deref().zip(policy_text.as_deref());
+        reasons.extend(policy_reasons(policy, a.allow_debug, c, &mut matched)?);
     }
     let accepted = reasons.is_empty();
     let verdict = if accepted { "accepted" } else { "rejected" };

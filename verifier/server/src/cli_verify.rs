@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use sealbuild_common::eventlog::EventLog;
 use sealbuild_common::tpm::{parse_tools_pcrs, Attest, PcrValues, Public, Signature};
+use sealbuild_verifier_core::bundle::MALFORMED_EVIDENCE;
 use sealbuild_verifier_core::platform::{Anchors, Enrolment, Registry};
 use sealbuild_verifier_core::quote::{verify_quote, verify_quote_signature, QuoteOptions};
 use serde_json::json;
@@ -121,8 +122,51 @@ fn sha256_file(path: &std::path::Path) -> std::result::Result<[u8; 32], String> 
     Ok(h.finalize().into())
 }
 
+/// The bundle's recorded attestation request and, for registered attesters
+/// (TPM), its AK. A request that does not parse is `Ok(Err(reason))`, the
+/// reason naming the JSON path of the bad field; a file that cannot be read
+/// is an I/O error.
+fn recorded_evidence(
+    dir: &std::path::Path,
+) -> Result<std::result::Result<(sealbuild_common::api::AttestRequest, Vec<u8>), String>> {
+    let path = dir.join("attest-request.json");
+    let bytes = read(&path)?;
+    let what = format!(
+        "{}: not a valid attestation request (AttestRequest)",
+        path.display()
+    );
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let req: sealbuild_common::api::AttestRequest = match serde_path_to_error::deserialize(&mut de)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let at = e.path().to_string();
+            let field = if at == "." {
+                String::new()
+            } else {
+                format!("{at}: ")
+            };
+            return Ok(Err(format!("{what}: {field}{}", e.inner())));
+        }
+    };
+    if let Err(e) = de.end() {
+        return Ok(Err(format!("{what}: {e}")));
+    }
+    // Only registered attesters (TPM) have an AK file; hardware-vouched
+    // evidence (SEV-SNP, Azure) carries its own keys.
+    let registered = Registry::new(&Anchors::default())
+        .get(req.evidence.platform())
+        .is_ok_and(|v| v.enrolment() == Enrolment::Registration);
+    let ak = if registered {
+        read(&dir.join("ak.pub"))?
+    } else {
+        Vec::new()
+    };
+    Ok(Ok((req, ak)))
+}
+
 fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
-    use sealbuild_verifier_core::bundle::{safe_subject_name, verify_bundle, BundleInput};
+    use sealbuild_verifier_core::bundle::{safe_subject_name, verify_bundle, BundleInput, Check};
     let envelope_text = read(&a.envelope)?;
     // A .jsonl file holds one envelope per line; the first is verified.
     let envelope = envelope_text
@@ -153,26 +197,18 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
         ),
         None => None,
     };
-    let evidence = match &a.evidence {
-        Some(dir) => {
-            let req: sealbuild_common::api::AttestRequest =
-                serde_json::from_slice(&read(&dir.join("attest-request.json"))?)
-                    .with_context(|| format!("{}/attest-request.json", dir.display()))?;
-            // Only registered attesters (TPM) have an AK file; hardware-
-            // vouched evidence (SEV-SNP, Azure) carries its own keys.
-            let registered = Registry::new(&Anchors::default())
-                .get(req.evidence.platform())
-                .is_ok_and(|v| v.enrolment() == Enrolment::Registration);
-            let ak = if registered {
-                read(&dir.join("ak.pub"))?
-            } else {
-                Vec::new()
-            };
-            Some((req, ak))
-        }
-        None => None,
+    // The recorded request: `Err` (a reason) when it does not parse.
+    let evidence = a
+        .evidence
+        .as_ref()
+        .map(|dir| recorded_evidence(dir))
+        .transpose()?;
+    let (evidence, unparsable) = match evidence {
+        Some(Ok(e)) => (Some(e), None),
+        Some(Err(reason)) => (None, Some(reason)),
+        None => (None, None),
     };
-    let report = verify_bundle(&BundleInput {
+    let mut report = verify_bundle(&BundleInput {
         envelope: &envelope,
         signer_key_pem: &signer,
         artifacts: &lookup,
@@ -184,8 +220,27 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
             .context("system clock before 1970")?
             .as_secs(),
     });
+    if let Some(detail) = unparsable {
+        report.checks.push(Check {
+            check: MALFORMED_EVIDENCE.into(),
+            ok: false,
+            detail,
+        });
+        report.verdict = "rejected".into();
+    }
     if a.json {
-        out!("{}", serde_json::to_string_pretty(&report)?);
+        // `reasons` as every `verify` command has them: the failed checks.
+        let reasons: Vec<sealbuild_common::api::Reason> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| sealbuild_common::api::Reason::new(&c.check, None, None, c.detail.clone()))
+            .collect();
+        let mut out = serde_json::to_value(&report)?;
+        if let Some(o) = out.as_object_mut() {
+            o.insert("reasons".into(), serde_json::to_value(reasons)?);
+        }
+        out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for c in &report.checks {
             out!(
@@ -321,8 +376,8 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
 
 /// Evidence whose bytes do not parse: a rejection (exit 1) with the reason
 /// `malformed_evidence`, naming the file, the structure and the parser's
-/// explanation (field and offset).
-fn malformed(
+/// explanation (field and offset). Every `verify` subcommand answers so.
+pub(crate) fn malformed(
     json: bool,
     path: &std::path::Path,
     structure: &str,
@@ -330,16 +385,18 @@ fn malformed(
 ) -> Result<Outcome> {
     let message = format!("{}: not a valid {structure}: {e}", path.display());
     if json {
+        let reason = sealbuild_common::api::Reason::new(MALFORMED_EVIDENCE, None, None, message);
         out!(
             "{}",
             serde_json::to_string_pretty(&json!({
                 "verdict": "rejected",
-                "reasons": [{"check": "malformed_evidence", "message": message}],
+                "verified": false,
+                "reasons": [reason],
             }))?
         );
     } else {
         out!("rejected:");
-        out!("  - malformed_evidence: {message}");
+        out!("  - {MALFORMED_EVIDENCE}: {message}");
     }
     Ok(Outcome::Rejected)
 }

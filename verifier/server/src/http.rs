@@ -1,19 +1,11 @@
 //! The HTTP/JSON API over TLS (axum on hyper, rustls).
 //!
-//! Routes: see `sealbuild_common::api` for the agent routes; admin routes
-//! need `Authorization: Bearer <token>`:
-//!
-//! | route | body | answer |
-//! |---|---|---|
-//! | `GET /v1/admin/policy` | – | `{"policy_id", "version", "text"}` |
-//! | `PUT /v1/admin/policy` | policy text (TOML or JSON) | `{"policy_id", "version"}` |
-//! | `POST /v1/admin/keys` | `{"algorithm", "id"?}` | key info |
-//! | `GET /v1/admin/keys` | – | list of key info |
-//! | `GET /v1/admin/audit?from=N&limit=M` | – | audit entries |
-//!
-//! `GET /metrics` (admin token) serves Prometheus metrics ([`crate::metrics`]).
-//! `GET /healthz` answers while the process serves; `GET /readyz` when its
-//! database answers too (503 otherwise).
+//! The routes, their handlers and what each may answer are one table,
+//! [`crate::routes::ROUTES`]; [`router`] builds the axum router from it
+//! alone and [`crate::openapi`] the OpenAPI document (`docs/openapi.json`,
+//! `sealbuild-verifier openapi`). A path the table does not name answers a
+//! JSON 404 (`no_route`), a method it does not name on a known path a JSON
+//! 405 (`method_not_allowed`).
 //!
 //! Errors are [`ErrorBody`] with the status from [`ServerError::status`],
 //! the single mapping.
@@ -21,17 +13,12 @@
 use crate::error::ServerError;
 use crate::ratelimit::RateLimiter;
 use crate::service::Verifier;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use hyper_util::rt::TokioIo;
-use sealbuild_common::api::bounds::Bounded;
-use sealbuild_common::api::{
-    ActivateRequest, AttestRequest, ErrorBody, NonceRequest, RegisterRequest,
-};
-use serde::Deserialize;
+use sealbuild_common::api::ErrorBody;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -48,7 +35,7 @@ pub const MAX_BODY: usize = 4 * 1024 * 1024;
 pub const MAX_ERROR_MESSAGE: usize = 1024;
 
 /// `s` cut to [`MAX_ERROR_MESSAGE`] characters, control characters escaped.
-fn bounded_message(s: &str) -> String {
+pub(crate) fn bounded_message(s: &str) -> String {
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
         if i >= MAX_ERROR_MESSAGE {
@@ -96,191 +83,59 @@ impl IntoResponse for ServerError {
     }
 }
 
-type Shared = Arc<Verifier>;
+/// The state every handler shares.
+pub type Shared = Arc<Verifier>;
 
-/// A JSON request body that parsed and whose every field is within its
-/// bound ([`Bounded`]); otherwise a JSON 400 (413 for an oversized body)
-/// naming the field, never echoing the value.
-struct ApiJson<T>(T);
-
-impl<S, T> axum::extract::FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned + Bounded,
-    S: Send + Sync,
-{
-    type Rejection = ServerError;
-
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(v) = Json::<T>::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                // serde's message names the field and position; cut it
-                // short so that no large input is echoed.
-                let text: String = rejection.body_text().chars().take(300).collect();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ServerError::PayloadTooLarge(format!("request body over {MAX_BODY} bytes"))
-                } else {
-                    ServerError::BadRequest(format!("request body: {text}"))
-                }
-            })?;
-        v.check_bounds()
-            .map_err(|e| ServerError::BadRequest(format!("request field {e}")))?;
-        Ok(Self(v))
-    }
-}
-
-fn admin(v: &Verifier, headers: &HeaderMap) -> Result<(), ServerError> {
-    let token = headers
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| ServerError::Unauthorized("missing bearer token".into()))?;
-    v.check_admin_token(token)
-}
-
-/// The caller's address, when the connection recorded it.
-fn source_of(peer: Option<axum::Extension<PeerAddr>>) -> Option<IpAddr> {
-    peer.map(|p| p.0 .0.ip())
-}
-
-async fn register(
-    State(v): State<Shared>,
-    peer: Option<axum::Extension<PeerAddr>>,
-    ApiJson(req): ApiJson<RegisterRequest>,
-) -> Result<Response, ServerError> {
-    Ok(Json(v.register(req, source_of(peer)).await?).into_response())
-}
-
-async fn activate(
-    State(v): State<Shared>,
-    ApiJson(req): ApiJson<ActivateRequest>,
-) -> Result<Response, ServerError> {
-    Ok(Json(v.activate(req).await?).into_response())
-}
-
-async fn nonce(
-    State(v): State<Shared>,
-    ApiJson(req): ApiJson<NonceRequest>,
-) -> Result<Response, ServerError> {
-    Ok(Json(v.nonce(req).await?).into_response())
-}
-
-async fn attest(
-    State(v): State<Shared>,
-    peer: Option<axum::Extension<PeerAddr>>,
-    ApiJson(req): ApiJson<AttestRequest>,
-) -> Result<Response, ServerError> {
-    Ok(Json(v.attest(req, source_of(peer)).await?).into_response())
-}
-
-/// Liveness: the process serves HTTP.
-async fn healthz() -> Response {
-    Json(serde_json::json!({"status": "ok"})).into_response()
-}
-
-/// Readiness: the database answers (503 with the reason otherwise).
-async fn readyz(State(v): State<Shared>) -> Response {
-    match v.ready().await {
-        Ok(head) => {
-            Json(serde_json::json!({"status": "ready", "audit_entries": head})).into_response()
-        }
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(ErrorBody {
-                error: "not_ready".into(),
-                message: e.to_string(),
-            }),
-        )
-            .into_response(),
-    }
-}
-
-async fn result_key(State(v): State<Shared>) -> Result<Response, ServerError> {
-    Ok(v.result_key_pem()?.into_response())
-}
-
-async fn get_policy(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    Ok(Json(v.current_policy().await?).into_response())
-}
-
-async fn put_policy(
-    State(v): State<Shared>,
-    headers: HeaderMap,
-    body: String,
-) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    Ok(Json(v.set_policy(body).await?).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct NewKey {
-    algorithm: String,
-    id: Option<String>,
-}
-
-async fn create_key(
-    State(v): State<Shared>,
-    headers: HeaderMap,
-    Json(req): Json<NewKey>,
-) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    Ok(Json(v.generate_key(&req.algorithm, req.id).await?).into_response())
-}
-
-async fn list_keys(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    Ok(Json(v.list_keys().await?).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct AuditQuery {
-    from: Option<u64>,
-    limit: Option<u32>,
-}
-
-async fn audit(
-    State(v): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
-) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    Ok(Json(
-        v.audit_entries(q.from.unwrap_or(1), q.limit.unwrap_or(100).min(1000))
-            .await?,
-    )
-    .into_response())
-}
-
-/// The API router.
+/// The API router: every route of [`crate::routes::ROUTES`], nothing else.
 pub fn router(v: Shared, limiter: Arc<RateLimiter>) -> Router {
-    // The unauthenticated routes that can make the verifier store something
-    // are rate limited per source (see `ratelimit`).
-    let limited = Router::new()
-        .route("/v1/agents/register", post(register))
-        .route("/v1/agents/activate", post(activate))
-        .route("/v1/nonces", post(nonce))
-        .route("/v1/attest", post(attest))
-        .route_layer(axum::middleware::from_fn_with_state(
-            limiter,
-            per_source_limit,
-        ));
-    Router::new()
-        .merge(limited)
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/v1/result-key", get(result_key))
-        .route("/v1/admin/policy", get(get_policy).put(put_policy))
-        .route("/v1/admin/keys", get(list_keys).post(create_key))
-        .route("/v1/admin/audit", get(audit))
+    let mut app = Router::new();
+    for route in crate::routes::ROUTES {
+        let mut handler = route.method_router();
+        // The unauthenticated routes that can make the verifier store
+        // something are rate limited per source (see `ratelimit`).
+        if route.access == crate::routes::Access::RateLimited {
+            handler = handler.route_layer(axum::middleware::from_fn_with_state(
+                limiter.clone(),
+                per_source_limit,
+            ));
+        }
+        app = app.route(route.path, handler);
+    }
+    app.fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(
             v.clone(),
             count_request,
         ))
         .with_state(v)
+}
+
+/// Error class of the router's own 404 (a path the API does not have).
+pub const NO_ROUTE: &str = "no_route";
+/// Error class of the router's own 405 (a method the path does not have).
+pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
+
+async fn no_route() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(ErrorBody {
+            error: NO_ROUTE.into(),
+            message: "no such route; the API is described by `sealbuild-verifier openapi`".into(),
+        }),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(ErrorBody {
+            error: METHOD_NOT_ALLOWED.into(),
+            message: "this route does not answer this method (see the Allow header)".into(),
+        }),
+    )
+        .into_response()
 }
 
 /// Counts every answered request by route template and status.
@@ -297,13 +152,6 @@ async fn count_request(
     let r = next.run(req).await;
     v.metrics.request(&route, r.status().as_u16());
     r
-}
-
-/// Prometheus metrics (admin token: they name keys and show traffic).
-async fn metrics(State(v): State<Shared>, headers: HeaderMap) -> Result<Response, ServerError> {
-    admin(&v, &headers)?;
-    let text = v.metrics.render(v.gauges().await?);
-    Ok(([("content-type", "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// A running server: its address and a handle to stop it.

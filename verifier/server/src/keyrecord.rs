@@ -3,13 +3,14 @@
 //! persists these, the key manager (`crate::keys`, which re-exports them)
 //! makes and opens them, and neither module needs the other's internals.
 
+use schemars::JsonSchema;
 use sealbuild_common::reader::Reader;
 use sealbuild_common::FormatError;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A key algorithm sealbuild can hold and release.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum KeyAlgorithm {
     /// Ed25519 (RFC 8032).
     #[serde(rename = "ed25519")]
@@ -48,7 +49,7 @@ impl fmt::Display for KeyAlgorithm {
 }
 
 /// Where a key came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyOrigin {
     /// Generated inside the verifier.
@@ -75,7 +76,8 @@ impl KeyOrigin {
 }
 
 /// The public half of a key, for listings and the admin API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 pub struct PublicKeyInfo {
     /// Key id.
     pub key_id: String,

@@ -1,7 +1,8 @@
 //! The sealbuild verifier service library.
 //!
 //! * [`service`]: registration, activation, nonces, appraisal and key release.
-//! * [`http`]: the HTTP/JSON API over TLS.
+//! * [`http`]: the HTTP/JSON API over TLS; [`routes`]: its one route table
+//!   and handlers; [`openapi`]: the OpenAPI document made from that table.
 //! * [`store`]: the storage trait and its SQLite implementation.
 //! * [`keys`]: release keys: generation, PKCS#8 import, encryption at rest;
 //!   [`keyrecord`]: what the store keeps of a key.
@@ -23,9 +24,11 @@ pub mod keyrecord;
 pub mod keys;
 pub mod metrics;
 pub mod nonce;
+pub mod openapi;
 pub mod ratelimit;
 pub mod refusals;
 pub mod resultkey;
+pub mod routes;
 pub mod service;
 pub mod store;
 pub mod tls;

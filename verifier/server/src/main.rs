@@ -1,7 +1,9 @@
 //! `sealbuild-verifier`: the verifier service and its operator commands.
 //!
 //! Exit codes, everywhere: 0 = accepted / success, 1 = rejected,
-//! 2 = usage, configuration or I/O error.
+//! 2 = usage, configuration or I/O error. Evidence that does not parse is a
+//! rejection (1) with the reason `malformed_evidence`, in every `verify`
+//! subcommand.
 
 /// Writes one line to standard output. A reader that went away (EPIPE, as
 /// with `| head`) ends the program quietly instead of panicking; another
@@ -110,6 +112,8 @@ enum Cmd {
     /// Manages SEV-SNP collateral (AMD certificates and CRLs).
     #[command(subcommand)]
     Collateral(cli_collateral::CollateralCmd),
+    /// Prints the OpenAPI 3.1 document of the HTTP API (JSON; docs/openapi.json).
+    Openapi,
 }
 
 /// What a command concluded.
@@ -136,6 +140,13 @@ fn run(cli: Cli) -> Result<Outcome> {
         Cmd::Verify(c) => cli_verify::verify(c),
         Cmd::Eventlog(c) => cli_verify::eventlog(c),
         Cmd::Collateral(c) => cli_collateral::run(&cli.state, c),
+        Cmd::Openapi => {
+            out!(
+                "{}",
+                sealbuild_verifier::openapi::document_text().trim_end()
+            );
+            Ok(Outcome::Ok)
+        }
     }
 }
 

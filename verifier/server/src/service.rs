@@ -57,9 +57,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Summary of a stored policy for the admin API.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct PolicyInfo {
     /// `sha256:<hex>` of the document.
+    #[schemars(pattern(r"^sha256:[0-9a-f]{64}$"))]
     pub policy_id: String,
     /// Version in the store.
     pub version: u32,

@@ -379,7 +379,12 @@ fn tampering_time_and_vcek_are_refused() {
     assert_rejected(&r, "snp_endorsement_key");
 }
 
-/// Malformed evidence is a rejection (exit 1), not a usage error.
+/// A change to an HCL report.
+type Edit = fn(&mut Vec<u8>);
+
+/// Malformed evidence is a rejection (exit 1) with the reason
+/// `malformed_evidence` naming the structure and field, not a usage error;
+/// an HCL report of another TEE parses and is refused as such.
 #[test]
 fn malformed_evidence_is_rejected() {
     // The TDX HCL report: the SEV-SNP verifier refuses it.
@@ -388,24 +393,55 @@ fn malformed_evidence_is_rejected() {
     let r = assert_rejected(&e.verify(CHALLENGE, NOW), "azure_hcl");
     assert_eq!(r["expected"], "2 (SNP_VM_REPORT)");
     assert_eq!(r["observed"], "4 (TDX_VM_REPORT)");
-    // A truncated HCL report, a wrong signature, non-zero padding.
-    let edits: [fn(&mut Vec<u8>); 3] = [
-        |h| h.truncate(0x600),
-        |h| h[0] = b'X',
-        |h| *h.last_mut().unwrap() = 1,
+    // A truncated HCL report, a wrong signature, a bad header version,
+    // non-zero padding: each names its field.
+    let edits: [(Edit, &str); 4] = [
+        (|h| h.truncate(0x600), "truncated"),
+        (|h| h[0] = b'X', "HCL signature"),
+        (|h| h[4] = 9, "HCL header version"),
+        (|h| *h.last_mut().unwrap() = 1, "padding"),
     ];
-    for edit in edits {
+    for (edit, field) in edits {
         let mut e = Evidence::hcl_vector();
         edit(&mut e.hcl);
-        assert_rejected(&e.verify(CHALLENGE, NOW), "azure_hcl");
+        let r = assert_rejected(&e.verify(CHALLENGE, NOW), "malformed_evidence");
+        let m = r["message"].as_str().unwrap();
+        assert!(m.contains("Azure HCL report") && m.contains(field), "{m}");
     }
-    // A quote JSON with 23 PCRs, or without a signature.
+    // A quote JSON with 23 PCRs, without a signature, or not JSON at all.
     let mut e = Evidence::hcl_vector();
     e.quote["pcrs"].as_array_mut().unwrap().pop();
-    assert_rejected(&e.verify(CHALLENGE, NOW), "quote_structure");
+    let r = assert_rejected(&e.verify(CHALLENGE, NOW), "malformed_evidence");
+    assert!(
+        r["message"].as_str().unwrap().contains("vTPM quote JSON"),
+        "{r}"
+    );
     let mut e = Evidence::hcl_vector();
     e.quote.as_object_mut().unwrap().remove("signature");
-    assert_rejected(&e.verify(CHALLENGE, NOW), "quote_structure");
+    let r = assert_rejected(&e.verify(CHALLENGE, NOW), "malformed_evidence");
+    assert!(r["message"].as_str().unwrap().contains("signature"), "{r}");
+    let mut e = Evidence::hcl_vector();
+    e.quote = json!("garbage");
+    assert_rejected(&e.verify(CHALLENGE, NOW), "malformed_evidence");
+    // The text form names the check too.
+    let e = Evidence::hcl_vector();
+    let dir = tempfile::tempdir().unwrap();
+    let (h, q, k) = e.write(dir.path());
+    std::fs::write(&h, b"HCLA").unwrap();
+    let (code, _, out) = run(&[
+        "--hcl-report",
+        s(&h),
+        "--quote-json",
+        s(&q),
+        "--vcek",
+        s(&k),
+        "--nonce",
+        CHALLENGE,
+        "--at",
+        NOW,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("malformed_evidence"), "{out}");
 }
 
 /// §1.9 evidence-v0.json / evidence-v1.json: the same evidence, VALID with

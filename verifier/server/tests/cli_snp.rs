@@ -291,6 +291,64 @@ fn certs_dir_in_snpguest_layout_and_a_policy() {
     assert!(out.contains("RFC 3339"), "{out}");
 }
 
+/// A report that does not parse is a rejection (exit 1) whose reason
+/// `malformed_evidence` names the structure and field; a parsable but
+/// tampered report keeps its own check; a missing file is an I/O error (2).
+#[test]
+fn malformed_reports_are_rejected_naming_the_field() {
+    let report = std::fs::read(data("virtee-sev/report_milan.bin")).unwrap();
+    let k = data("virtee-sev/vcek_milan.der");
+    let dir = tempfile::tempdir().unwrap();
+    let verify = |bytes: &[u8], json: bool| {
+        let p = dir.path().join("report.bin");
+        std::fs::write(&p, bytes).unwrap();
+        let mut args = vec![
+            "--report".to_string(),
+            p.to_str().unwrap().to_string(),
+            "--vcek".into(),
+            k.to_str().unwrap().to_string(),
+            "--at".into(),
+            NOW.into(),
+        ];
+        if json {
+            args.push("--json".into());
+        }
+        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let mut bad_version = report.clone();
+    bad_version[..4].copy_from_slice(&99u32.to_le_bytes());
+    let mut bad_vmpl = report.clone();
+    bad_vmpl[0x30..0x34].copy_from_slice(&7u32.to_le_bytes());
+    for (bytes, field) in [
+        (report[..100].to_vec(), "ATTESTATION_REPORT length"),
+        (Vec::new(), "ATTESTATION_REPORT length"),
+        (bad_version, "ATTESTATION_REPORT VERSION"),
+        (bad_vmpl, "VMPL"),
+    ] {
+        let (code, v, out) = verify(&bytes, true);
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(v["verdict"], "rejected", "{out}");
+        assert_eq!(checks(&v), ["malformed_evidence"], "{out}");
+        let m = v["reasons"][0]["message"].as_str().unwrap();
+        assert!(
+            m.contains("SEV-SNP ATTESTATION_REPORT") && m.contains(field),
+            "{m}"
+        );
+        let (code, _, out) = verify(&bytes, false);
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains("malformed_evidence"), "{out}");
+    }
+    // Tampered but parsable: the signature check fails, as before.
+    let mut tampered = report.clone();
+    tampered[0x90] ^= 1;
+    let (code, v, out) = verify(&tampered, true);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(checks(&v), ["snp_signature"], "{out}");
+    // A missing report is an I/O error.
+    let (code, _, out) = run(&["--report", "/nonexistent/report.bin", "--at", NOW]);
+    assert_eq!(code, 2, "{out}");
+}
+
 /// An ARK-like CA, an intermediate it issued, and CRLs the CA signs.
 struct Pki {
     ca_key: rcgen::KeyPair,

@@ -242,6 +242,11 @@ pub mod hex32 {
         let s = String::deserialize(d)?;
         super::parse_hash(&s).map_err(serde::de::Error::custom)
     }
+
+    /// JSON Schema: 64 lower-case hex digits.
+    pub fn schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string", "pattern": "^[0-9a-f]{64}$" })
+    }
 }
 
 fn parse_hash(s: &str) -> Result<[u8; 32], String> {
@@ -361,7 +366,8 @@ impl fmt::Display for AuditEntry {
 
 /// One entry as `sealbuild-verifier audit list --json` prints it (one JSON
 /// object per entry; hashes in hex, the body as a JSON value).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(extend("additionalProperties" = false))]
 pub struct AuditEntryJson {
     /// Seq.
     pub seq: u64,
@@ -373,9 +379,11 @@ pub struct AuditEntryJson {
     pub body: Value,
     /// Previous entry's hash.
     #[serde(with = "hex32")]
+    #[schemars(schema_with = "hex32::schema")]
     pub prev_hash: [u8; 32],
     /// This entry's hash.
     #[serde(with = "hex32")]
+    #[schemars(schema_with = "hex32::schema")]
     pub entry_hash: [u8; 32],
 }
 

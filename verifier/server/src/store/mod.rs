@@ -363,14 +363,15 @@ pub struct KeyRecord {
 }
 
 /// The listing form of a key (no private material).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct KeySummary {
     /// Id, algorithm, public key, fingerprint.
     #[serde(flatten)]
     pub public: PublicKeyInfo,
     /// Generated or imported.
     pub origin: KeyOrigin,
-    /// When stored.
+    /// When stored (Unix seconds).
     pub created_at: u64,
     /// Whether it is disabled.
     pub disabled: bool,
