@@ -75,11 +75,29 @@ pub(crate) fn utf16_text(bytes: &[u8]) -> Option<EventText> {
 }
 
 /// Text in either encoding: UTF-8 first (a UTF-16 string of ASCII characters
-/// has interior NUL bytes, so it is never mistaken for UTF-8), then UTF-16,
-/// which is only believed when NUL-terminated and free of control characters
-/// (almost any even-length binary is "valid" UTF-16).
+/// has interior NUL bytes, so it is never mistaken for UTF-8), including UTF-8
+/// followed by more than one NUL byte (some GRUB builds log `grub_cmd …`
+/// strings that way; read as UTF-16 such an even-length string would be
+/// "valid", NUL-terminated and meaningless), then UTF-16, which is only
+/// believed when NUL-terminated and free of control characters (almost any
+/// even-length binary is "valid" UTF-16).
 pub(crate) fn any_text(bytes: &[u8]) -> Option<EventText> {
-    utf8_text(bytes).or_else(|| utf16_text(bytes).filter(|t| t.nul_terminated))
+    utf8_text(bytes)
+        .or_else(|| utf8_nul_padded(bytes))
+        .or_else(|| utf16_text(bytes).filter(|t| t.nul_terminated))
+}
+
+/// Non-empty UTF-8 text without NUL followed only by NUL bytes (two or more;
+/// one is [`utf8_text`]'s terminator), read as a NUL-terminated string.
+fn utf8_nul_padded(bytes: &[u8]) -> Option<EventText> {
+    let end = bytes.iter().position(|&b| b == 0)?;
+    let (body, tail) = bytes.split_at_checked(end)?;
+    if body.is_empty() || tail.iter().any(|&b| b != 0) {
+        return None;
+    }
+    let mut text = utf8_text(body)?;
+    text.nul_terminated = true;
+    Some(text)
 }
 
 fn utf16_units(bytes: &[u8]) -> Option<Vec<u16>> {
@@ -205,6 +223,17 @@ mod tests {
         assert!(utf16_text(&[1, 2, 3]).is_none());
         let t = utf16_text(&[b'o', 0, b'f', 0, 0]).unwrap();
         assert_eq!((t.text.as_str(), t.nul_terminated), ("of", true));
+        // ASCII with two NULs (an even length) is not UTF-16 "牧扵…".
+        let t = any_text(b"grub_cmd search --file /boot/grub2/grub.cfg\0\0").unwrap();
+        assert_eq!(
+            (t.text.as_str(), t.encoding, t.nul_terminated),
+            (
+                "grub_cmd search --file /boot/grub2/grub.cfg",
+                TextEncoding::Utf8,
+                true
+            )
+        );
+        assert!(any_text(b"ab\0\0x").is_none());
     }
 
     #[test]
