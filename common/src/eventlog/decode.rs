@@ -182,14 +182,20 @@ impl Event {
     /// EV_EFI_BOOT_SERVICES_APPLICATION): PciRoot(0x0)/…/\EFI\BOOT\BOOTX64.EFI`.
     /// Text from the log is sanitized (no control characters) and shortened.
     pub fn describe(&self) -> String {
-        let summary = summarize(self, &self.decode());
         format!(
             "event {} (PCR {}, {}): {}",
             self.index,
             self.pcr,
             self.event_type,
-            sanitize_one_line(&summary, 200)
+            self.summary()
         )
+    }
+
+    /// The decoded content alone, sanitized and shortened as in
+    /// [`Event::describe`] (which adds the event's position, PCR and type), e.g.
+    /// `PciRoot(0x0)/…/\EFI\BOOT\BOOTX64.EFI (image at 0x…, 0x… bytes)`.
+    pub fn summary(&self) -> String {
+        sanitize_one_line(&summarize(self, &self.decode()), 200)
     }
 }
 

@@ -13,6 +13,10 @@
 //!   `EFI_TCG2_EVENT_LOG_FORMAT_TCG_2` (crypto agile).
 //! * UEFI Specification 2.10 §10 (device paths; see [`devicepath`]).
 //!
+//! The Confidential Computing Event Log of a TDX guest is the same format with
+//! CC measurement-register indices instead of PCRs; [`ccel`] reads it with
+//! this module's record parser and replays it into RTMRs.
+//!
 //! All integers in the log are little-endian.
 //!
 //! # Decisions
@@ -46,6 +50,7 @@
 //!   as `tpm2_eventlog` prints them: in a crypto-agile log the Spec ID header is
 //!   event 0 and the first `TCG_PCR_EVENT2` is event 1.
 
+pub mod ccel;
 pub mod decode;
 pub mod devicepath;
 pub mod events;

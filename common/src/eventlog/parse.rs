@@ -63,7 +63,8 @@ pub(super) fn parse(bytes: &[u8]) -> Result<EventLog, EventLogError> {
                 if events.len() + 1 >= MAX_EVENTS {
                     return Err(at.err(too_many_events()));
                 }
-                events.push(read_pcr_event2(&mut r, &spec_id, index).map_err(|e| at.err(e))?);
+                let event = read_pcr_event2(&mut r, &spec_id, index, check_pcr);
+                events.push(event.map_err(|e| at.err(e))?);
                 index = index.saturating_add(1);
             }
             LogFormat::CryptoAgile { spec_id }
@@ -108,7 +109,7 @@ pub(super) fn parse(bytes: &[u8]) -> Result<EventLog, EventLogError> {
     Ok(EventLog::from_parts(format, events, trailing_zero_padding))
 }
 
-fn too_many_events() -> FormatError {
+pub(super) fn too_many_events() -> FormatError {
     FormatError::TooLarge {
         field: "number of events",
         size: MAX_EVENTS + 1,
@@ -116,15 +117,17 @@ fn too_many_events() -> FormatError {
     }
 }
 
-struct RawPcrEvent<'a> {
-    offset: usize,
-    pcr: u32,
-    event_type: EventType,
-    digest: [u8; SHA1_SIZE],
-    data: &'a [u8],
+/// One `TCG_PCR_EVENT` record, borrowed from the input.
+pub(super) struct RawPcrEvent<'a> {
+    pub(super) offset: usize,
+    pub(super) pcr: u32,
+    pub(super) event_type: EventType,
+    pub(super) digest: [u8; SHA1_SIZE],
+    pub(super) data: &'a [u8],
 }
 
-fn read_pcr_event<'a>(r: &mut Reader<'a>) -> Result<RawPcrEvent<'a>, FormatError> {
+/// Reads one `TCG_PCR_EVENT` record (the SHA-1 layout of the first record).
+pub(super) fn read_pcr_event<'a>(r: &mut Reader<'a>) -> Result<RawPcrEvent<'a>, FormatError> {
     let offset = r.offset();
     let pcr = r.u32_le("TCG_PCR_EVENT.PCRIndex")?;
     let event_type = EventType(r.u32_le("TCG_PCR_EVENT.EventType")?);
@@ -139,6 +142,7 @@ fn read_pcr_event<'a>(r: &mut Reader<'a>) -> Result<RawPcrEvent<'a>, FormatError
     })
 }
 
+/// The TPM rule for `PCRIndex` (see the module docs of [`super`]).
 fn check_pcr(pcr: u32, event_type: EventType) -> Result<(), FormatError> {
     if pcr >= PCR_COUNT && event_type != EventType::NO_ACTION {
         return Err(FormatError::unexpected(
@@ -150,6 +154,8 @@ fn check_pcr(pcr: u32, event_type: EventType) -> Result<(), FormatError> {
     Ok(())
 }
 
+/// Checks the first record as the crypto-agile Spec ID header (PCR 0, zero
+/// SHA-1 digest, a well-formed `TCG_EfiSpecIdEvent`).
 fn check_spec_id_header(head: &RawPcrEvent<'_>) -> Result<SpecIdEvent, FormatError> {
     if head.pcr != 0 {
         return Err(FormatError::unexpected(
@@ -158,6 +164,14 @@ fn check_spec_id_header(head: &RawPcrEvent<'_>) -> Result<SpecIdEvent, FormatErr
             head.pcr,
         ));
     }
+    check_spec_id_digest_and_data(head)
+}
+
+/// The Spec ID header's checks other than its `PCRIndex`: the zero SHA-1
+/// digest and a well-formed `TCG_EfiSpecIdEvent`.
+pub(super) fn check_spec_id_digest_and_data(
+    head: &RawPcrEvent<'_>,
+) -> Result<SpecIdEvent, FormatError> {
     if head.digest != [0u8; SHA1_SIZE] {
         return Err(FormatError::unexpected(
             "Spec ID event Digest",
@@ -257,14 +271,22 @@ pub(super) fn parse_spec_id(data: &[u8]) -> Result<SpecIdEvent, FormatError> {
     })
 }
 
-fn read_pcr_event2(
+/// What a log allows in `PCRIndex`, checked right after the event type is
+/// read (before the digests): the TPM's PCR rule, or the CC MR index rule of a
+/// CCEL ([`super::ccel`]).
+pub(super) type IndexRule = fn(u32, EventType) -> Result<(), FormatError>;
+
+/// Reads one `TCG_PCR_EVENT2` record with the digests the Spec ID header
+/// declares, `index_rule` deciding which `PCRIndex` values are allowed.
+pub(super) fn read_pcr_event2(
     r: &mut Reader<'_>,
     spec: &SpecIdEvent,
     index: u32,
+    index_rule: IndexRule,
 ) -> Result<Event, FormatError> {
     let pcr = r.u32_le("TCG_PCR_EVENT2.PCRIndex")?;
     let event_type = EventType(r.u32_le("TCG_PCR_EVENT2.EventType")?);
-    check_pcr(pcr, event_type)?;
+    index_rule(pcr, event_type)?;
     let count = r.u32_le("TPML_DIGEST_VALUES.count")?;
     if usize::try_from(count).ok() != Some(spec.algorithms.len()) {
         return Err(FormatError::unexpected(
