@@ -1,16 +1,18 @@
 //! `verify tpm` and `eventlog replay`: offline checks of files written by
-//! tpm2-tools or `sealbuild-agent quote`.
+//! tpm2-tools or `sealbuild-agent quote`, and the replay of TPM event logs and
+//! of TDX CC event logs (`--ccel`, `common::eventlog::ccel`).
 
 use crate::Outcome;
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use sealbuild_common::eventlog::ccel::{CcelError, CcelLog, CcelTable};
 use sealbuild_common::eventlog::EventLog;
 use sealbuild_common::tpm::{parse_tools_pcrs, Attest, PcrValues, Public, Signature};
 use sealbuild_verifier_core::bundle::MALFORMED_EVIDENCE;
 use sealbuild_verifier_core::platform::{Anchors, Enrolment, Registry};
 use sealbuild_verifier_core::quote::{verify_quote, verify_quote_signature, QuoteOptions};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum VerifyCmd {
@@ -83,17 +85,27 @@ pub struct TpmArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum EventlogCmd {
-    /// Replays a TCG event log and prints every PCR per bank.
+    /// Replays a TPM's TCG event log and prints every PCR per bank, or a TDX
+    /// CC event log (--ccel) and prints RTMR0-3.
     Replay {
-        /// The log (binary_bios_measurements).
-        file: PathBuf,
-        /// Print JSON: {"sha256": {"0": "hex", …}, "sha1": {…}}.
+        /// The TPM log (binary_bios_measurements).
+        #[arg(required_unless_present = "ccel", conflicts_with = "ccel")]
+        file: Option<PathBuf>,
+        /// A TDX CC event log area (/sys/firmware/acpi/tables/data/CCEL).
+        #[arg(long, value_name = "FILE")]
+        ccel: Option<PathBuf>,
+        /// The ACPI CCEL table (/sys/firmware/acpi/tables/CCEL): checked, and the
+        /// --ccel area must be its LAML bytes of a TDX log.
+        #[arg(long, value_name = "FILE", requires = "ccel")]
+        ccel_table: Option<PathBuf>,
+        /// Print JSON: {"sha256": {"0": "hex", …}, "sha1": {…}}; with --ccel
+        /// {"rtmr0": "hex", …, "rtmr3": "hex"}.
         #[arg(long)]
         json: bool,
     },
 }
 
-fn read(p: &PathBuf) -> Result<Vec<u8>> {
+fn read(p: &Path) -> Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
 }
 
@@ -187,7 +199,7 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
             Err(_) => None,
         }
     };
-    let ear_bytes = a.ear.as_ref().map(read).transpose()?;
+    let ear_bytes = a.ear.as_deref().map(read).transpose()?;
     let vkey = match &a.verifier_key {
         Some(p) => Some(
             <p256::ecdsa::VerifyingKey as p256::pkcs8::DecodePublicKey>::from_public_key_pem(
@@ -402,7 +414,16 @@ pub(crate) fn malformed(
 }
 
 pub fn eventlog(cmd: EventlogCmd) -> Result<Outcome> {
-    let EventlogCmd::Replay { file, json } = cmd;
+    let EventlogCmd::Replay {
+        file,
+        ccel,
+        ccel_table,
+        json,
+    } = cmd;
+    if let Some(area) = ccel {
+        return ccel_replay(&area, ccel_table.as_deref(), json);
+    }
+    let file = file.context("a TPM event log file or --ccel FILE is needed")?;
     let log =
         EventLog::parse(&read(&file)?).with_context(|| format!("{}: event log", file.display()))?;
     let replay = log.replay();
@@ -410,6 +431,54 @@ pub fn eventlog(cmd: EventlogCmd) -> Result<Outcome> {
         out!("{}", serde_json::to_string_pretty(&replay.to_json_map())?);
     } else {
         print!("{}", replay.render_text());
+    }
+    Ok(Outcome::Ok)
+}
+
+/// `eventlog replay --ccel FILE [--ccel-table FILE]`: exit 0 with RTMR0-3, 1
+/// when the area or table does not parse (`malformed_evidence`, naming the
+/// file, the record and the field), 2 when a file cannot be read.
+fn ccel_replay(area_path: &Path, table_path: Option<&Path>, json: bool) -> Result<Outcome> {
+    let area = read(area_path)?;
+    let table = match table_path {
+        Some(p) => match CcelTable::parse(&read(p)?) {
+            Ok(t) => Some(t),
+            Err(e) => return malformed(json, p, "ACPI CCEL table", &e),
+        },
+        None => None,
+    };
+    let parsed = match &table {
+        Some(t) => CcelLog::parse_with_table(t, &area),
+        None => CcelLog::parse(&area),
+    };
+    let log = match parsed {
+        Ok(log) => log,
+        Err(CcelError::Table(e)) => {
+            // Only parse_with_table refuses a table (a non-TDX CC type).
+            let p = table_path.unwrap_or(area_path);
+            return malformed(json, p, "ACPI CCEL table for a TDX log", &e);
+        }
+        Err(CcelError::Log {
+            event,
+            offset,
+            cause,
+        }) => {
+            let e = format!("event {event} at offset {offset}: {cause}");
+            return malformed(json, area_path, "CCEL log area", &e);
+        }
+        Err(CcelError::Mismatch(e)) => {
+            return malformed(json, area_path, "CCEL log area", &e);
+        }
+    };
+    let replay = log.replay();
+    if json {
+        out!("{}", serde_json::to_string_pretty(&replay.to_json_map())?);
+    } else {
+        out!("{}", log.render_summary());
+        if let Some(t) = &table {
+            out!("{t}");
+        }
+        out!("{}", replay.render_text().trim_end());
     }
     Ok(Outcome::Ok)
 }

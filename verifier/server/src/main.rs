@@ -106,7 +106,7 @@ enum Cmd {
     /// Verifies evidence offline.
     #[command(subcommand)]
     Verify(cli_verify::VerifyCmd),
-    /// Works with TCG firmware event logs.
+    /// Works with TCG firmware event logs (TPM) and TDX CC event logs (CCEL).
     #[command(subcommand)]
     Eventlog(cli_verify::EventlogCmd),
     /// Manages SEV-SNP collateral (AMD certificates and CRLs).
