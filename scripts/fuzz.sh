@@ -21,6 +21,7 @@ for t in $targets; do
   # Seeds: the real vectors of tests/data for each parser.
   case "$t" in
     eventlog) seeds=(../tests/data/tpm/go-tpm-tools/eventlogs/*.bin ../tests/data/tpm/go-attestation/*_eventlog) ;;
+    ccel) seeds=(../tests/data/tdx/trustee/ccel/CCEL_AAEL_alibabacloud ../tests/data/tdx/trustee/ccel/CCEL_data_ovmf ../tests/data/tdx/trustee/ccel/CCEL_data_grub ../tests/data/tdx/go-tdx-guest/ccel/ccel_table.dat) ;;
     tpm_attest) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.quote) ;;
     tpm_signature) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.sig) ;;
     tpm_public) seeds=(../tests/data/tpm/tpm2-tools-5.4-swtpm/*.pub) ;;
