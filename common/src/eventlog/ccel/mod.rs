@@ -36,7 +36,7 @@
 //!   (RTMR0–3). Index 0 is MRTD, which the TDX module builds while the TD is
 //!   created and no log event can extend; an extended event on it (or on any
 //!   index above 4) is refused. `EV_NO_ACTION` events may carry any index
-//!   (real logs put Spec ID and SP800-155 events on 0); they are never
+//!   (GKE's firmware logs its SP800-155 events on 0); they are never
 //!   extended.
 //! * **Padding.** The area is LAML bytes long and the log is shorter; the
 //!   firmware fills the rest with 0xFF (OVMF/TDVF) or 0x00 (td-shim). At an
