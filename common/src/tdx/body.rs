@@ -249,9 +249,9 @@ impl TdReport {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum QuoteBody {
     /// An SGX enclave report (version 3 and 4 SGX quotes, version 5 body type 1).
-    Sgx(EnclaveReport),
+    Sgx(Box<EnclaveReport>),
     /// A TD report (version 4; version 5 body type 2 or 3).
-    Td(TdReport),
+    Td(Box<TdReport>),
 }
 
 impl QuoteBody {

@@ -44,8 +44,8 @@ pub struct Quote {
 fn read_body(r: &mut Reader<'_>, header: &QuoteHeader) -> Result<QuoteBody, FormatError> {
     if header.version != 5 {
         return Ok(match header.tee_type {
-            TeeType::Sgx => QuoteBody::Sgx(EnclaveReport::read(r)?),
-            TeeType::Tdx => QuoteBody::Td(TdReport::read(r, false)?),
+            TeeType::Sgx => QuoteBody::Sgx(Box::new(EnclaveReport::read(r)?)),
+            TeeType::Tdx => QuoteBody::Td(Box::new(TdReport::read(r, false)?)),
         });
     }
     let body_type = r.u16_le("quote body descriptor type")?;
@@ -77,8 +77,8 @@ fn read_body(r: &mut Reader<'_>, header: &QuoteHeader) -> Result<QuoteBody, Form
     }
     let mut br = Reader::new(r.take(size, "quote body")?);
     let body = match body_type {
-        1 => QuoteBody::Sgx(EnclaveReport::read(&mut br)?),
-        t => QuoteBody::Td(TdReport::read(&mut br, t == 3)?),
+        1 => QuoteBody::Sgx(Box::new(EnclaveReport::read(&mut br)?)),
+        t => QuoteBody::Td(Box::new(TdReport::read(&mut br, t == 3)?)),
     };
     br.finish("quote body")?;
     Ok(body)

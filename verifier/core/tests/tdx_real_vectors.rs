@@ -65,21 +65,21 @@ fn spr() -> Vec<u8> {
     data("go-tdx-guest/tdx_prod_quote_SPR_E4.dat")[..4935].to_vec()
 }
 
-/// The go-tdx-guest 2023 PCS responses; their issuer chains (HTTP headers
-/// upstream) are the Intel SGX TCB Signing chain of the dcap-qvl bundle.
-fn go_tdx_guest_collateral() -> TdxCollateral {
-    let chain =
-        serde_json::from_slice::<serde_json::Value>(&data("dcap-qvl/tdx_quote_collateral.json"))
-            .unwrap()["tcb_info_issuer_chain"]
-            .as_str()
-            .unwrap()
-            .to_string();
-    let (tcb, qe, pck, rootcrl) = (
-        data("go-tdx-guest/sample_tcbInfo_response"),
-        data("go-tdx-guest/sample_qeIdentity_response"),
-        data("go-tdx-guest/pckcrl"),
-        data("go-tdx-guest/rootcrl.der"),
-    );
+/// The TCB Info issuer chain (Intel SGX TCB Signing ‖ Root CA) of a dcap-qvl
+/// bundle, as PEM (what PCS sends in the issuer-chain headers).
+fn signing_chain_pem(bundle_path: &str) -> String {
+    bundle(bundle_path)
+        .tcb_info
+        .issuer_chain
+        .iter()
+        .map(|d| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, d).unwrap())
+        .collect()
+}
+
+/// Collateral from raw PCS response files, with `chain` as both issuer
+/// chains.
+fn pcs(tcb: &str, qe: &str, chain: &str, pck_crl: &str, root_crl: &str) -> TdxCollateral {
+    let (tcb, qe, pck, rootcrl) = (data(tcb), data(qe), data(pck_crl), data(root_crl));
     TdxCollateral::from_pcs_responses(&PcsResponses {
         tcb_info: &tcb,
         tcb_info_issuer_chain: chain.as_bytes(),
@@ -90,6 +90,33 @@ fn go_tdx_guest_collateral() -> TdxCollateral {
         root_ca_crl: &rootcrl,
     })
     .unwrap()
+}
+
+/// The go-tdx-guest 2023 PCS responses; their issuer chains (HTTP headers
+/// upstream) are the Intel SGX TCB Signing chain of the dcap-qvl bundle.
+fn go_tdx_guest_collateral() -> TdxCollateral {
+    pcs(
+        "go-tdx-guest/sample_tcbInfo_response",
+        "go-tdx-guest/sample_qeIdentity_response",
+        &signing_chain_pem("dcap-qvl/tdx_quote_collateral.json"),
+        "go-tdx-guest/pckcrl",
+        "go-tdx-guest/rootcrl.der",
+    )
+}
+
+/// Verifies both documents' chains and signatures at `at` (no CRL) and
+/// parses them.
+fn checked_docs(c: &TdxCollateral, at: u64) -> (TcbInfo, QeIdentity) {
+    c.tcb_info
+        .verify("TCB Info", root().der(), None, at)
+        .unwrap();
+    c.qe_identity
+        .verify("QE Identity", root().der(), None, at)
+        .unwrap();
+    (
+        c.tcb_info.parse("TCB Info").unwrap(),
+        c.qe_identity.parse("QE Identity").unwrap(),
+    )
 }
 
 fn td(v: &sealbuild_verifier_core::tdx::TdxVerified) -> &sealbuild_verifier_core::tdx::TdClaims {
@@ -301,14 +328,7 @@ fn checked_2023_collateral() -> (TdxCollateral, TcbInfo, QeIdentity) {
         ),
         "{e}"
     );
-    c.tcb_info
-        .verify("TCB Info", root().der(), None, DCAP_V4_AT)
-        .unwrap();
-    c.qe_identity
-        .verify("QE Identity", root().der(), None, DCAP_V4_AT)
-        .unwrap();
-    let info: TcbInfo = c.tcb_info.parse("TCB Info").unwrap();
-    let qe: QeIdentity = c.qe_identity.parse("QE Identity").unwrap();
+    let (info, qe) = checked_docs(&c, DCAP_V4_AT);
     let at = "2023-07-01T01:00:00Z";
     assert!(info.issue_date.as_str() <= at && at <= info.next_update.as_str());
     assert!(qe.issue_date.as_str() <= at && at <= qe.next_update.as_str());
@@ -394,36 +414,14 @@ fn trustee_v4_config_id_out_of_date() {
     let q = data("trustee/tdx_quote_6.dat");
     let v = verify_quote_signatures(&q, &root(), NOV_2025).unwrap();
     assert_eq!(v.pck_ext.fmspc.to_vec(), h("00a06d080000"));
-    let chain = bundle("dcap-qvl/tdx_quote_collateral.json")
-        .tcb_info
-        .issuer_chain;
-    let pem: String = chain
-        .iter()
-        .map(|d| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, d).unwrap())
-        .collect();
-    let (tcb, qe) = (
-        data("trustee/tcbInfo.json"),
-        data("trustee/enclaveIdentity.json"),
+    let c = pcs(
+        "trustee/tcbInfo.json",
+        "trustee/enclaveIdentity.json",
+        &signing_chain_pem("dcap-qvl/tdx_quote_collateral.json"),
+        "go-tdx-guest/rootcrl.der",
+        "go-tdx-guest/rootcrl.der",
     );
-    let rootcrl = data("go-tdx-guest/rootcrl.der");
-    let c = TdxCollateral::from_pcs_responses(&PcsResponses {
-        tcb_info: &tcb,
-        tcb_info_issuer_chain: pem.as_bytes(),
-        qe_identity: &qe,
-        qe_identity_issuer_chain: pem.as_bytes(),
-        pck_crl: &rootcrl,
-        pck_crl_issuer_chain: None,
-        root_ca_crl: &rootcrl,
-    })
-    .unwrap();
-    c.tcb_info
-        .verify("TCB Info", root().der(), None, NOV_2025)
-        .unwrap();
-    c.qe_identity
-        .verify("QE Identity", root().der(), None, NOV_2025)
-        .unwrap();
-    let info: TcbInfo = c.tcb_info.parse("TCB Info").unwrap();
-    let qe: QeIdentity = c.qe_identity.parse("QE Identity").unwrap();
+    let (info, qe) = checked_docs(&c, NOV_2025);
     assert_eq!(
         (info.id.as_str(), info.version, qe.id.as_str(), qe.version),
         ("TDX", 3, "TD_QE", 2)
@@ -465,25 +463,13 @@ fn go_tdx_guest_v5_against_its_tcb_info() {
     let m = module::check_tdx_module(&info, td).unwrap().unwrap();
     assert_eq!(m.status, TcbStatus::UpToDate);
     // Its signature verifies with the Intel TCB signing chain.
-    let chain = bundle("dcap-qvl/tdx_quote_outdated_collateral.json")
-        .tcb_info
-        .issuer_chain;
-    let pem: String = chain
-        .iter()
-        .map(|d| der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, d).unwrap())
-        .collect();
-    let qe = data("go-tdx-guest/sample_qeIdentity_response");
-    let crl = data("go-tdx-guest/rootcrl.der");
-    let c = TdxCollateral::from_pcs_responses(&PcsResponses {
-        tcb_info: &body,
-        tcb_info_issuer_chain: pem.as_bytes(),
-        qe_identity: &qe,
-        qe_identity_issuer_chain: pem.as_bytes(),
-        pck_crl: &crl,
-        pck_crl_issuer_chain: None,
-        root_ca_crl: &crl,
-    })
-    .unwrap();
+    let c = pcs(
+        "go-tdx-guest/sample_tcbinfo_response_v5",
+        "go-tdx-guest/sample_qeIdentity_response",
+        &signing_chain_pem("dcap-qvl/tdx_quote_outdated_collateral.json"),
+        "go-tdx-guest/rootcrl.der",
+        "go-tdx-guest/rootcrl.der",
+    );
     c.tcb_info
         .verify("TCB Info", root().der(), None, FEB_2026)
         .unwrap();
@@ -642,6 +628,25 @@ fn tampered_collateral_refused() {
         verify_quote(&q, &c, DCAP_V4_AT),
         Err(TdxError::Crl(CrlError::Issuer { .. }))
     ));
+    // A PCK chain (it ends in the root too) as the TCB Info signer.
+    let mut c = base.clone();
+    let pck_chain = sealbuild_verifier_core::tdx::pck::pem_chain(
+        "PCK",
+        &Quote::parse(&q)
+            .unwrap()
+            .signature_data
+            .qe
+            .pck_cert_data
+            .data,
+    )
+    .unwrap();
+    assert_eq!(pck_chain.len(), 3);
+    c.tcb_info.issuer_chain = pck_chain;
+    let e = verify_quote(&q, &c, DCAP_V4_AT).unwrap_err();
+    assert!(
+        matches!(&e, TdxError::Mismatch { check: "TCB Info", got, .. } if got.contains("PCK Certificate")),
+        "{e}"
+    );
     // An issuer chain that does not end in the root.
     let mut c = base;
     c.tcb_info.issuer_chain.pop();

@@ -117,7 +117,7 @@ impl From<&EnclaveReport> for SgxClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QuoteClaims {
     /// A TDX quote.
-    Td(TdClaims),
+    Td(Box<TdClaims>),
     /// An SGX quote.
     Sgx(SgxClaims),
 }
@@ -126,8 +126,8 @@ impl QuoteClaims {
     /// The claims of a quote body.
     pub fn from_body(body: &QuoteBody) -> Self {
         match body {
-            QuoteBody::Td(t) => Self::Td(t.into()),
-            QuoteBody::Sgx(e) => Self::Sgx(e.into()),
+            QuoteBody::Td(t) => Self::Td(Box::new(t.as_ref().into())),
+            QuoteBody::Sgx(e) => Self::Sgx(e.as_ref().into()),
         }
     }
 

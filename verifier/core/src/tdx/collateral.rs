@@ -316,6 +316,17 @@ impl SignedJson {
     ) -> Result<VerifiedLeaf, TdxError> {
         ends_in_root(what, &self.issuer_chain, root_der)?;
         let leaf = verify_chain(what, &self.issuer_chain, root_der, now)?;
+        // Only Intel's TCB signing key, certified directly by the root, signs
+        // TCB Info and QE Identity (not, say, a PCK key that also chains to
+        // the root).
+        if !leaf.cert.subject.contains("CN=Intel SGX TCB Signing") || leaf.cert.chain.len() != 2 {
+            return Err(TdxError::Mismatch {
+                check: what,
+                expected: "a signer 'CN=Intel SGX TCB Signing' issued by the Intel SGX Root CA"
+                    .into(),
+                got: format!("{:?} (chain {:?})", leaf.cert.subject, leaf.cert.chain),
+            });
+        }
         if let Some(crl) = root_crl {
             crl.check_not_revoked(&leaf.der)?;
         }

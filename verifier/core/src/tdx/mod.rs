@@ -177,6 +177,19 @@ pub enum TdxError {
     },
 }
 
+/// A [`TdxError::Mismatch`].
+pub(crate) fn mismatch(
+    check: &'static str,
+    expected: impl ToString,
+    got: impl ToString,
+) -> TdxError {
+    TdxError::Mismatch {
+        check,
+        expected: expected.to_string(),
+        got: got.to_string(),
+    }
+}
+
 /// The stable check name an error is reported under (`tdx_quote`,
 /// `tdx_signature`, `tdx_pck`, `tdx_collateral`, `tdx_crl`, `tdx_tcb`,
 /// `tdx_qe_identity`, `tdx_module`), for the platform seam and the CLI.

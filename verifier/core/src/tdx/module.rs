@@ -17,15 +17,7 @@
 use sealbuild_common::tdx::{Quote, TdReport, TeeType};
 
 use super::tcbinfo::{hex_field, match_isv, MatchedLevel, QeIdentity, TcbInfo};
-use super::TdxError;
-
-fn mismatch(check: &'static str, expected: impl ToString, got: impl ToString) -> TdxError {
-    TdxError::Mismatch {
-        check,
-        expected: expected.to_string(),
-        got: got.to_string(),
-    }
-}
+use super::{mismatch, TdxError};
 
 fn masked_eq(value: &[u8], want: &[u8], mask: &[u8]) -> bool {
     value.len() == want.len()

@@ -245,8 +245,15 @@ pub fn verify_chain(
     })
 }
 
-/// The issuing CA of a verified PCK certificate, from its issuer's name.
+/// The issuing CA of a verified PCK certificate, from its issuer's name;
+/// the certificate itself must be an "Intel SGX PCK Certificate".
 pub fn pck_ca(leaf: &VerifiedEkCert) -> Result<PckCa, TdxError> {
+    if !leaf.subject.contains("CN=Intel SGX PCK Certificate") {
+        return Err(bad(format!(
+            "subject {:?} is not an Intel SGX PCK Certificate",
+            leaf.subject
+        )));
+    }
     if leaf.issuer.contains("Intel SGX PCK Platform CA") {
         Ok(PckCa::Platform)
     } else if leaf.issuer.contains("Intel SGX PCK Processor CA") {

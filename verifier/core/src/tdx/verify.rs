@@ -33,7 +33,7 @@ use super::collateral::{ends_in_root, TdxCollateral};
 use super::pck::{pck_ca, pem_chain, verify_chain, PckCa, PckExtensions, VerifiedLeaf};
 use super::roots::IntelRoot;
 use super::tcbinfo::{hex_field, MatchedLevel, PckTcb, QeIdentity, TcbInfo, TcbStatus};
-use super::TdxError;
+use super::{mismatch, TdxError};
 use crate::ekcert::crl::verify_crl;
 
 /// A quote whose signatures and PCK chain verified (no collateral yet).
@@ -160,14 +160,6 @@ pub fn verify_quote_with_root(
         tcb,
         collateral_valid_until: col.valid_until.min(pck_crl.next_update),
     })
-}
-
-fn mismatch(check: &'static str, expected: impl ToString, got: impl ToString) -> TdxError {
-    TdxError::Mismatch {
-        check,
-        expected: expected.to_string(),
-        got: got.to_string(),
-    }
 }
 
 /// Step 5: TCB Info and QE Identity (already verified) against a verified
