@@ -719,3 +719,50 @@ fn malformed_collateral_refused() {
     v["tcb_info_signature"] = "00".into();
     assert!(TdxCollateral::from_bundle_json(v.to_string().as_bytes()).is_err());
 }
+
+#[test]
+fn trustee_claims_oracle() {
+    // trustee's parse_tdx_claims_expected.json renders tdx_quote_4.dat's
+    // header and body; our claims must agree field by field.
+    let want: serde_json::Value =
+        serde_json::from_slice(&data("trustee/parse_tdx_claims_expected.json")).unwrap();
+    let q = Quote::parse(&data("trustee/tdx_quote_4.dat")).unwrap();
+    let t: sealbuild_verifier_core::tdx::TdClaims = q.td_report().unwrap().into();
+    let body = &want["quote"]["body"];
+    let fields: [(&str, &[u8]); 15] = [
+        ("mr_config_id", &t.mr_config_id),
+        ("mr_owner", &t.mr_owner),
+        ("mr_owner_config", &t.mr_owner_config),
+        ("mr_seam", &t.mr_seam),
+        ("mr_td", &t.mrtd),
+        ("mrsigner_seam", &t.mr_signer_seam),
+        ("report_data", &t.report_data),
+        ("rtmr_0", &t.rtmr0),
+        ("rtmr_1", &t.rtmr1),
+        ("rtmr_2", &t.rtmr2),
+        ("rtmr_3", &t.rtmr3),
+        ("seam_attributes", &t.seam_attributes),
+        ("tcb_svn", &t.tee_tcb_svn),
+        ("td_attributes", &t.td_attributes),
+        ("xfam", &t.xfam),
+    ];
+    for (name, value) in fields {
+        assert_eq!(body[name].as_str().unwrap(), hex::encode(value), "{name}");
+    }
+    let header = &want["quote"]["header"];
+    assert_eq!(
+        header["vendor_id"].as_str().unwrap(),
+        hex::encode(q.header.qe_vendor_id)
+    );
+    assert_eq!(
+        header["user_data"].as_str().unwrap(),
+        hex::encode(q.header.user_data)
+    );
+    assert_eq!(
+        header["version"].as_str().unwrap(),
+        hex::encode(q.header.version.to_le_bytes())
+    );
+    assert_eq!(want["td_attributes"]["debug"], true);
+    assert!(t.debug);
+    assert_eq!(want["td_attributes"]["septve_disable"], true);
+}

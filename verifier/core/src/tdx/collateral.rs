@@ -393,3 +393,40 @@ fn window(what: &'static str, issue: &str, next: &str, now: u64) -> Result<u64, 
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse_strictly() {
+        assert_eq!(parse_date("t", "1970-01-01T00:00:00Z").unwrap(), 0);
+        assert_eq!(
+            parse_date("t", "2025-07-19T10:00:35Z").unwrap(),
+            1_752_919_235
+        );
+        for bad in [
+            "2025-07-19T10:00:35",
+            "2025-07-19 10:00:35Z",
+            "2025-13-19T10:00:35Z",
+            "2025-02-30T10:00:35Z",
+            "2025-07-19T10:00:35.5Z",
+            "+025-07-19T10:00:35Z",
+            "",
+        ] {
+            assert!(parse_date("t", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn crls_decode_from_der_pem_and_hex() {
+        let der = vec![0x30, 0x03, 0x02, 0x01, 0x00];
+        assert_eq!(decode_crl("c", &der).unwrap(), der);
+        assert_eq!(decode_crl("c", hex::encode(&der).as_bytes()).unwrap(), der);
+        let pem = der::pem::encode_string("X509 CRL", der::pem::LineEnding::LF, &der).unwrap();
+        assert_eq!(decode_crl("c", pem.as_bytes()).unwrap(), der);
+        let cert = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der).unwrap();
+        assert!(decode_crl("c", cert.as_bytes()).is_err());
+        assert!(decode_crl("c", b"zz").is_err());
+    }
+}

@@ -412,3 +412,45 @@ pub(crate) fn match_isv(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TcbStatus::{self, *};
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in TcbStatus::ALL {
+            assert_eq!(TcbStatus::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(TcbStatus::from_name("uptodate"), None);
+        assert_eq!(TcbStatus::from_name("TDRelaunchAdvised"), None);
+    }
+
+    #[test]
+    fn convergence_follows_intel_qvl() {
+        // (platform, module or QE, result)
+        let cases = [
+            (UpToDate, UpToDate, UpToDate),
+            (UpToDate, OutOfDate, OutOfDate),
+            (SWHardeningNeeded, OutOfDate, OutOfDate),
+            (ConfigurationNeeded, OutOfDate, OutOfDateConfigurationNeeded),
+            (
+                ConfigurationAndSWHardeningNeeded,
+                OutOfDate,
+                OutOfDateConfigurationNeeded,
+            ),
+            (OutOfDate, OutOfDate, OutOfDate),
+            (
+                OutOfDateConfigurationNeeded,
+                OutOfDate,
+                OutOfDateConfigurationNeeded,
+            ),
+            (UpToDate, Revoked, Revoked),
+            (ConfigurationNeeded, UpToDate, ConfigurationNeeded),
+            (Revoked, UpToDate, Revoked),
+        ];
+        for (platform, other, want) in cases {
+            assert_eq!(platform.converge(other), want, "{platform} with {other}");
+        }
+    }
+}
