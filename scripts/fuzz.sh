@@ -32,6 +32,8 @@ for t in $targets; do
     intoto) seeds=(../tests/data/sealed-build/statement.json) ;;
     snp_report) seeds=(../tests/data/sev-snp/*/*report*.bin ../tests/data/sev-snp/*/attestation.bin) ;;
     snp_cert_table) seeds=(../tests/data/sev-snp/cert-table-milan.bin) ;;
+    tdx_quote) seeds=(../tests/data/tdx/dcap-qvl/{tdx_quote,tdx_quote_outdated,sgx_quote} ../tests/data/tdx/go-tdx-guest/*.dat ../tests/data/tdx/trustee/*.dat) ;;
+    tdx_collateral) seeds=(../tests/data/tdx/dcap-qvl/*collateral.json ../tests/data/tdx/trustee/*.json) ;;
     azure_hcl) seeds=(../tests/data/azure/az-snp-vtpm/hcl-report.bin ../tests/data/azure/az-snp-vtpm/evidence-*.json) ;;
     *) seeds=() ;;
   esac

@@ -15,6 +15,7 @@
 //! * [`ear`]: attestation-result (EAR) claims and their CBOR decoding.
 //! * [`platform`]: the one `Platform` enum and hardware-vouched attester ids.
 //! * [`snp`]: AMD SEV-SNP attestation reports and TCB versions.
+//! * [`tdx`]: Intel TDX and SGX DCAP quotes.
 
 pub mod api;
 pub mod binding;
@@ -30,6 +31,7 @@ pub mod platform;
 pub mod reader;
 pub mod seal;
 pub mod snp;
+pub mod tdx;
 pub mod tpm;
 
 pub use error::FormatError;

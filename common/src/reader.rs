@@ -130,6 +130,25 @@ impl<'a> Reader<'a> {
         self.take(size, field)
     }
 
+    /// Takes `n` bytes of a reserved field for `field` and requires them to
+    /// be zero; the error names the first non-zero byte and its offset.
+    pub fn zeros(&mut self, n: usize, field: &'static str) -> Result<(), FormatError> {
+        let start = self.offset;
+        let bytes = self.take(n, field)?;
+        match bytes.iter().position(|&b| b != 0) {
+            None => Ok(()),
+            Some(i) => Err(FormatError::unexpected(
+                field,
+                "zero (reserved)",
+                format!(
+                    "byte {:#x} at offset {:#x}",
+                    bytes.get(i).copied().unwrap_or(0),
+                    start.saturating_add(i)
+                ),
+            )),
+        }
+    }
+
     /// Requires that every byte was consumed.
     pub fn finish(self, structure: &'static str) -> Result<(), FormatError> {
         if self.rest.is_empty() {

@@ -109,28 +109,11 @@ pub struct MitigationVectors {
     pub current: u64,
 }
 
-fn zeros(r: &mut Reader<'_>, n: usize, field: &'static str) -> Result<(), FormatError> {
-    let start = r.offset();
-    let bytes = r.take(n, field)?;
-    match bytes.iter().position(|&b| b != 0) {
-        None => Ok(()),
-        Some(i) => Err(FormatError::unexpected(
-            field,
-            "zero (reserved)",
-            format!(
-                "byte {:#x} at offset {:#x}",
-                bytes.get(i).copied().unwrap_or(0),
-                start.saturating_add(i)
-            ),
-        )),
-    }
-}
-
 fn fw_version(r: &mut Reader<'_>, field: &'static str) -> Result<FirmwareVersion, FormatError> {
     let build = r.u8(field)?;
     let minor = r.u8(field)?;
     let major = r.u8(field)?;
-    zeros(r, 1, field)?;
+    r.zeros(1, field)?;
     Ok(FirmwareVersion {
         major,
         minor,
@@ -192,7 +175,7 @@ impl AttestationReport {
         let current_tcb = TcbVersion(r.u64_le("CURRENT_TCB")?);
         let platform_info = PlatformInfo(r.u64_le("PLATFORM_INFO")?);
         let key_info = KeyInfo::parse(r.u32_le("key info (048h)")?)?;
-        zeros(&mut r, 4, "reserved 04Ch")?;
+        r.zeros(4, "reserved 04Ch")?;
         let report_data = r.array("REPORT_DATA")?;
         let measurement = r.array("MEASUREMENT")?;
         let host_data = r.array("HOST_DATA")?;
@@ -208,10 +191,10 @@ impl AttestationReport {
                 stepping: r.u8("CPUID_STEP")?,
             })
         } else {
-            zeros(&mut r, 3, "reserved 188h (version 2)")?;
+            r.zeros(3, "reserved 188h (version 2)")?;
             None
         };
-        zeros(&mut r, 0x1A0 - 0x18B, "reserved 18Bh")?;
+        r.zeros(0x1A0 - 0x18B, "reserved 18Bh")?;
         let chip_id = r.array("CHIP_ID")?;
         let committed_tcb = TcbVersion(r.u64_le("COMMITTED_TCB")?);
         let current_version = fw_version(&mut r, "CURRENT_BUILD/MINOR/MAJOR")?;
@@ -226,10 +209,10 @@ impl AttestationReport {
             None
         };
         let reserved_tail = SIGNED_LEN.saturating_sub(r.offset());
-        zeros(&mut r, reserved_tail, "reserved before SIGNATURE")?;
+        r.zeros(reserved_tail, "reserved before SIGNATURE")?;
         let sig_r = sig_component(&mut r, "SIGNATURE R")?;
         let sig_s = sig_component(&mut r, "SIGNATURE S")?;
-        zeros(&mut r, SIG_RESERVED_LEN, "SIGNATURE reserved")?;
+        r.zeros(SIG_RESERVED_LEN, "SIGNATURE reserved")?;
         r.finish(STRUCTURE)?;
         Ok(Self {
             version,

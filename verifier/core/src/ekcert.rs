@@ -35,9 +35,11 @@
 //! [`MAX_SIGNATURE_CHECKS`] signature verifications per call; loops are cut.
 //! Trust anchors are certificates; their validity window, basicConstraints,
 //! keyUsage and path length are enforced like an intermediate's (a v1 anchor
-//! without extensions is accepted). Revocation (CRLs) is not checked here.
+//! without extensions is accepted). Revocation is checked by the callers
+//! with [`crl`] (RFC 5280 §5 CRLs).
 
 pub(crate) mod cert;
+pub mod crl;
 mod error;
 mod path;
 pub(crate) mod signature;

@@ -34,6 +34,9 @@ pub enum Error {
     /// Sealing or opening a released key failed.
     #[error(transparent)]
     Seal(#[from] sealbuild_common::seal::SealError),
+    /// An Intel TDX / SGX DCAP quote or its collateral was refused.
+    #[error(transparent)]
+    Tdx(#[from] crate::tdx::TdxError),
     /// Azure SEV-SNP confidential-VM evidence (HCL report, vTPM quote) was refused.
     #[error(transparent)]
     Azure(#[from] crate::azure::AzureError),

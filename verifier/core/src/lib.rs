@@ -13,6 +13,7 @@
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
 //! * [`bundle`]: offline verification of sealed-build bundles.
 //! * [`azure`]: Azure SEV-SNP confidential VMs (HCL report + vTPM quote).
+//! * [`tdx`]: Intel TDX / SGX DCAP quotes (signatures, PCK chain, TCB status).
 
 pub mod appraise;
 pub mod azure;
@@ -27,6 +28,7 @@ pub mod policy;
 pub mod quote;
 pub mod registration;
 pub mod snp;
+pub mod tdx;
 
 pub use error::Error;
 
