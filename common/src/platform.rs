@@ -20,11 +20,14 @@ pub enum Platform {
     /// Azure confidential VM on SEV-SNP: the paravisor's HCL report vouches
     /// for a vTPM whose quotes and event logs follow.
     Azure,
+    /// Intel TDX: a TD quote (DCAP, signed through the PCK chain to Intel's
+    /// SGX root), the CCEL event log and the sealed build's RTMR3 log.
+    Tdx,
 }
 
 impl Platform {
     /// Every platform, in a fixed order.
-    pub const ALL: [Platform; 3] = [Self::Tpm, Self::Snp, Self::Azure];
+    pub const ALL: [Platform; 4] = [Self::Tpm, Self::Snp, Self::Azure, Self::Tdx];
 
     /// Name used in policies, results, agent ids and on the command line.
     pub fn name(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Platform {
             Self::Tpm => "tpm",
             Self::Snp => "snp",
             Self::Azure => "azure",
+            Self::Tdx => "tdx",
         }
     }
 
@@ -74,7 +78,8 @@ mod tests {
         for p in Platform::ALL {
             assert_eq!(Platform::from_name(p.name()), Some(p));
         }
-        assert_eq!(Platform::from_name("tdx"), None);
+        assert_eq!(Platform::from_name("tdx"), Some(Platform::Tdx));
+        assert_eq!(Platform::from_name("sgx"), None);
     }
 
     #[test]

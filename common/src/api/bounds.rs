@@ -15,6 +15,7 @@
 //! | PCR values | at most [`MAX_BANKS`] banks of at most [`MAX_PCRS`] PCRs; bank names 1–[`MAX_BANK_NAME`] letters and digits; values at most [`MAX_HEX`] hex digits |
 //! | event log, runtime log | at most [`MAX_LOG`] bytes each |
 //! | SEV-SNP report, HCL report | at most [`MAX_REPORT`] bytes |
+//! | TDX quote | at most [`MAX_QUOTE`] bytes |
 //! | certificates | at most [`MAX_CERTS`], each at most [`MAX_CERT`] bytes |
 //! | ActivateCredential secret | at most [`MAX_SECRET`] bytes |
 //!
@@ -24,7 +25,7 @@
 
 use super::{
     ActivateRequest, AttestRequest, AzureEvidence, NonceRequest, RegisterRequest, SnpCertificate,
-    SnpEvidence, TpmEvidence,
+    SnpEvidence, TdxEvidence, TpmEvidence,
 };
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -55,6 +56,8 @@ pub const MAX_LOG: usize = 1024 * 1024;
 pub const MAX_REPORT: usize = 8192;
 /// Most certificates with one piece of evidence or registration.
 pub const MAX_CERTS: usize = 8;
+/// Most bytes of a TDX/SGX quote (real ones, PCK chain included, are 5–8 KiB).
+pub const MAX_QUOTE: usize = 16 * 1024;
 /// Largest certificate.
 pub const MAX_CERT: usize = 16 * 1024;
 
@@ -303,6 +306,19 @@ impl BoundedEvidence for SnpEvidence {
     fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
         bytes(&format!("{path}.report"), &self.report, MAX_REPORT)?;
         certs(&format!("{path}.certificates"), &self.certificates)
+    }
+}
+
+impl BoundedEvidence for TdxEvidence {
+    fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
+        bytes(&format!("{path}.quote"), &self.quote, MAX_QUOTE)?;
+        if let Some(l) = &self.ccel {
+            bytes(&format!("{path}.ccel"), l, MAX_LOG)?;
+        }
+        if let Some(l) = &self.runtime_log {
+            bytes(&format!("{path}.runtime_log"), l, MAX_LOG)?;
+        }
+        Ok(())
     }
 }
 

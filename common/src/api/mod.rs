@@ -257,6 +257,29 @@ pub struct SnpEvidence {
     pub certificates: Vec<SnpCertificate>,
 }
 
+/// Evidence of an Intel TDX trust domain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TdxEvidence {
+    /// The TD quote (version 4 or 5) as the quoting enclave returned it
+    /// (configfs-tsm `outblob`), its certification data (PCK chain) inside.
+    /// REPORT_DATA = binding digest || 32 zero bytes.
+    #[serde(with = "b64")]
+    #[schemars(schema_with = "schema::quote")]
+    pub quote: Vec<u8>,
+    /// The CCEL log area (`/sys/firmware/acpi/tables/data/CCEL`): the
+    /// firmware's and boot loader's measurements into RTMR0–2, replayed
+    /// against the quote.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::log_opt")]
+    pub ccel: Option<Vec<u8>>,
+    /// The runtime measurement log of a sealed build (TCG Canonical Event
+    /// Log, JSON, SHA-384 digests; see `cel`), replayed against RTMR3.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::log_opt")]
+    pub runtime_log: Option<Vec<u8>>,
+}
+
 /// Evidence, one variant per platform.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -267,6 +290,8 @@ pub enum Evidence {
     Snp(SnpEvidence),
     /// Azure confidential VM: HCL report vouching for a vTPM, and its quote.
     Azure(AzureEvidence),
+    /// Intel TDX: TD quote, CCEL event log and the sealed build's RTMR3 log.
+    Tdx(TdxEvidence),
 }
 
 impl Evidence {
@@ -276,6 +301,7 @@ impl Evidence {
             Self::Tpm(_) => crate::Platform::Tpm,
             Self::Snp(_) => crate::Platform::Snp,
             Self::Azure(_) => crate::Platform::Azure,
+            Self::Tdx(_) => crate::Platform::Tdx,
         }
     }
 
@@ -285,6 +311,7 @@ impl Evidence {
             Self::Tpm(e) => e,
             Self::Snp(e) => e,
             Self::Azure(e) => e,
+            Self::Tdx(e) => e,
         }
     }
 }

@@ -11,8 +11,8 @@
 
 use super::bounds::{
     ID_PUNCTUATION, KEY_ID_PUNCTUATION, MAX_BANKS, MAX_BANK_NAME, MAX_CERT, MAX_CERTS, MAX_HEX,
-    MAX_ID, MAX_KEYS, MAX_KEY_ID, MAX_LOG, MAX_PCRS, MAX_PUBLIC_KEY, MAX_REPORT, MAX_SECRET,
-    MAX_TPM_STRUCTURE,
+    MAX_ID, MAX_KEYS, MAX_KEY_ID, MAX_LOG, MAX_PCRS, MAX_PUBLIC_KEY, MAX_QUOTE, MAX_REPORT,
+    MAX_SECRET, MAX_TPM_STRUCTURE,
 };
 use schemars::{json_schema, Schema, SchemaGenerator};
 
@@ -166,6 +166,11 @@ pub fn secret(_: &mut SchemaGenerator) -> Schema {
 /// An SEV-SNP or HCL report.
 pub fn report(_: &mut SchemaGenerator) -> Schema {
     base64(MAX_REPORT)
+}
+
+/// A TDX/SGX quote.
+pub fn quote(_: &mut SchemaGenerator) -> Schema {
+    base64(MAX_QUOTE)
 }
 
 /// One DER certificate.

@@ -457,6 +457,12 @@ impl Policy {
                         "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
                     ))
                 }
+                (Platform::Tdx, _) => {
+                    return Err(invalid(
+                        &loc,
+                        "platform \"tdx\": this build has no TDX reference rules yet",
+                    ))
+                }
             };
             references.push(ReferenceSet { name: r.name, rule });
         }
