@@ -81,8 +81,9 @@ struct RunArgs {
     /// Seconds of the in-process single-core appraisal measurement (0: skip).
     #[arg(long, default_value_t = 2.0)]
     appraisal_secs: f64,
-    /// Seconds to wait after the run before the last /proc sample.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds to wait after the run before the last /proc sample (the
+    /// verifier's idle blocking threads end after 10 s).
+    #[arg(long, default_value_t = 15.0)]
     settle_secs: f64,
     /// Seconds that cycles in flight at the deadline may take to finish.
     #[arg(long, default_value_t = 60.0)]

@@ -1,9 +1,14 @@
 //! A caller of `GET /v1/result-key` (the cheapest route, no database, no
 //! appraisal) a few times a second on its own connection: how long an
-//! unrelated request waits while the verifier is busy.
+//! unrelated request waits while the verifier is busy. It runs on a thread
+//! and runtime of its own ([`Probe::start`]), so that the load generator's
+//! busy agents do not delay it and its figure is the verifier's.
 
 use crate::control::Stop;
+use crate::net::NetError;
 use crate::stats::{Counts, Latencies};
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the probe saw.
@@ -34,10 +39,12 @@ async fn once(client: &reqwest::Client, url: &str, stats: &mut ProbeStats) {
     }
 }
 
-/// `n` requests one after the other (the idle baseline).
+/// `n` requests one after the other (the idle baseline), after one that
+/// opens the connection (its TLS handshake is not counted).
 pub async fn sequential(client: &reqwest::Client, base: &str, n: usize) -> ProbeStats {
     let url = format!("{base}/v1/result-key");
     let mut stats = ProbeStats::default();
+    once(client, &url, &mut ProbeStats::default()).await;
     for _ in 0..n {
         once(client, &url, &mut stats).await;
     }
@@ -59,4 +66,69 @@ pub async fn run(client: reqwest::Client, base: String, hz: f64, stop: &Stop) ->
         once(&client, &url, &mut stats).await;
     }
     stats
+}
+
+/// The probe's thread, between its idle baseline and the load.
+#[derive(Debug)]
+pub struct Probe {
+    go: mpsc::Sender<Arc<Stop>>,
+    thread: std::thread::JoinHandle<ProbeStats>,
+}
+
+impl Probe {
+    /// Starts the thread, which measures `idle` requests one after the
+    /// other and returns them here; [`Probe::load`] then starts the load
+    /// phase at `hz` requests a second (none when `hz` is 0).
+    pub fn start(
+        ca_pem: &[u8],
+        base: &str,
+        idle: usize,
+        hz: f64,
+    ) -> Result<(Probe, ProbeStats), NetError> {
+        let (ca_pem, base) = (ca_pem.to_vec(), base.to_string());
+        let (idle_tx, idle_rx) = mpsc::channel::<Result<ProbeStats, NetError>>();
+        let (go, go_rx) = mpsc::channel::<Arc<Stop>>();
+        let thread = std::thread::spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = idle_tx.send(Err(NetError(format!("probe runtime: {e}"))));
+                    return ProbeStats::default();
+                }
+            };
+            rt.block_on(async move {
+                let client = match crate::net::client(&ca_pem, Duration::from_secs(60)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = idle_tx.send(Err(e));
+                        return ProbeStats::default();
+                    }
+                };
+                let _ = idle_tx.send(Ok(sequential(&client, &base, idle).await));
+                match go_rx.recv() {
+                    Ok(stop) if hz > 0.0 => run(client, base, hz, &stop).await,
+                    _ => ProbeStats::default(),
+                }
+            })
+        });
+        let idle = idle_rx
+            .recv()
+            .map_err(|_| NetError("the probe thread ended".into()))??;
+        Ok((Probe { go, thread }, idle))
+    }
+
+    /// Starts the load phase, which lasts until `stop`.
+    pub fn load(&self, stop: Arc<Stop>) {
+        let _ = self.go.send(stop);
+    }
+
+    /// Waits for the thread (after the run stopped) and returns the load
+    /// phase's figures.
+    pub fn finish(self) -> ProbeStats {
+        drop(self.go);
+        self.thread.join().unwrap_or_default()
+    }
 }

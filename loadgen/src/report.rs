@@ -74,6 +74,8 @@ pub struct VerifierFigures {
     pub after: Option<ProcSample>,
     /// CPU seconds it used during the run.
     pub cpu_s: Option<f64>,
+    /// Of those, milliseconds per attestation with key release.
+    pub cpu_ms_per_attestation: Option<f64>,
 }
 
 /// The single-core appraisal rate and the throughput ratio.
@@ -85,6 +87,11 @@ pub struct AppraisalFigures {
     pub cores: usize,
     /// throughput / (cores × single-core rate).
     pub ratio: f64,
+    /// The share of the verifier's CPU time that the appraisals themselves
+    /// account for (attestations / rate / verifier CPU seconds): the ratio
+    /// the verifier would reach with every core to itself, the load
+    /// generator elsewhere.
+    pub appraisal_share_of_verifier_cpu: Option<f64>,
     /// The target ratio.
     pub target_ratio: f64,
 }
@@ -132,8 +139,26 @@ pub struct Report {
 }
 
 impl Report {
-    /// Fills [`Report::targets`] from the figures.
+    /// Fills the derived figures (ratio, CPU per attestation) and
+    /// [`Report::targets`].
     pub fn judge(&mut self) {
+        let ok = self.attestations.ok as f64;
+        let per_sec = self.attestations.per_sec;
+        let cpu = self.verifier.as_ref().and_then(|v| v.cpu_s);
+        if let Some(v) = self.verifier.as_mut() {
+            v.cpu_ms_per_attestation = v.cpu_s.filter(|_| ok > 0.0).map(|c| c * 1000.0 / ok);
+        }
+        if let Some(a) = self.appraisal.as_mut() {
+            let capacity = a.cores as f64 * a.single_core_per_sec;
+            a.ratio = if capacity > 0.0 {
+                per_sec / capacity
+            } else {
+                0.0
+            };
+            a.appraisal_share_of_verifier_cpu = cpu
+                .filter(|c| *c > 0.0 && a.single_core_per_sec > 0.0)
+                .map(|c| ok / a.single_core_per_sec / c);
+        }
         let t = &mut self.targets;
         t.zero_errors = self.attestations.error_total == 0
             && self.attestations.unfinished_agents == 0
@@ -219,22 +244,49 @@ impl Report {
             };
             let _ = writeln!(
                 s,
-                "  verifier pid {}: idle {}, peak {}, after {}; CPU {:.1} s",
+                "  verifier pid {}: idle {}, peak {}, after {}; CPU {:.1} s ({:.2} ms per attestation)",
                 v.pid,
                 f(v.idle),
                 f(v.peak),
                 f(v.after),
-                v.cpu_s.unwrap_or(0.0)
+                v.cpu_s.unwrap_or(0.0),
+                v.cpu_ms_per_attestation.unwrap_or(0.0)
             );
         }
         if let Some(c) = self.loadgen_cpu_s {
             let _ = writeln!(s, "  load generator CPU {c:.1} s");
         }
         if let Some(p) = &self.appraisal {
-            let _ = writeln!(s, "  single-core SNP appraisal (in-process, this build): {:.0}/s; {} cores → {:.0}/s; ratio {:.3} (target {})", p.single_core_per_sec, p.cores, p.single_core_per_sec * p.cores as f64, p.ratio, p.target_ratio);
+            let _ = writeln!(
+                s,
+                "  single-core SNP appraisal (in-process, this build): {:.0}/s; {} cores → {:.0}/s; \
+                 ratio {:.3} (target {})",
+                p.single_core_per_sec,
+                p.cores,
+                p.single_core_per_sec * p.cores as f64,
+                p.ratio,
+                p.target_ratio
+            );
+            if let Some(share) = p.appraisal_share_of_verifier_cpu {
+                let _ = writeln!(
+                    s,
+                    "  appraisals are {:.1} % of the verifier's CPU time (the ratio it would reach \
+                     with the cores to itself)",
+                    share * 100.0
+                );
+            }
         }
         let t = &self.targets;
-        let _ = writeln!(s, "  targets: zero errors {}; throughput {}; result-key p99 ≤ {TARGET_RESULT_KEY_P99_MS} ms {}; RSS ≤ {TARGET_RSS_MIB} MiB {}; RSS back within 20 % of idle {}", yes(Some(t.zero_errors)), yes(t.throughput), yes(t.result_key_p99), yes(t.rss_peak), yes(t.rss_recovered));
+        let _ = writeln!(
+            s,
+            "  targets: zero errors {}; throughput {}; result-key p99 ≤ {TARGET_RESULT_KEY_P99_MS} ms \
+             {}; RSS ≤ {TARGET_RSS_MIB} MiB {}; RSS back within 20 % of idle {}",
+            yes(Some(t.zero_errors)),
+            yes(t.throughput),
+            yes(t.result_key_p99),
+            yes(t.rss_peak),
+            yes(t.rss_recovered)
+        );
         s
     }
 }
@@ -260,16 +312,20 @@ mod tests {
                     rss_mib: 23.0,
                     threads: 5,
                 }),
-                cpu_s: Some(1.0),
+                cpu_s: Some(2.0),
+                cpu_ms_per_attestation: None,
             }),
             appraisal: Some(AppraisalFigures {
                 single_core_per_sec: 1000.0,
                 cores: 2,
-                ratio: 0.5,
+                ratio: 0.0,
                 target_ratio: TARGET_RATIO,
+                appraisal_share_of_verifier_cpu: None,
             }),
             ..Report::default()
         };
+        r.attestations.ok = 500;
+        r.attestations.per_sec = 100.0;
         r.result_key.load = LatencySummary {
             count: 10,
             p50_ms: 1.0,
@@ -279,6 +335,13 @@ mod tests {
         r.judge();
         assert!(r.targets.zero_errors);
         assert_eq!(r.targets.throughput, Some(false));
+        let a = r.appraisal.as_ref().unwrap();
+        assert_eq!(a.ratio, 0.05);
+        assert_eq!(a.appraisal_share_of_verifier_cpu, Some(0.25));
+        assert_eq!(
+            r.verifier.as_ref().unwrap().cpu_ms_per_attestation,
+            Some(4.0)
+        );
         assert_eq!(r.targets.result_key_p99, Some(true));
         assert_eq!(r.targets.rss_peak, Some(false));
         assert_eq!(r.targets.rss_recovered, Some(true));

@@ -5,7 +5,7 @@
 use crate::control::Stop;
 use crate::hostile::{maximal_request, Hostile, HostileStats, ReplaySlot};
 use crate::net::NetError;
-use crate::probe::{self, ProbeStats};
+use crate::probe::Probe;
 use crate::procfs::{self, ProcSample};
 use crate::rate::{single_core_rate, RateError};
 use crate::record::{RecordError, Recorder};
@@ -97,6 +97,7 @@ async fn appraisal_rate(o: &RunOptions) -> Result<Option<AppraisalFigures>, RunE
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ratio: 0.0,
         target_ratio: TARGET_RATIO,
+        appraisal_share_of_verifier_cpu: None,
     }))
 }
 
@@ -163,9 +164,13 @@ fn attestation_figures(all: Vec<AgentStats>, unfinished: u64, elapsed: f64) -> A
 pub async fn run(o: RunOptions) -> Result<Report, RunError> {
     let appraisal = appraisal_rate(&o).await?;
     let request_timeout = Duration::from_secs(60);
-    let probe_client = crate::net::client(&o.ca_pem, request_timeout)?;
     let hostile_client = crate::net::client(&o.ca_pem, request_timeout)?;
-    let idle = probe::sequential(&probe_client, &o.base, IDLE_PROBES).await;
+    let (probe, idle) = {
+        let (ca, base, hz) = (o.ca_pem.clone(), o.base.clone(), o.probe_hz);
+        tokio::task::spawn_blocking(move || Probe::start(&ca, &base, IDLE_PROBES, hz))
+            .await
+            .map_err(|e| RunError::Task(e.to_string()))??
+    };
     let idle_sample = o.verifier_pid.and_then(|p| procfs::sample(p).ok());
     let cpu0 = (
         procfs::cpu_seconds(std::process::id()).ok(),
@@ -192,15 +197,7 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
     let sampler = o
         .verifier_pid
         .map(|pid| tokio::spawn(sample_peak(pid, stop.clone())));
-    let probe_task = (o.probe_hz > 0.0).then(|| {
-        let (c, b, hz, s) = (
-            probe_client.clone(),
-            o.base.clone(),
-            o.probe_hz,
-            stop.clone(),
-        );
-        tokio::spawn(async move { probe::run(c, b, hz, &s).await })
-    });
+    probe.load(stop.clone());
     let maximal_body = Arc::new(serde_json::to_string(&maximal_request()).unwrap_or_default());
     let mut hostile_tasks = Vec::new();
     for id in 0..o.hostile {
@@ -226,10 +223,9 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
     for t in hostile_tasks {
         hostile.merge(t.await.map_err(|e| RunError::Task(e.to_string()))?);
     }
-    let load = match probe_task {
-        Some(t) => t.await.map_err(|e| RunError::Task(e.to_string()))?,
-        None => ProbeStats::default(),
-    };
+    let load = tokio::task::spawn_blocking(move || probe.finish())
+        .await
+        .map_err(|e| RunError::Task(e.to_string()))?;
     let peak = match sampler {
         Some(t) => t.await.map_err(|e| RunError::Task(e.to_string()))?,
         None => None,
@@ -239,7 +235,7 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
         o.verifier_pid.and_then(|p| procfs::cpu_seconds(p).ok()),
     );
     // Let go of every connection before the last sample.
-    drop((setup, probe_client, hostile_client));
+    drop((setup, hostile_client));
     tokio::time::sleep(o.settle).await;
 
     let mut report = Report {
@@ -265,15 +261,12 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
             peak,
             after: procfs::sample(pid).ok(),
             cpu_s: cpu1.1.zip(cpu0.1).map(|(b, a)| b - a),
+            cpu_ms_per_attestation: None,
         }),
         loadgen_cpu_s: cpu1.0.zip(cpu0.0).map(|(b, a)| b - a),
         appraisal,
         targets: Default::default(),
     };
-    let per_sec = report.attestations.per_sec;
-    if let Some(a) = report.appraisal.as_mut() {
-        a.ratio = per_sec / (a.cores as f64 * a.single_core_per_sec).max(f64::MIN_POSITIVE);
-    }
     report.judge();
     Ok(report)
 }
