@@ -235,7 +235,23 @@ impl Report {
             let _ = writeln!(s, "    VIOLATION {e}");
         }
         let r = &self.result_key;
-        let _ = writeln!(s, "  GET /v1/result-key: idle p50 {:.2} ms p99 {:.2} ms; under load p50 {:.2} ms p99 {:.2} ms max {:.2} ms ({} requests, errors: {})", r.idle.p50_ms, r.idle.p99_ms, r.load.p50_ms, r.load.p99_ms, r.load.max_ms, r.load.count, r.errors.describe());
+        let _ = write!(
+            s,
+            "  GET /v1/result-key: idle p50 {:.2} ms p99 {:.2} ms",
+            r.idle.p50_ms, r.idle.p99_ms
+        );
+        if r.load.count > 0 || r.errors.total() > 0 {
+            let _ = write!(
+                s,
+                "; under load p50 {:.2} ms p99 {:.2} ms max {:.2} ms ({} requests, errors: {})",
+                r.load.p50_ms,
+                r.load.p99_ms,
+                r.load.max_ms,
+                r.load.count,
+                r.errors.describe()
+            );
+        }
+        s.push('\n');
         if let Some(v) = &self.verifier {
             let f = |p: Option<ProcSample>| {
                 p.map_or("?".to_string(), |p| {
