@@ -7,8 +7,8 @@
 #   * every key an agent received has its release entry in the audit log
 #     (matched by EAR digest, for the same agent and evidence, so the same
 #     nonce), no key was released twice for one nonce (in the audit log and
-#     in the record), keys were received after the last restart
-#     (sealbuild-loadgen check);
+#     in the record) (sealbuild-loadgen check);
+#   * after every restart, agents received keys again before the next kill;
 #   * SQLite's `PRAGMA integrity_check` answers ok;
 #   * and, so that these checks are known to bite, the check fails on the
 #     same audit log with one release entry removed and on the record with
@@ -55,24 +55,31 @@ LISTEN=$LG_ADDR
 LOADGEN_PID=$!
 
 # Kill i (1..KILLS+1) falls at a random moment of the i-th of KILLS+1 equal
-# slots between 2 s and DURATION-2 s; each but the last is followed by a
-# restart after 0-300 ms.
+# slots between 2 s and DURATION-2 s, but not before an agent received a key
+# from the verifier restarted after kill i-1 (which must happen within 20 s);
+# each kill but the last is followed by a restart after 0-300 ms.
 ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 now_ms() { date +%s%3N; }
+keys() { wc -l <"$WORK/record.jsonl" 2>/dev/null || echo 0; }
 T0=$(now_ms)
 SLOT=$(((DURATION - 4) * 1000 / (KILLS + 1)))
 LAST_RESTART=0
+at_restart=-1
 for i in $(seq 1 $((KILLS + 1))); do
   at=$((2000 + (i - 1) * SLOT + RANDOM % SLOT))
   wait_ms=$((T0 + at - $(now_ms)))
   ((wait_ms > 0)) && ms_sleep "$wait_ms"
-  received=$(wc -l <"$WORK/record.jsonl" 2>/dev/null || echo 0)
+  for _ in $(seq 200); do (($(keys) > at_restart)) && break; sleep 0.1; done
+  (($(keys) > at_restart)) || die "no key was received within 20 s after restart $((i - 1))"
+  at=$(($(now_ms) - T0))
+  received=$(keys)
   kill -0 "$LG_PID" 2>/dev/null || { tail -20 "$WORK/verifier.log"; die "the verifier died before kill $i"; }
   lg_stop KILL
   if ((i <= KILLS)); then
     ms_sleep $((RANDOM % 300))
     lg_start "$WORK" "$LISTEN"
     LAST_RESTART=$(date +%s.%N)
+    at_restart=$(keys)
     echo "    kill $i at $((at / 1000)).$((at % 1000 / 100)) s ($received keys received so far); restarted as pid $LG_PID"
   else
     echo "    kill $i at $((at / 1000)).$((at % 1000 / 100)) s ($received keys received so far); not restarted"
