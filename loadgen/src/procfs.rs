@@ -100,6 +100,17 @@ fn parse_stat_cpu(text: &str) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
+/// The machine's 1-minute load average (`/proc/loadavg`): other work on
+/// the cores a benchmark shares.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// This process's soft limit of open files, when /proc says it.
 pub fn open_files_limit() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/self/limits").ok()?;
@@ -139,6 +150,7 @@ mod tests {
         assert!(s.rss_mib > 0.0 && s.threads >= 1, "{s:?}");
         assert!(cpu_seconds(me).unwrap() >= 0.0);
         assert!(open_files_limit().unwrap() > 0);
+        assert!(load_average().unwrap() >= 0.0);
         assert!(matches!(sample(u32::MAX), Err(ProcError::Read { .. })));
     }
 }

@@ -122,6 +122,9 @@ pub struct Report {
     pub hostile_clients: usize,
     /// Seconds from the start until the last agent ended.
     pub elapsed_s: f64,
+    /// The machine's 1-minute load average just before the run (other
+    /// work sharing the cores makes every rate here smaller).
+    pub load_average_before: Option<f64>,
     /// Legitimate agents.
     pub attestations: AttestationFigures,
     /// Hostile clients.
@@ -271,6 +274,9 @@ impl Report {
         }
         if let Some(c) = self.loadgen_cpu_s {
             let _ = writeln!(s, "  load generator CPU {c:.1} s");
+        }
+        if let Some(l) = self.load_average_before {
+            let _ = writeln!(s, "  machine load average before the run: {l:.2}");
         }
         if let Some(p) = &self.appraisal {
             let _ = writeln!(

@@ -162,6 +162,7 @@ fn attestation_figures(all: Vec<AgentStats>, unfinished: u64, elapsed: f64) -> A
 
 /// Runs the load and returns its figures.
 pub async fn run(o: RunOptions) -> Result<Report, RunError> {
+    let load_average_before = procfs::load_average();
     let appraisal = appraisal_rate(&o).await?;
     let request_timeout = Duration::from_secs(60);
     let hostile_client = crate::net::client(&o.ca_pem, request_timeout)?;
@@ -243,6 +244,7 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
         agents: o.agents,
         hostile_clients: o.hostile,
         elapsed_s: elapsed,
+        load_average_before,
         attestations: attestation_figures(all, unfinished, elapsed),
         hostile: HostileFigures {
             requests: hostile.requests(),
