@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs sealbuild's whole test suite: unit, property, real-vector, swtpm
-# end-to-end and tpm2-tools interoperability tests, then a bounded fuzz run.
+# end-to-end and tpm2-tools interoperability tests, a short load on a debug
+# verifier (sealbuild-loadgen), the SIGKILL crash test, then a bounded fuzz
+# run.
 # Installs what is missing (Debian, as root) or says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,29 @@ rm -rf "$tmp"
 
 say "running the test suite"
 cargo test --workspace --locked -- --test-threads=2
+
+say "short load: 50 simulated SEV-SNP agents and 4 hostile clients for 10 s on a debug verifier"
+# The benchmark's bounded form (scripts/bench-load.sh is the long one): any
+# failed legitimate attestation or probe, any hostile request answered with a
+# 5xx, an accepted verdict or a key, or a verifier that dies fails the run.
+source scripts/loadgen-lib.sh
+lg_build debug
+load=$(mktemp -d)
+trap 'lg_stop KILL; rm -rf "$load"' EXIT
+lg_setup "$load"
+lg_start "$load"
+if ! "$LG_LOADGEN" run --url "$LG_URL" --ca "$load/state/tls/ca.pem" --agents 50 --hostile 4 \
+  --duration 10 --verifier-pid "$LG_PID" --appraisal-secs 0.5 --settle-secs 1 --strict; then
+  tail -20 "$load/verifier.log"
+  die "the short load saw errors (above)"
+fi
+kill -0 "$LG_PID" 2>/dev/null || { tail -20 "$load/verifier.log"; die "the verifier died under the short load"; }
+lg_stop TERM
+rm -rf "$load"
+trap - EXIT
+
+say "crash test: SIGKILLs of the verifier while agents receive keys (scripts/crash-test.sh)"
+scripts/crash-test.sh
 
 if [[ "${SEALBUILD_SKIP_FUZZ:-0}" != 1 ]]; then
   say "bounded fuzz run (scripts/fuzz.sh)"

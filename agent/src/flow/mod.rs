@@ -220,6 +220,45 @@ pub async fn attest_with(
     statement_digest: Option<[u8; 32]>,
     tamper: impl FnOnce(&mut AttestRequest),
 ) -> Result<Attested, FlowError> {
+    let mut prepared = prepare(client, collector, agent_id, statement_digest).await?;
+    tamper(&mut prepared.request);
+    let response = client.attest(&prepared.request).await?;
+    prepared.open(response)
+}
+
+/// An attestation request made (nonce asked, evidence collected) but not
+/// yet sent, with the ephemeral secret key that opens the keys of its
+/// answer. [`attest_with`] is [`prepare`], `client.attest`, [`Prepared::open`];
+/// a caller that must resend the same request (e.g. after a lost
+/// connection) runs the steps itself.
+pub struct Prepared {
+    /// The request to send.
+    pub request: AttestRequest,
+    /// The nonce used.
+    pub nonce: [u8; NONCE_LEN],
+    /// The binding digest put into the evidence.
+    pub binding: [u8; 32],
+    secret: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("agent_id", &self.request.agent_id)
+            .field("nonce", &hex::encode(self.nonce))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Asks a nonce, binds it with a fresh ephemeral key (and an optional
+/// statement digest) and collects evidence: the request [`attest_with`]
+/// sends.
+pub async fn prepare(
+    client: &VerifierClient,
+    collector: &mut dyn EvidenceCollector,
+    agent_id: &str,
+    statement_digest: Option<[u8; 32]>,
+) -> Result<Prepared, FlowError> {
     let n = client
         .nonce(&NonceRequest {
             agent_id: agent_id.to_string(),
@@ -231,7 +270,7 @@ pub async fn attest_with(
         .ok_or_else(|| {
             FlowError::Protocol(format!("nonce '{}' is not 32 bytes of hex", n.nonce))
         })?;
-    let (sk, pk) = seal::generate_keypair(&mut rand::rngs::OsRng);
+    let (secret, pk) = seal::generate_keypair(&mut rand::rngs::OsRng);
     let binding = Binding {
         nonce: &nonce,
         ephemeral_public_key: &pk,
@@ -239,7 +278,7 @@ pub async fn attest_with(
     }
     .digest();
     let evidence = collector.collect(&binding)?;
-    let mut req = AttestRequest {
+    let request = AttestRequest {
         agent_id: agent_id.to_string(),
         nonce: n.nonce,
         ephemeral_public_key: pk,
@@ -248,21 +287,32 @@ pub async fn attest_with(
         evidence,
         keys: None,
     };
-    tamper(&mut req);
-    let response = client.attest(&req).await?;
-    let mut keys = Vec::new();
-    if response.verdict == Verdict::Accepted {
-        let result_digest: [u8; 32] = Sha256::digest(&response.ear).into();
-        for k in &response.keys {
-            keys.push(open_key(&sk, k, &result_digest)?);
-        }
-    }
-    Ok(Attested {
-        response,
-        keys,
+    Ok(Prepared {
+        request,
         nonce,
         binding,
+        secret,
     })
+}
+
+impl Prepared {
+    /// Opens the keys of the verifier's answer to this request with the
+    /// ephemeral secret key (none when rejected).
+    pub fn open(self, response: AttestResponse) -> Result<Attested, FlowError> {
+        let mut keys = Vec::new();
+        if response.verdict == Verdict::Accepted {
+            let result_digest: [u8; 32] = Sha256::digest(&response.ear).into();
+            for k in &response.keys {
+                keys.push(open_key(&self.secret, k, &result_digest)?);
+            }
+        }
+        Ok(Attested {
+            response,
+            keys,
+            nonce: self.nonce,
+            binding: self.binding,
+        })
+    }
 }
 
 /// Attests for a build: binds SHA-256 of `statement` (the exact DSSE payload

@@ -1,0 +1,156 @@
+//! What Linux says about a process in `/proc/<pid>/`: resident memory and
+//! threads (`status`), CPU time (`stat`), and this process's open-files
+//! limit (`limits`).
+
+use serde::Serialize;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ, 100 on
+/// every Linux architecture sealbuild runs on).
+const USER_HZ: f64 = 100.0;
+
+/// Why a `/proc` file could not be read.
+#[derive(Debug, Error)]
+pub enum ProcError {
+    /// The file could not be read (the process is gone, or no /proc).
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A field is missing or not a number.
+    #[error("{path}: no {field}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The field.
+        field: &'static str,
+    },
+}
+
+/// Resident memory and threads of a process at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ProcSample {
+    /// VmRSS in MiB.
+    pub rss_mib: f64,
+    /// Threads.
+    pub threads: u64,
+}
+
+impl ProcSample {
+    /// The larger of each field.
+    pub fn max(self, other: ProcSample) -> ProcSample {
+        ProcSample {
+            rss_mib: self.rss_mib.max(other.rss_mib),
+            threads: self.threads.max(other.threads),
+        }
+    }
+}
+
+fn read(path: PathBuf) -> Result<(PathBuf, String), ProcError> {
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok((path, t)),
+        Err(source) => Err(ProcError::Read { path, source }),
+    }
+}
+
+/// `VmRSS` and `Threads` of `/proc/<pid>/status`.
+pub fn sample(pid: u32) -> Result<ProcSample, ProcError> {
+    let (path, text) = read(PathBuf::from(format!("/proc/{pid}/status")))?;
+    parse_status(&text).ok_or(ProcError::Field {
+        path,
+        field: "VmRSS or Threads",
+    })
+}
+
+fn status_field(text: &str, name: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn parse_status(text: &str) -> Option<ProcSample> {
+    Some(ProcSample {
+        rss_mib: status_field(text, "VmRSS")? as f64 / 1024.0,
+        threads: status_field(text, "Threads")?,
+    })
+}
+
+/// User plus system CPU seconds the process has used (`/proc/<pid>/stat`).
+pub fn cpu_seconds(pid: u32) -> Result<f64, ProcError> {
+    let (path, text) = read(PathBuf::from(format!("/proc/{pid}/stat")))?;
+    parse_stat_cpu(&text).ok_or(ProcError::Field {
+        path,
+        field: "utime and stime",
+    })
+}
+
+fn parse_stat_cpu(text: &str) -> Option<f64> {
+    // The command name (field 2) is in parentheses and may hold spaces:
+    // fields are counted after its last ')'. utime and stime are fields 14
+    // and 15, so the 12th and 13th after it (field 3 is the first).
+    let rest = text.get(text.rfind(')')?.checked_add(1)?..)?;
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
+/// The machine's 1-minute load average (`/proc/loadavg`): other work on
+/// the cores a benchmark shares.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// This process's soft limit of open files, when /proc says it.
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    line.get("Max open files".len()..)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_stat_parse() {
+        let status =
+            "Name:\tsealbuild-verif\nVmPeak:\t  100 kB\nVmRSS:\t   20480 kB\nThreads:\t7\n";
+        assert_eq!(
+            parse_status(status),
+            Some(ProcSample {
+                rss_mib: 20.0,
+                threads: 7
+            })
+        );
+        assert_eq!(parse_status("VmRSS: 1 kB\n"), None);
+        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0 1 2 3";
+        assert_eq!(parse_stat_cpu(stat), Some(3.0));
+        assert_eq!(parse_stat_cpu("42 (x) S 1"), None);
+    }
+
+    #[test]
+    fn this_process_can_be_read() {
+        let me = std::process::id();
+        let s = sample(me).unwrap();
+        assert!(s.rss_mib > 0.0 && s.threads >= 1, "{s:?}");
+        assert!(cpu_seconds(me).unwrap() >= 0.0);
+        assert!(open_files_limit().unwrap() > 0);
+        assert!(load_average().unwrap() >= 0.0);
+        assert!(matches!(sample(u32::MAX), Err(ProcError::Read { .. })));
+    }
+}
