@@ -35,8 +35,7 @@
 //! which the reports here repeat, exactly as a real VCEK and the firmware's
 //! reports agree.
 
-use p384::ecdsa::signature::Signer;
-use p384::ecdsa::{Signature, SigningKey as EcdsaSigningKey, VerifyingKey};
+use p384::ecdsa::VerifyingKey;
 use p384::pkcs8::DecodePrivateKey;
 use rand_core::{OsRng, RngCore};
 use sealbuild_common::snp::{
@@ -227,7 +226,8 @@ impl SimConfig {
 pub struct InsecureSimulatedSnp {
     config: SimConfig,
     report_id: [u8; 32],
-    key: EcdsaSigningKey,
+    key: aws_lc_rs::signature::EcdsaKeyPair,
+    verifying: VerifyingKey,
 }
 
 impl std::fmt::Debug for InsecureSimulatedSnp {
@@ -246,8 +246,16 @@ impl InsecureSimulatedSnp {
     /// REPORT_ID (fixed for the guest's lifetime, as on hardware).
     pub fn new(config: SimConfig) -> Result<Self, SimError> {
         config.check()?;
+        // Signing through AWS-LC (the one crypto provider): a load test
+        // signs thousands of reports a second.
         let secret = p384::SecretKey::from_pkcs8_der(VCEK_KEY_PKCS8_DER)
             .map_err(|e| SimError::Key(e.to_string()))?;
+        let key = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_and_public_key(
+            &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+            &secret.to_bytes(),
+            secret.public_key().to_sec1_bytes().as_ref(),
+        )
+        .map_err(|e| SimError::Key(e.to_string()))?;
         let mut report_id = [0u8; 32];
         OsRng
             .try_fill_bytes(&mut report_id)
@@ -255,7 +263,8 @@ impl InsecureSimulatedSnp {
         Ok(Self {
             config,
             report_id,
-            key: EcdsaSigningKey::from(&secret),
+            key,
+            verifying: VerifyingKey::from(secret.public_key()),
         })
     }
 
@@ -271,7 +280,7 @@ impl InsecureSimulatedSnp {
 
     /// The test VCEK's public key (the key of [`Self::vcek_der`]).
     pub fn vcek_public_key(&self) -> VerifyingKey {
-        *self.key.verifying_key()
+        self.verifying
     }
 
     /// An SNP_GUEST_REQUEST MSG_REPORT_REQ answer: the 1184-byte signed
@@ -317,14 +326,23 @@ impl InsecureSimulatedSnp {
             },
         };
         // ECDSA P-384 over the signed region; the signer hashes with SHA-384.
-        let sig: Signature = self
+        let sig = self
             .key
-            .try_sign(&report.signed_bytes())
+            .sign(
+                &aws_lc_rs::rand::SystemRandom::new(),
+                &report.signed_bytes(),
+            )
             .map_err(|e| SimError::Sign(e.to_string()))?;
-        let (r, s) = sig.split_bytes();
+        // The fixed encoding is r || s, 48 big-endian bytes each.
+        let (r, s) = sig.as_ref().split_at_checked(48).ok_or_else(|| {
+            SimError::Sign(format!(
+                "a P-384 signature has 96 bytes, got {}",
+                sig.as_ref().len()
+            ))
+        })?;
         report.signature = ReportSignature {
-            r: le_component(&r),
-            s: le_component(&s),
+            r: le_component(r),
+            s: le_component(s),
         };
         let bytes = report.to_bytes();
         // Whatever we emit must be a report our own parser accepts.
@@ -452,7 +470,7 @@ mod tests {
         assert_eq!(r.report_id_ma, [0xff; 32]);
         assert_eq!(r.mit_vectors, None);
 
-        let sig = Signature::from_slice(&r.signature.to_be_fixed()).unwrap();
+        let sig = p384::ecdsa::Signature::from_slice(&r.signature.to_be_fixed()).unwrap();
         let key = sim.vcek_public_key();
         key.verify(&bytes[..SIGNED_LEN], &sig).unwrap();
         let mut tampered = bytes[..SIGNED_LEN].to_vec();
