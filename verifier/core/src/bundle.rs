@@ -314,6 +314,7 @@ fn check_evidence(
                     quote: QuoteOptions::default(),
                     runtime_pcr: input.runtime_pcr,
                 },
+                intel: Arc::new(crate::tdx::IntelRoot::builtin()),
             });
             let registered = Registered {
                 ak_public: ak.to_vec(),

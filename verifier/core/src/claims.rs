@@ -7,6 +7,7 @@
 //! a measured value.
 
 use crate::snp::SnpSignerKind;
+use crate::tdx::{PckCa, TcbVerdict, TdClaims};
 use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_common::HashAlg;
 use std::collections::BTreeMap;
@@ -86,6 +87,37 @@ pub struct AzureClaims {
     pub ak_fingerprint: String,
 }
 
+/// Claims from a verified Intel TDX quote: DCAP-verified (signatures, PCK
+/// chain to the Intel SGX Root CA, CRLs, TCB Info and QE Identity at the
+/// verification time), REPORT_DATA carrying the binding, and the CCEL /
+/// runtime log, when sent, replayed to the quoted RTMRs. The TCB status is
+/// reported, not judged: the policy accepts or refuses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TdxClaims {
+    /// Quote version (4 or 5).
+    pub version: u16,
+    /// Body type (2 TDX 1.0, 3 TDX 1.5).
+    pub body_type: u16,
+    /// The TD report's fields.
+    pub td: TdClaims,
+    /// FMSPC from the PCK certificate.
+    pub fmspc: [u8; 6],
+    /// PCE ID from the PCK certificate.
+    pub pce_id: [u8; 2],
+    /// Which Intel CA issued the PCK certificate.
+    pub pck_ca: PckCa,
+    /// SHA-256 of the PCK certificate.
+    pub pck_fingerprint: [u8; 32],
+    /// TCB status and advisories.
+    pub tcb: TcbVerdict,
+    /// The earliest expiry among the collateral used (Unix seconds).
+    pub collateral_valid_until: u64,
+    /// Whether a CCEL was sent and replayed to RTMR0–2.
+    pub ccel_replayed: bool,
+    /// Whether a runtime log was sent and replayed to RTMR3.
+    pub runtime_log_replayed: bool,
+}
+
 /// Claims of any platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformClaims {
@@ -95,6 +127,8 @@ pub enum PlatformClaims {
     Snp(Box<SnpClaims>),
     /// From an Azure confidential VM (HCL report + vTPM quote).
     Azure(Box<AzureClaims>),
+    /// From an Intel TDX quote.
+    Tdx(Box<TdxClaims>),
 }
 
 impl PlatformClaims {
@@ -104,6 +138,7 @@ impl PlatformClaims {
             Self::Tpm(_) => Platform::Tpm,
             Self::Snp(_) => Platform::Snp,
             Self::Azure(_) => Platform::Azure,
+            Self::Tdx(_) => Platform::Tdx,
         }
     }
 }

@@ -126,7 +126,12 @@ fn every_platform_has_one_verifier_and_an_enrolment_rule() {
         registry.get(Platform::Azure).unwrap().enrolment(),
         Enrolment::Hardware
     );
+    assert_eq!(
+        registry.get(Platform::Tdx).unwrap().enrolment(),
+        Enrolment::Hardware
+    );
     assert_eq!(registry.hardware_attester("snp:vm"), Some(Platform::Snp));
+    assert_eq!(registry.hardware_attester("tdx:vm"), Some(Platform::Tdx));
     assert_eq!(
         registry.hardware_attester("azure:vm"),
         Some(Platform::Azure)

@@ -24,6 +24,8 @@ pub enum VerifyCmd {
     Snp(crate::cli_snp::SnpArgs),
     /// Verifies Azure confidential-VM (SEV-SNP) evidence: HCL report and vTPM quote.
     Azure(crate::cli_azure::AzureArgs),
+    /// Verifies an Intel TDX quote (DCAP) against Intel's built-in root and the given collateral.
+    Tdx(crate::cli_tdx::TdxArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -115,6 +117,7 @@ pub fn verify(cmd: VerifyCmd) -> Result<Outcome> {
         VerifyCmd::Bundle(a) => verify_bundle_files(a),
         VerifyCmd::Snp(a) => crate::cli_snp::verify_snp_files(a),
         VerifyCmd::Azure(a) => crate::cli_azure::verify_azure_files(a),
+        VerifyCmd::Tdx(a) => crate::cli_tdx::verify_tdx_files(a),
     }
 }
 

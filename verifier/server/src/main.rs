@@ -35,6 +35,7 @@ mod cli_admin;
 mod cli_azure;
 mod cli_collateral;
 mod cli_snp;
+mod cli_tdx;
 mod cli_verify;
 
 use anyhow::{Context, Result};

@@ -16,6 +16,7 @@
 use crate::claims::PlatformClaims;
 use crate::quote::QuoteOptions;
 use crate::snp::AmdRoots;
+use crate::tdx::{IntelRoot, PckCa, TdxCollateral};
 use sealbuild_common::api::{Evidence, Reason};
 use sealbuild_common::platform::parse_attester_id;
 use sealbuild_common::snp::AttestationReport;
@@ -24,10 +25,15 @@ use std::sync::Arc;
 
 mod azure;
 mod snp;
+mod tdx;
 mod tpm;
 
 pub use azure::AzureVerifier;
 pub use snp::SnpVerifier;
+pub use tdx::{
+    check_ccel as tdx_ccel_reasons, check_runtime_log as tdx_runtime_log_reasons, tdx_reason,
+    tdx_report_data, TdxVerifier, RUNTIME_RTMR,
+};
 pub use tpm::TpmVerifier;
 
 /// How the verifier knows an attester before it sees its evidence.
@@ -61,6 +67,8 @@ pub struct Collateral {
     pub snp_keys: Vec<Vec<u8>>,
     /// AMD CRLs (DER).
     pub snp_crls: Vec<Vec<u8>>,
+    /// Intel DCAP collateral (TCB Info, QE Identity, CRLs) for a TDX quote.
+    pub tdx: Option<Box<TdxCollateral>>,
 }
 
 /// What the I/O edge should look up before verification.
@@ -71,6 +79,15 @@ pub enum CollateralNeed {
     /// The VCEK for this report's CHIP_ID and REPORTED_TCB (or the VLEKs),
     /// and the AMD CRLs of its product.
     SnpEndorsement(Box<AttestationReport>),
+    /// The DCAP collateral of a TDX quote: TCB Info for its PCK's FMSPC,
+    /// the TDX QE Identity, the PCK CRL of the PCK's issuing CA and the
+    /// root CA CRL.
+    TdxDcap {
+        /// FMSPC of the quote's PCK certificate.
+        fmspc: [u8; 6],
+        /// The CA that issued the PCK certificate.
+        ca: PckCa,
+    },
 }
 
 /// Everything but the evidence itself that a verification needs.
@@ -143,6 +160,8 @@ pub struct Anchors {
     pub amd: Arc<AmdRoots>,
     /// TPM options.
     pub tpm: TpmOptions,
+    /// The Intel SGX Root CA of DCAP quotes (built in).
+    pub intel: Arc<IntelRoot>,
 }
 
 impl Default for Anchors {
@@ -150,6 +169,7 @@ impl Default for Anchors {
         Self {
             amd: Arc::new(AmdRoots::builtin()),
             tpm: TpmOptions::default(),
+            intel: Arc::new(IntelRoot::builtin()),
         }
     }
 }
@@ -168,6 +188,7 @@ impl Registry {
                 Box::new(TpmVerifier::new(anchors.tpm.clone())),
                 Box::new(SnpVerifier::new(anchors.amd.clone())),
                 Box::new(AzureVerifier::new(anchors.amd.clone(), anchors.tpm.clone())),
+                Box::new(TdxVerifier::new(anchors.intel.clone())),
             ],
         }
     }

@@ -48,7 +48,9 @@
 //! ```
 //!
 //! SEV-SNP reference sets use `platform = "snp"` and a `[reference.snp]`
-//! table instead of PCRs; its fields are described in [`snp`].
+//! table instead of PCRs; its fields are described in [`snp`]. Intel TDX
+//! reference sets use `platform = "tdx"` and a `[reference.tdx]` table
+//! ([`tdx`]).
 //!
 //! Parsing turns the document into typed values (banks, PCR indices < 24,
 //! digests of the bank's length, references that exist, unique names) or a
@@ -57,9 +59,11 @@
 
 mod snp;
 mod statement;
+mod tdx;
 mod tpm;
 
 pub use snp::{snp_problems, SnpRule};
+pub use tdx::{parse_statuses as parse_tdx_statuses, tdx_problems, TdxRule};
 
 use crate::claims::{Platform, PlatformClaims, StatementClaims};
 use sealbuild_common::api::Reason;
@@ -117,6 +121,8 @@ struct ReferenceDoc {
     events: Vec<EventRuleDoc>,
     #[serde(default)]
     snp: Option<snp::SnpRuleDoc>,
+    #[serde(default)]
+    tdx: Option<tdx::TdxRuleDoc>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +203,8 @@ pub enum ReferenceRule {
         /// The vTPM rule.
         vtpm: TpmRule,
     },
+    /// `platform = "tdx"`: the `[reference.tdx]` table.
+    Tdx(Box<TdxRule>),
 }
 
 impl ReferenceRule {
@@ -206,6 +214,7 @@ impl ReferenceRule {
             Self::Tpm(_) => Platform::Tpm,
             Self::Snp(_) => Platform::Snp,
             Self::Azure { .. } => Platform::Azure,
+            Self::Tdx(_) => Platform::Tdx,
         }
     }
 
@@ -213,7 +222,7 @@ impl ReferenceRule {
     pub fn snp(&self) -> Option<&SnpRule> {
         match self {
             Self::Snp(r) | Self::Azure { snp: r, .. } => Some(r),
-            Self::Tpm(_) => None,
+            Self::Tpm(_) | Self::Tdx(_) => None,
         }
     }
 
@@ -221,7 +230,7 @@ impl ReferenceRule {
     pub fn tpm(&self) -> Option<&TpmRule> {
         match self {
             Self::Tpm(r) | Self::Azure { vtpm: r, .. } => Some(r),
-            Self::Snp(_) => None,
+            Self::Snp(_) | Self::Tdx(_) => None,
         }
     }
 }
@@ -422,9 +431,36 @@ impl Policy {
                 return Err(invalid(loc, "name is empty or used twice"));
             }
             let platform = parse_platform(&r.platform, &loc)?;
-            let rule = match (platform, &r.snp) {
-                (Platform::Tpm, None) => ReferenceRule::Tpm(parse_tpm_rule(&r, &loc)?),
-                (Platform::Snp, Some(d)) => {
+            let tdx_rule = match (platform, &r.tdx) {
+                (Platform::Tdx, Some(d)) => {
+                    if r.snp.is_some()
+                        || !r.pcrs.is_empty()
+                        || !r.events.is_empty()
+                        || !r.ek_cas.is_empty()
+                        || r.require_event_log
+                    {
+                        return Err(invalid(
+                            &loc,
+                            "a tdx reference set has only a [reference.tdx] table",
+                        ));
+                    }
+                    Some(ReferenceRule::Tdx(Box::new(tdx::parse_rule(d, &loc)?)))
+                }
+                (Platform::Tdx, None) => {
+                    return Err(invalid(&loc, "platform tdx needs a [reference.tdx] table"))
+                }
+                (_, Some(_)) => {
+                    return Err(invalid(
+                        &loc,
+                        "a [reference.tdx] table needs platform = \"tdx\"",
+                    ))
+                }
+                (_, None) => None,
+            };
+            let rule = match (tdx_rule, platform, &r.snp) {
+                (Some(rule), _, _) => rule,
+                (None, Platform::Tpm, None) => ReferenceRule::Tpm(parse_tpm_rule(&r, &loc)?),
+                (None, Platform::Snp, Some(d)) => {
                     if !r.pcrs.is_empty() || !r.events.is_empty() || !r.ek_cas.is_empty() {
                         return Err(invalid(
                             &loc,
@@ -433,7 +469,7 @@ impl Policy {
                     }
                     ReferenceRule::Snp(Box::new(snp::parse_rule(d, &loc)?))
                 }
-                (Platform::Azure, Some(d)) => {
+                (None, Platform::Azure, Some(d)) => {
                     if !r.ek_cas.is_empty() {
                         return Err(invalid(
                             &loc,
@@ -445,23 +481,21 @@ impl Policy {
                         vtpm: parse_tpm_rule(&r, &loc)?,
                     }
                 }
-                (Platform::Snp | Platform::Azure, None) => {
+                (None, Platform::Snp | Platform::Azure, None) => {
                     return Err(invalid(
                         &loc,
                         format!("platform {platform} needs a [reference.snp] table"),
                     ))
                 }
-                (Platform::Tpm, Some(_)) => {
+                (None, Platform::Tpm, Some(_)) => {
                     return Err(invalid(
                         &loc,
                         "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
                     ))
                 }
-                (Platform::Tdx, _) => {
-                    return Err(invalid(
-                        &loc,
-                        "platform \"tdx\": this build has no TDX reference rules yet",
-                    ))
+                // Parsed above: a tdx set has its table or was refused.
+                (None, Platform::Tdx, _) => {
+                    return Err(invalid(&loc, "platform tdx needs a [reference.tdx] table"))
                 }
             };
             references.push(ReferenceSet { name: r.name, rule });
@@ -545,6 +579,9 @@ impl Appraiser for Policy {
                     let mut reasons = snp_problems(&r.name, snp, &c.snp);
                     reasons.extend(tpm::match_tpm(&r.name, vtpm, &c.tpm));
                     reasons
+                }
+                (ReferenceRule::Tdx(rule), PlatformClaims::Tdx(c)) => {
+                    tdx_problems(&r.name, rule, c)
                 }
                 // A reference set of another platform says nothing here.
                 _ => continue,

@@ -265,3 +265,23 @@ pub fn pck_ca(leaf: &VerifiedEkCert) -> Result<PckCa, TdxError> {
         )))
     }
 }
+
+/// The FMSPC and issuing CA named by a quote's PCK certificate, read
+/// without verifying anything: what the I/O edge needs to look up the
+/// collateral (TCB Info for the FMSPC, the PCK CRL of the CA). The
+/// verification proper re-reads both from the verified chain.
+pub fn unverified_pck_identity(
+    quote: &sealbuild_common::tdx::Quote,
+) -> Result<([u8; 6], PckCa), TdxError> {
+    let chain = pem_chain("PCK", &quote.signature_data.qe.pck_cert_data.data)?;
+    let leaf = chain.first().ok_or_else(|| bad("empty PCK chain"))?;
+    let ext = PckExtensions::from_der(leaf)?;
+    let cert = x509_cert::Certificate::from_der(leaf).map_err(bad)?;
+    let issuer = cert.tbs_certificate.issuer.to_string();
+    let ca = if issuer.contains("Intel SGX PCK Processor CA") {
+        PckCa::Processor
+    } else {
+        PckCa::Platform
+    };
+    Ok((ext.fmspc, ca))
+}
