@@ -22,7 +22,7 @@
 //!    bounded number of times.
 //! 6. `rmdir` the entry — always, also when a step failed (a guard).
 //!
-//! The protocol is the one [`crate::snp::configfs`] speaks for SEV-SNP with
+//! The protocol is the one `crate::snp::configfs` speaks for SEV-SNP with
 //! the TDX provider's attributes; the two are separate so that each backend
 //! builds on its own feature.
 
