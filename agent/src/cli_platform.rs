@@ -7,6 +7,9 @@
 //!   registration (AMD's VCEK certifies the report).
 //! * `azure`: an Azure confidential VM's HCL report and vTPM quote (AK at
 //!   0x81000003); no registration.
+//! * `tdx`: an Intel TDX quote from configfs-tsm, the CCEL, and a sealed
+//!   build's log in RTMR3; no registration (Intel's PCK chain certifies the
+//!   quote).
 //! * `snp-sim`: INSECURE simulated SEV-SNP (published test keys), only in
 //!   an agent built with the `insecure-snp-sim` feature.
 
@@ -17,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlatformArgs {
-    /// Evidence platform: tpm, snp, azure, or snp-sim (INSECURE test keys;
-    /// needs an agent built with the insecure-snp-sim feature).
-    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "azure", "snp-sim"])]
+    /// Evidence platform: tpm, snp, azure, tdx, or snp-sim (INSECURE test
+    /// keys; needs an agent built with the insecure-snp-sim feature).
+    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "azure", "tdx", "snp-sim"])]
     pub platform: String,
     /// SEV-SNP: VMPL to request the report at (0..3).
     #[arg(long, default_value_t = 0)]
@@ -29,8 +32,24 @@ pub struct PlatformArgs {
     // that the flag exists in builds without the snp feature.
     #[arg(long, default_value = "/sys/kernel/config/tsm/report")]
     pub snp_configfs: PathBuf,
-    /// SEV-SNP, Azure: name this agent to the verifier (default
-    /// snp:<hostname> or azure:<hostname>).
+    /// TDX: the configfs-tsm report directory.
+    // = sealbuild_agent::tdx::DEFAULT_CONFIGFS_TSM_ROOT (see --snp-configfs).
+    #[arg(long, default_value = "/sys/kernel/config/tsm/report")]
+    pub tdx_configfs: PathBuf,
+    /// TDX: the ACPI CCEL table.
+    #[arg(long, default_value = "/sys/firmware/acpi/tables/CCEL")]
+    pub tdx_ccel_table: PathBuf,
+    /// TDX: the CCEL log area (sent with the quote when present).
+    #[arg(long, default_value = "/sys/firmware/acpi/tables/data/CCEL")]
+    pub tdx_ccel: PathBuf,
+    /// TDX: RTMR3's tsm-mr attribute, extended by sealed builds (Linux >= 6.16).
+    #[arg(
+        long,
+        default_value = "/sys/devices/virtual/misc/tdx_guest/measurements/rtmr3:sha384"
+    )]
+    pub tdx_rtmr3: PathBuf,
+    /// SEV-SNP, Azure, TDX: name this agent to the verifier (default
+    /// snp:<hostname>, azure:<hostname> or tdx:<hostname>).
     #[arg(long)]
     pub agent_id: Option<String>,
     /// snp-sim: the simulated guest's launch digest (48 bytes hex), e.g.
@@ -106,6 +125,22 @@ impl PlatformArgs {
                 })?;
                 Ok(Box::new(self.named(c)))
             }
+            #[cfg(feature = "tdx")]
+            "tdx" => {
+                use sealbuild_agent::tdx::{CcelPaths, TdxCollector, TdxOptions};
+                let mut c = TdxCollector::open(&TdxOptions {
+                    configfs_root: self.tdx_configfs.clone(),
+                    ccel: CcelPaths {
+                        table: self.tdx_ccel_table.clone(),
+                        data: self.tdx_ccel.clone(),
+                    },
+                    rtmr3: self.tdx_rtmr3.clone(),
+                })?;
+                if let Some(id) = &self.agent_id {
+                    c = c.with_agent_id(id.clone());
+                }
+                Ok(Box::new(c))
+            }
             #[cfg(feature = "insecure-snp-sim")]
             "snp-sim" => Ok(Box::new(self.named(self.sim_collector()?))),
             other => bail!(
@@ -113,6 +148,7 @@ impl PlatformArgs {
                 match other {
                     "tpm" | "azure" => "tpm",
                     "snp" => "snp",
+                    "tdx" => "tdx",
                     "snp-sim" => "insecure-snp-sim",
                     _ => "matching",
                 }

@@ -7,7 +7,8 @@
 //! for a TPM the binding is the quote's `qualifyingData`
 //! (TPMS_ATTEST.extraData, TCG TPM 2.0 Library Part 2 rev. 1.59 §10.12.12);
 //! for SEV-SNP it fills the first half of REPORT_DATA
-//! ([`sealbuild_common::binding::snp_report_data`]); on an Azure confidential
+//! ([`sealbuild_common::binding::snp_report_data`]), and so it does for a
+//! TDX quote's REPORT_DATA; on an Azure confidential
 //! VM it is the vTPM quote's `qualifyingData`. The collector also names the
 //! attester to the verifier (registering first where the platform needs it),
 //! keeps the runtime log of a sealed build where the platform has one, and
@@ -18,6 +19,7 @@
 //! | `tpm` | registered: EK certificate + AK, MakeCredential / ActivateCredential; agent id = AK Name (hex) | PCR 23 reset and extended, TCG CEL | [`crate::tpm`] (feature `tpm`) |
 //! | `snp` | hardware-vouched: `snp:<label>`, nothing to register | none: the statement digest is bound through REPORT_DATA | [`crate::snp`] (feature `snp`) |
 //! | `azure` | hardware-vouched: `azure:<label>`, nothing to register | as for the TPM, in the vTPM | [`crate::azure`] (feature `tpm`) |
+//! | `tdx` | hardware-vouched: `tdx:<label>`, nothing to register | RTMR3 extended (never reset), CEL with SHA-384 digests | [`crate::tdx`] (feature `tdx`) |
 
 use sealbuild_common::api::{Evidence, RegisterRequest, RegisterResponse};
 use sealbuild_common::cel::RuntimeEvent;
@@ -401,6 +403,122 @@ pub enum AgentError {
         origin: String,
         /// The parse error.
         source: sealbuild_common::FormatError,
+    },
+
+    // --- Intel TDX guest ----------------------------------------------------------------
+    /// A configfs-tsm report entry could not be created for a TD quote.
+    #[error(
+        "configfs-tsm: cannot create a report entry {entry}: {source} (the root must be the \
+         configfs-tsm report directory: a TDX guest with Linux >= 6.7 built with \
+         CONFIG_TSM_REPORTS and CONFIG_TDX_GUEST_DRIVER, configfs mounted at \
+         /sys/kernel/config, and root privileges)"
+    )]
+    TdxConfigfsEntry {
+        /// The entry directory that was to be created.
+        entry: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Reading or writing a configfs-tsm attribute failed (TDX).
+    #[error("configfs-tsm: {action} {path}: {source}")]
+    TdxConfigfsIo {
+        /// "reading" or "writing".
+        action: &'static str,
+        /// The attribute file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A configfs-tsm attribute holds something other than the ABI promises
+    /// (TDX).
+    #[error("configfs-tsm: {path}: {reason}")]
+    TdxConfigfs {
+        /// The attribute file (or entry directory).
+        path: PathBuf,
+        /// What was expected and what was seen.
+        reason: String,
+    },
+    /// Another writer changed the configfs-tsm entry while the TD quote was
+    /// read, in every attempt.
+    #[error(
+        "configfs-tsm: another writer changed report entries while the TD quote was read, in \
+         each of {attempts} attempts (last entry {entry}: generation expected {expected}, got \
+         {got})"
+    )]
+    TdxGenerationRace {
+        /// How many entries were tried.
+        attempts: u32,
+        /// The last entry.
+        entry: PathBuf,
+        /// Generation after our own write.
+        expected: u64,
+        /// Generation read after the quote.
+        got: u64,
+    },
+    /// The interface returned something that is not a TD quote.
+    #[error("TD quote from {origin}: {source}")]
+    TdxMalformedQuote {
+        /// Which interface returned it.
+        origin: String,
+        /// The parse error (or why an SGX quote is not a TD quote).
+        source: sealbuild_common::FormatError,
+    },
+    /// The TD quote's REPORT_DATA is not what was requested.
+    #[error(
+        "TD quote from {origin}: REPORT_DATA expected {expected}, got {got} (the quote was not \
+         produced for this request: a host, quoting service or driver bug, or tampering)"
+    )]
+    TdxReportDataMismatch {
+        /// Which interface returned it.
+        origin: String,
+        /// Requested REPORT_DATA, hex.
+        expected: String,
+        /// REPORT_DATA in the quote, hex.
+        got: String,
+    },
+    /// The TD quote's RTMR3 is not what the sealed build's runtime log
+    /// replays to (something else extended RTMR3).
+    #[error(
+        "TD quote from {origin}: RTMR3 is {got}, but the runtime log replays to {expected} \
+         (another process extended RTMR3 during the build)"
+    )]
+    TdxRtmrMismatch {
+        /// Which interface returned the quote.
+        origin: String,
+        /// The log's replay, hex.
+        expected: String,
+        /// RTMR3 in the quote, hex.
+        got: String,
+    },
+    /// The CCEL table or log area does not parse.
+    #[error("CCEL {path}: {source}")]
+    Ccel {
+        /// The file (the log area; the table when only it is at fault).
+        path: PathBuf,
+        /// The parse error.
+        source: sealbuild_common::eventlog::ccel::CcelError,
+    },
+    /// A TDX measurement register file (tsm-mr sysfs) holds something else
+    /// than a register value, or the register is not in the expected state.
+    #[error("measurement register {path}: {reason}")]
+    Rtmr {
+        /// The sysfs attribute.
+        path: PathBuf,
+        /// What was expected and what was seen.
+        reason: String,
+    },
+    /// Reading or extending a TDX measurement register failed.
+    #[error(
+        "measurement register {path}: {action}: {source} (extending RTMR3 from user space needs \
+         Linux >= 6.16 with the tdx_guest driver's tsm-mr attributes, and root privileges)"
+    )]
+    RtmrIo {
+        /// "reading" or "extending".
+        action: &'static str,
+        /// The sysfs attribute.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
     },
 
     // --- registration and platforms -------------------------------------------------

@@ -9,6 +9,8 @@
 //!   host's certificate table; its collector.
 //! * [`azure`]: Azure confidential VMs (HCL report and vTPM quote); its
 //!   collector.
+//! * [`tdx`]: Intel TDX guests (TD quotes through configfs-tsm, the CCEL,
+//!   the sealed build's log in RTMR3); its collector.
 //! * [`client`]: the verifier's HTTPS API, with CA trust or certificate pinning.
 //! * [`flow`]: enrolment and attestation against the verifier.
 //! * [`sealed_build`]: the sealed-build flow, step by step, for any collector.
@@ -17,7 +19,8 @@
 //!   build, artifact globs and parallel hashing.
 //!
 //! Features (on by default): `tpm` (tss-esapi: the [`tpm`] backend,
-//! [`azure`], [`simboot`]) and `snp` (the `sev` crate: [`snp`]). Without
+//! [`azure`], [`simboot`]), `snp` (the `sev` crate: [`snp`]) and `tdx`
+//! (no extra dependency: [`tdx`]). Without
 //! them the library still parses TCTI strings and PCR selections (so the
 //! command line is the same in every build) and runs sealed builds with
 //! whatever collectors remain. `insecure-snp-sim` adds the INSECURE
@@ -39,3 +42,5 @@ pub mod insecure_snp_sim;
 pub mod simboot;
 #[cfg(feature = "snp")]
 pub mod snp;
+#[cfg(feature = "tdx")]
+pub mod tdx;

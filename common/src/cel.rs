@@ -43,6 +43,12 @@
 //! and D. K never contains NUL, so the encoding is injective. The PCR is
 //! extended with that digest (`PCR := H(PCR || digest)`, starting from zero).
 //!
+//! # The handle on TDX
+//! In TDX evidence (`TdxEvidence::runtime_log`) the handle `"pcr": 3` names
+//! RTMR3, the records carry SHA-384 digests (the RTMRs' algorithm) and the
+//! register is extended the same way (`RTMR3 := SHA-384(RTMR3 || digest)`,
+//! from zero). In TPM evidence the handle is a PCR (PCR 23 by default).
+//!
 //! # Parsing rules
 //! At most [`MAX_CEL_JSON_LEN`] bytes and [`MAX_RECORDS`] records; no unknown
 //! members or duplicate names; `recnum` counts from 0 without gaps; PCR 0–23;

@@ -1,0 +1,303 @@
+//! TD quotes through configfs-tsm.
+//!
+//! Interface: Linux `Documentation/ABI/testing/configfs-tsm-report` (v6.7
+//! and later; `drivers/virt/coco/guest/report.c` and the tdx-guest
+//! provider, `drivers/virt/coco/tdx-guest/tdx-guest.c`, which turns the
+//! TDREPORT into a quote through the host's quote generation service,
+//! GHCI 1.0 §3.3 TDG.VP.VMCALL<GetQuote>). One request:
+//!
+//! 1. `mkdir $root/$name` — a uniquely named entry, so no other process
+//!    shares its attributes; configfs creates the attribute files with it.
+//! 2. `provider` must read `tdx_guest` (another provider's `outblob` is not
+//!    a TD quote).
+//! 3. Read `generation`, write `inblob` (the 64-byte REPORT_DATA; the ABI
+//!    takes at most 64 bytes). The write advances `generation` by one.
+//!    `privlevel` is not written: it is an SEV-SNP notion that the TDX
+//!    provider does not use.
+//! 4. Read `outblob` (the quote; reading makes the kernel ask for it).
+//! 5. Read `generation` again: it must equal the first value plus our one
+//!    write, or another writer changed the entry between our write and read
+//!    and the quote may belong to another request (the ABI's rule for
+//!    `generation`). Then the entry is abandoned and a fresh one tried, a
+//!    bounded number of times.
+//! 6. `rmdir` the entry — always, also when a step failed (a guard).
+//!
+//! The protocol is the one `crate::snp::configfs` speaks for SEV-SNP with
+//! the TDX provider's attributes; the two are separate so that each backend
+//! builds on its own feature.
+
+use super::QuoteSource;
+use crate::evidence::AgentError;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The `provider` value of the TDX guest driver.
+pub const TDX_GUEST_PROVIDER: &str = "tdx_guest";
+
+/// Largest `outblob` read (the kernel's TSM_REPORT_OUTBLOB_MAX, 32 KiB).
+pub const MAX_BLOB_LEN: usize = 32 * 1024;
+
+/// Attribute writes per attempt (`inblob`): the expected advance of
+/// `generation`.
+const WRITES_PER_ATTEMPT: u64 = 1;
+
+/// Largest text attribute read (`provider`, `generation`).
+const MAX_TEXT_LEN: usize = 4096;
+
+/// Default number of entries tried when other writers interfere.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// Default time to wait for an entry's attributes to appear.
+pub const DEFAULT_ATTRIBUTE_WAIT: Duration = Duration::from_secs(2);
+
+/// Requests TD quotes through a configfs-tsm report directory.
+#[derive(Debug, Clone)]
+pub struct ConfigfsTsm {
+    root: PathBuf,
+    max_attempts: u32,
+    attribute_wait: Duration,
+}
+
+enum Attempt {
+    Done(Vec<u8>),
+    Raced {
+        entry: PathBuf,
+        expected: u64,
+        got: u64,
+    },
+}
+
+impl ConfigfsTsm {
+    /// Uses the report directory `root` (normally
+    /// [`super::DEFAULT_CONFIGFS_TSM_ROOT`]).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            attribute_wait: DEFAULT_ATTRIBUTE_WAIT,
+        }
+    }
+
+    /// How many entries to try when another writer changes the entry while
+    /// the quote is read (at least 1).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How long to wait for a new entry's `provider` attribute. configfs
+    /// creates attributes together with the directory, so on a real system
+    /// the first look finds it; the bound turns a root that is not a
+    /// configfs-tsm directory into an error instead of a hang.
+    pub fn with_attribute_wait(mut self, wait: Duration) -> Self {
+        self.attribute_wait = wait;
+        self
+    }
+
+    /// The report directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn attempt(&self, report_data: &[u8; 64]) -> Result<Attempt, AgentError> {
+        let entry = Entry::create(&self.root)?;
+        let dir = entry.path.clone();
+
+        let provider_path = dir.join("provider");
+        wait_for(&provider_path, self.attribute_wait)?;
+        let provider = read_text(&provider_path)?;
+        let provider = provider.trim_end_matches('\n');
+        if provider != TDX_GUEST_PROVIDER {
+            return Err(AgentError::TdxConfigfs {
+                path: provider_path,
+                reason: format!(
+                    "expected provider {TDX_GUEST_PROVIDER:?}, got {provider:?}: the reports \
+                     here are not TD quotes"
+                ),
+            });
+        }
+
+        let generation_path = dir.join("generation");
+        let before = read_number(&generation_path)?;
+        write_attr(&dir.join("inblob"), report_data)?;
+        let quote = read_limited(&dir.join("outblob"), MAX_BLOB_LEN)?;
+        let after = read_number(&generation_path)?;
+        let expected = before.saturating_add(WRITES_PER_ATTEMPT);
+        if after != expected {
+            return Ok(Attempt::Raced {
+                entry: dir,
+                expected,
+                got: after,
+            });
+        }
+        drop(entry);
+        if quote.is_empty() {
+            return Err(AgentError::TdxConfigfs {
+                path: dir.join("outblob"),
+                reason: "expected a TD quote, got 0 bytes (is a quote generation service \
+                         configured on the host?)"
+                    .into(),
+            });
+        }
+        Ok(Attempt::Done(quote))
+    }
+}
+
+impl QuoteSource for ConfigfsTsm {
+    fn get_quote(&mut self, report_data: &[u8; 64]) -> Result<Vec<u8>, AgentError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.attempt(report_data)? {
+                Attempt::Done(quote) => return Ok(quote),
+                Attempt::Raced {
+                    entry,
+                    expected,
+                    got,
+                } => {
+                    tracing::warn!(
+                        "configfs-tsm entry {}: generation expected {expected}, got {got} \
+                         (another writer); attempt {attempts} of {}",
+                        entry.display(),
+                        self.max_attempts
+                    );
+                    if attempts >= self.max_attempts {
+                        return Err(AgentError::TdxGenerationRace {
+                            attempts,
+                            entry,
+                            expected,
+                            got,
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("configfs-tsm {}", self.root.display())
+    }
+}
+
+/// A report entry directory, removed when dropped.
+struct Entry {
+    path: PathBuf,
+}
+
+impl Entry {
+    fn create(root: &Path) -> Result<Self, AgentError> {
+        const NAME_TRIES: u32 = 4;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let path = root.join(format!(
+                "sealbuild-tdx-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            ));
+            match fs::create_dir(&path) {
+                Ok(()) => return Ok(Self { path }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < NAME_TRIES => {}
+                Err(source) => {
+                    return Err(AgentError::TdxConfigfsEntry {
+                        entry: path,
+                        source,
+                    })
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        if let Err(e) = fs::remove_dir(&self.path) {
+            tracing::warn!(
+                "configfs-tsm: cannot remove report entry {}: {e}",
+                self.path.display()
+            );
+        }
+    }
+}
+
+fn wait_for(path: &Path, wait: Duration) -> Result<(), AgentError> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    while !path.exists() {
+        if start.elapsed() >= wait {
+            return Err(AgentError::TdxConfigfs {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "attribute missing {} ms after the entry was created: is the parent a \
+                     configfs-tsm report directory?",
+                    wait.as_millis()
+                ),
+            });
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> AgentError {
+    let path = path.to_path_buf();
+    move |source| AgentError::TdxConfigfsIo {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Reads at most `max` bytes; more is an error.
+fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, AgentError> {
+    let file = fs::File::open(path).map_err(io_err("reading", path))?;
+    let mut out = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(limit)
+        .read_to_end(&mut out)
+        .map_err(io_err("reading", path))?;
+    if out.len() > max {
+        return Err(AgentError::TdxConfigfs {
+            path: path.to_path_buf(),
+            reason: format!("expected at most {max} bytes, got more"),
+        });
+    }
+    Ok(out)
+}
+
+fn read_text(path: &Path) -> Result<String, AgentError> {
+    let bytes = read_limited(path, MAX_TEXT_LEN)?;
+    String::from_utf8(bytes).map_err(|e| AgentError::TdxConfigfs {
+        path: path.to_path_buf(),
+        reason: format!("expected text, got non-UTF-8 bytes: {e}"),
+    })
+}
+
+fn read_number(path: &Path) -> Result<u64, AgentError> {
+    let text = read_text(path)?;
+    let trimmed = text.trim_end_matches('\n');
+    trimmed.parse().map_err(|_| AgentError::TdxConfigfs {
+        path: path.to_path_buf(),
+        reason: format!("expected a decimal number, got {trimmed:?}"),
+    })
+}
+
+/// Writes an attribute in one write(2) call; configfs attributes are
+/// created by the kernel, so a missing file is an error, never created here.
+fn write_attr(path: &Path, value: &[u8]) -> Result<(), AgentError> {
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_err("writing", path))?;
+    let written = file.write(value).map_err(io_err("writing", path))?;
+    if written != value.len() {
+        return Err(AgentError::TdxConfigfs {
+            path: path.to_path_buf(),
+            reason: format!("short write: {written} of {} bytes accepted", value.len()),
+        });
+    }
+    Ok(())
+}
