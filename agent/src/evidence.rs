@@ -311,9 +311,9 @@ pub enum AgentError {
     #[error(
         "configfs-tsm: cannot create a report entry {entry}: {source} (the root must be the \
          configfs-tsm report directory: Linux >= 6.7 with CONFIG_TSM_REPORTS, configfs mounted, \
-         the sev-guest module loaded, and root privileges)"
+         the sev-guest or tdx-guest module loaded, and root privileges)"
     )]
-    SnpConfigfsEntry {
+    ConfigfsEntry {
         /// The entry directory that was to be created.
         entry: PathBuf,
         /// The I/O error.
@@ -321,7 +321,7 @@ pub enum AgentError {
     },
     /// Reading or writing a configfs-tsm attribute failed.
     #[error("configfs-tsm: {action} {path}: {source}")]
-    SnpConfigfsIo {
+    ConfigfsIo {
         /// "reading" or "writing".
         action: &'static str,
         /// The attribute file.
@@ -331,7 +331,7 @@ pub enum AgentError {
     },
     /// A configfs-tsm attribute holds something other than the ABI promises.
     #[error("configfs-tsm: {path}: {reason}")]
-    SnpConfigfs {
+    Configfs {
         /// The attribute file (or entry directory).
         path: PathBuf,
         /// What was expected and what was seen.
@@ -404,40 +404,7 @@ pub enum AgentError {
         /// The parse error.
         source: sealbuild_common::FormatError,
     },
-
     // --- Intel TDX guest ----------------------------------------------------------------
-    /// A configfs-tsm report entry could not be created for a TD quote.
-    #[error(
-        "configfs-tsm: cannot create a report entry {entry}: {source} (the root must be the \
-         configfs-tsm report directory: a TDX guest with Linux >= 6.7 built with \
-         CONFIG_TSM_REPORTS and CONFIG_TDX_GUEST_DRIVER, configfs mounted at \
-         /sys/kernel/config, and root privileges)"
-    )]
-    TdxConfigfsEntry {
-        /// The entry directory that was to be created.
-        entry: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Reading or writing a configfs-tsm attribute failed (TDX).
-    #[error("configfs-tsm: {action} {path}: {source}")]
-    TdxConfigfsIo {
-        /// "reading" or "writing".
-        action: &'static str,
-        /// The attribute file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A configfs-tsm attribute holds something other than the ABI promises
-    /// (TDX).
-    #[error("configfs-tsm: {path}: {reason}")]
-    TdxConfigfs {
-        /// The attribute file (or entry directory).
-        path: PathBuf,
-        /// What was expected and what was seen.
-        reason: String,
-    },
     /// Another writer changed the configfs-tsm entry while the TD quote was
     /// read, in every attempt.
     #[error(

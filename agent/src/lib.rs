@@ -36,6 +36,8 @@ pub mod tpm;
 // Platform collectors, one registry line each (see `evidence`).
 #[cfg(feature = "tpm")]
 pub mod azure;
+#[cfg(any(feature = "snp", feature = "tdx"))]
+mod configfs_tsm;
 #[cfg(feature = "insecure-snp-sim")]
 pub mod insecure_snp_sim;
 #[cfg(feature = "tpm")]

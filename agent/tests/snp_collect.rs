@@ -467,7 +467,7 @@ fn configfs_wrong_provider_refused() {
     let (result, entries, _) = run(script, ConfigfsTsm::new(dir.path()), 0);
     let err = result.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, AgentError::SnpConfigfs { .. }), "{msg}");
+    assert!(matches!(err, AgentError::Configfs { .. }), "{msg}");
     assert!(msg.contains("\"sev_guest\""), "{msg}");
     assert!(msg.contains("\"tdx_guest\""), "{msg}");
     assert!(msg.contains("provider"), "{msg}");
@@ -560,7 +560,7 @@ fn configfs_missing_root_is_a_clear_error() {
     assert_eq!(c.platform(), Platform::Snp);
     let err = c.collect(&BINDING).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, AgentError::SnpConfigfsEntry { .. }), "{msg}");
+    assert!(matches!(err, AgentError::ConfigfsEntry { .. }), "{msg}");
     assert!(msg.contains(&root.display().to_string()), "{msg}");
     assert!(msg.contains("CONFIG_TSM_REPORTS"), "{msg}");
 }

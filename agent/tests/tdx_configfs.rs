@@ -343,7 +343,7 @@ fn wrong_provider_refused() {
     let _rx = kernel(&s.root, vec![sev], zero_register());
     let err = collector(&s, 3).collect(&BINDING).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, AgentError::TdxConfigfs { .. }), "{msg}");
+    assert!(matches!(err, AgentError::Configfs { .. }), "{msg}");
     assert!(
         msg.contains("\"sev_guest\"") && msg.contains("tdx_guest"),
         "{msg}"

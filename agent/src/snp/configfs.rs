@@ -22,11 +22,10 @@
 
 use super::certtable::CertTable;
 use super::{SnpReportResponse, SnpReportSource};
+use crate::configfs_tsm::{read_limited, read_number, read_text, wait_for, write_attr, Entry};
 use crate::evidence::AgentError;
-use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `provider` value of the SEV-SNP guest driver.
 pub const SEV_GUEST_PROVIDER: &str = "sev_guest";
@@ -38,9 +37,6 @@ pub const MAX_BLOB_LEN: usize = 32 * 1024;
 /// Attribute writes per attempt (`privlevel`, `inblob`): the expected
 /// advance of `generation`.
 const WRITES_PER_ATTEMPT: u64 = 2;
-
-/// Largest text attribute read (`provider`, `generation`, …).
-const MAX_TEXT_LEN: usize = 4096;
 
 /// Default number of entries tried when other writers interfere.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -89,14 +85,14 @@ impl ConfigfsTsm {
     }
 
     fn attempt(&self, report_data: &[u8; 64], vmpl: u32) -> Result<Attempt, AgentError> {
-        let entry = Entry::create(&self.root)?;
+        let entry = Entry::create(&self.root, "sealbuild-snp")?;
         let dir = entry.path.clone();
 
         let provider_path = dir.join("provider");
         wait_for(&provider_path, self.attribute_wait)?;
         let provider = read_text(&provider_path)?;
         if provider.trim_end_matches('\n') != SEV_GUEST_PROVIDER {
-            return Err(AgentError::SnpConfigfs {
+            return Err(AgentError::Configfs {
                 path: provider_path,
                 reason: format!(
                     "expected provider {SEV_GUEST_PROVIDER:?}, got {:?}: the reports here are \
@@ -109,7 +105,7 @@ impl ConfigfsTsm {
         if floor_path.exists() {
             let floor = read_number(&floor_path)?;
             if u64::from(vmpl) < floor {
-                return Err(AgentError::SnpConfigfs {
+                return Err(AgentError::Configfs {
                     path: floor_path,
                     reason: format!(
                         "VMPL {vmpl} requested, but this guest may request no VMPL below {floor}"
@@ -141,7 +137,7 @@ impl ConfigfsTsm {
         drop(entry);
 
         if report.is_empty() {
-            return Err(AgentError::SnpConfigfs {
+            return Err(AgentError::Configfs {
                 path: dir.join("outblob"),
                 reason: "expected an ATTESTATION_REPORT, got 0 bytes".into(),
             });
@@ -213,127 +209,6 @@ impl SnpReportSource for ConfigfsTsm {
     }
 }
 
-/// A report entry directory, removed when dropped.
-struct Entry {
-    path: PathBuf,
-}
-
-impl Entry {
-    fn create(root: &Path) -> Result<Self, AgentError> {
-        const NAME_TRIES: u32 = 4;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let path = root.join(format!(
-                "sealbuild-{}-{:016x}",
-                std::process::id(),
-                rand::random::<u64>()
-            ));
-            match fs::create_dir(&path) {
-                Ok(()) => return Ok(Self { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < NAME_TRIES => {}
-                Err(source) => {
-                    return Err(AgentError::SnpConfigfsEntry {
-                        entry: path,
-                        source,
-                    })
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir(&self.path) {
-            tracing::warn!(
-                "configfs-tsm: cannot remove report entry {}: {e}",
-                self.path.display()
-            );
-        }
-    }
-}
-
-fn wait_for(path: &Path, wait: Duration) -> Result<(), AgentError> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    while !path.exists() {
-        if start.elapsed() >= wait {
-            return Err(AgentError::SnpConfigfs {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "attribute missing {} ms after the entry was created: is the parent a \
-                     configfs-tsm report directory?",
-                    wait.as_millis()
-                ),
-            });
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> AgentError {
-    let path = path.to_path_buf();
-    move |source| AgentError::SnpConfigfsIo {
-        action,
-        path,
-        source,
-    }
-}
-
-/// Reads at most `max` bytes; more is an error.
-fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, AgentError> {
-    let file = fs::File::open(path).map_err(io_err("reading", path))?;
-    let mut out = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(limit)
-        .read_to_end(&mut out)
-        .map_err(io_err("reading", path))?;
-    if out.len() > max {
-        return Err(AgentError::SnpConfigfs {
-            path: path.to_path_buf(),
-            reason: format!("expected at most {max} bytes, got more"),
-        });
-    }
-    Ok(out)
-}
-
 fn read_blob(path: &Path) -> Result<Vec<u8>, AgentError> {
     read_limited(path, MAX_BLOB_LEN)
-}
-
-fn read_text(path: &Path) -> Result<String, AgentError> {
-    let bytes = read_limited(path, MAX_TEXT_LEN)?;
-    String::from_utf8(bytes).map_err(|e| AgentError::SnpConfigfs {
-        path: path.to_path_buf(),
-        reason: format!("expected text, got non-UTF-8 bytes: {e}"),
-    })
-}
-
-fn read_number(path: &Path) -> Result<u64, AgentError> {
-    let text = read_text(path)?;
-    let trimmed = text.trim_end_matches('\n');
-    trimmed.parse().map_err(|_| AgentError::SnpConfigfs {
-        path: path.to_path_buf(),
-        reason: format!("expected a decimal number, got {trimmed:?}"),
-    })
-}
-
-/// Writes an attribute in one write(2) call; configfs attributes are
-/// created by the kernel, so a missing file is an error, never created here.
-fn write_attr(path: &Path, value: &[u8]) -> Result<(), AgentError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err("writing", path))?;
-    let written = file.write(value).map_err(io_err("writing", path))?;
-    if written != value.len() {
-        return Err(AgentError::SnpConfigfs {
-            path: path.to_path_buf(),
-            reason: format!("short write: {written} of {} bytes accepted", value.len()),
-        });
-    }
-    Ok(())
 }

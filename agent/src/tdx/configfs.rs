@@ -27,11 +27,10 @@
 //! builds on its own feature.
 
 use super::QuoteSource;
+use crate::configfs_tsm::{read_limited, read_number, read_text, wait_for, write_attr, Entry};
 use crate::evidence::AgentError;
-use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The `provider` value of the TDX guest driver.
 pub const TDX_GUEST_PROVIDER: &str = "tdx_guest";
@@ -42,9 +41,6 @@ pub const MAX_BLOB_LEN: usize = 32 * 1024;
 /// Attribute writes per attempt (`inblob`): the expected advance of
 /// `generation`.
 const WRITES_PER_ATTEMPT: u64 = 1;
-
-/// Largest text attribute read (`provider`, `generation`).
-const MAX_TEXT_LEN: usize = 4096;
 
 /// Default number of entries tried when other writers interfere.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
@@ -102,7 +98,7 @@ impl ConfigfsTsm {
     }
 
     fn attempt(&self, report_data: &[u8; 64]) -> Result<Attempt, AgentError> {
-        let entry = Entry::create(&self.root)?;
+        let entry = Entry::create(&self.root, "sealbuild-tdx")?;
         let dir = entry.path.clone();
 
         let provider_path = dir.join("provider");
@@ -110,7 +106,7 @@ impl ConfigfsTsm {
         let provider = read_text(&provider_path)?;
         let provider = provider.trim_end_matches('\n');
         if provider != TDX_GUEST_PROVIDER {
-            return Err(AgentError::TdxConfigfs {
+            return Err(AgentError::Configfs {
                 path: provider_path,
                 reason: format!(
                     "expected provider {TDX_GUEST_PROVIDER:?}, got {provider:?}: the reports \
@@ -134,7 +130,7 @@ impl ConfigfsTsm {
         }
         drop(entry);
         if quote.is_empty() {
-            return Err(AgentError::TdxConfigfs {
+            return Err(AgentError::Configfs {
                 path: dir.join("outblob"),
                 reason: "expected a TD quote, got 0 bytes (is a quote generation service \
                          configured on the host?)"
@@ -179,125 +175,4 @@ impl QuoteSource for ConfigfsTsm {
     fn describe(&self) -> String {
         format!("configfs-tsm {}", self.root.display())
     }
-}
-
-/// A report entry directory, removed when dropped.
-struct Entry {
-    path: PathBuf,
-}
-
-impl Entry {
-    fn create(root: &Path) -> Result<Self, AgentError> {
-        const NAME_TRIES: u32 = 4;
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let path = root.join(format!(
-                "sealbuild-tdx-{}-{:016x}",
-                std::process::id(),
-                rand::random::<u64>()
-            ));
-            match fs::create_dir(&path) {
-                Ok(()) => return Ok(Self { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < NAME_TRIES => {}
-                Err(source) => {
-                    return Err(AgentError::TdxConfigfsEntry {
-                        entry: path,
-                        source,
-                    })
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Entry {
-    fn drop(&mut self) {
-        if let Err(e) = fs::remove_dir(&self.path) {
-            tracing::warn!(
-                "configfs-tsm: cannot remove report entry {}: {e}",
-                self.path.display()
-            );
-        }
-    }
-}
-
-fn wait_for(path: &Path, wait: Duration) -> Result<(), AgentError> {
-    let start = Instant::now();
-    let mut pause = Duration::from_millis(1);
-    while !path.exists() {
-        if start.elapsed() >= wait {
-            return Err(AgentError::TdxConfigfs {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "attribute missing {} ms after the entry was created: is the parent a \
-                     configfs-tsm report directory?",
-                    wait.as_millis()
-                ),
-            });
-        }
-        std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
-fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> AgentError {
-    let path = path.to_path_buf();
-    move |source| AgentError::TdxConfigfsIo {
-        action,
-        path,
-        source,
-    }
-}
-
-/// Reads at most `max` bytes; more is an error.
-fn read_limited(path: &Path, max: usize) -> Result<Vec<u8>, AgentError> {
-    let file = fs::File::open(path).map_err(io_err("reading", path))?;
-    let mut out = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(limit)
-        .read_to_end(&mut out)
-        .map_err(io_err("reading", path))?;
-    if out.len() > max {
-        return Err(AgentError::TdxConfigfs {
-            path: path.to_path_buf(),
-            reason: format!("expected at most {max} bytes, got more"),
-        });
-    }
-    Ok(out)
-}
-
-fn read_text(path: &Path) -> Result<String, AgentError> {
-    let bytes = read_limited(path, MAX_TEXT_LEN)?;
-    String::from_utf8(bytes).map_err(|e| AgentError::TdxConfigfs {
-        path: path.to_path_buf(),
-        reason: format!("expected text, got non-UTF-8 bytes: {e}"),
-    })
-}
-
-fn read_number(path: &Path) -> Result<u64, AgentError> {
-    let text = read_text(path)?;
-    let trimmed = text.trim_end_matches('\n');
-    trimmed.parse().map_err(|_| AgentError::TdxConfigfs {
-        path: path.to_path_buf(),
-        reason: format!("expected a decimal number, got {trimmed:?}"),
-    })
-}
-
-/// Writes an attribute in one write(2) call; configfs attributes are
-/// created by the kernel, so a missing file is an error, never created here.
-fn write_attr(path: &Path, value: &[u8]) -> Result<(), AgentError> {
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err("writing", path))?;
-    let written = file.write(value).map_err(io_err("writing", path))?;
-    if written != value.len() {
-        return Err(AgentError::TdxConfigfs {
-            path: path.to_path_buf(),
-            reason: format!("short write: {written} of {} bytes accepted", value.len()),
-        });
-    }
-    Ok(())
 }

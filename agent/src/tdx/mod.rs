@@ -142,7 +142,7 @@ impl TdxCollector {
     /// exists (the error says which kernel is needed).
     pub fn open(options: &TdxOptions) -> Result<Self, AgentError> {
         if !options.configfs_root.is_dir() {
-            return Err(AgentError::TdxConfigfs {
+            return Err(AgentError::Configfs {
                 path: options.configfs_root.clone(),
                 reason: "no configfs-tsm report directory: TD quotes need a TDX guest with \
                          Linux >= 6.7 built with CONFIG_TSM_REPORTS and CONFIG_TDX_GUEST_DRIVER, \
