@@ -42,7 +42,7 @@ use sealbuild_verifier_core::claims::TdxClaims;
 use sealbuild_verifier_core::platform::tdx_reason;
 use sealbuild_verifier_core::policy::{parse_tdx_statuses, tdx_problems, Policy, TdxRule};
 use sealbuild_verifier_core::tdx::{
-    verify_quote, PcsResponses, QuoteClaims, TcbStatus, TdxCollateral, TdxVerified,
+    verify_quote, QuoteClaims, TcbStatus, TdxCollateral, TdxVerified,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -83,31 +83,11 @@ fn read(p: &Path) -> Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
 }
 
-/// Reads the collateral directory described in the module docs.
+/// Reads the collateral directory described in the module docs (the same
+/// layout as a directory of the collateral store, `collateral::tdx`).
 pub fn read_collateral_dir(dir: &Path) -> Result<TdxCollateral> {
-    if !dir.is_dir() {
-        bail!("--collateral-dir {}: not a directory", dir.display());
-    }
-    let f = |n: &str| read(&dir.join(n));
-    let pck_chain = dir.join("pckcrl-issuer-chain.pem");
-    let pck_chain = if pck_chain.is_file() {
-        Some(read(&pck_chain)?)
-    } else {
-        None
-    };
-    let (tcb, tcb_chain) = (f("tcbinfo.json")?, f("tcbinfo-issuer-chain.pem")?);
-    let (qe, qe_chain) = (f("qeidentity.json")?, f("qeidentity-issuer-chain.pem")?);
-    let (pck_crl, root_crl) = (f("pckcrl.der")?, f("rootcrl.der")?);
-    TdxCollateral::from_pcs_responses(&PcsResponses {
-        tcb_info: &tcb,
-        tcb_info_issuer_chain: &tcb_chain,
-        qe_identity: &qe,
-        qe_identity_issuer_chain: &qe_chain,
-        pck_crl: &pck_crl,
-        pck_crl_issuer_chain: pck_chain.as_deref(),
-        root_ca_crl: &root_crl,
-    })
-    .with_context(|| format!("--collateral-dir {}", dir.display()))
+    sealbuild_verifier::collateral::tdx::read_dir(dir)
+        .with_context(|| format!("--collateral-dir {}", dir.display()))
 }
 
 fn read_collateral(a: &TdxArgs) -> Result<TdxCollateral> {

@@ -2,9 +2,11 @@
 //! the roots the service trusts, and the collateral a verifier asks for
 //! ([`CollateralNeed`]) read from the on-disk store as bytes: for SEV-SNP
 //! (and the SNP report inside an Azure HCL report) the VCEK for the report's
-//! CHIP_ID and REPORTED_TCB, any stored VLEKs and the stored CRLs. Nothing
-//! is fetched here: `sealbuild-verifier collateral fetch snp` fills the
-//! store beforehand.
+//! CHIP_ID and REPORTED_TCB, any stored VLEKs and the stored CRLs; for
+//! Intel TDX the PCS responses of the quote's FMSPC and PCK CA
+//! (`collateral::tdx`). Nothing is fetched here: `sealbuild-verifier
+//! collateral fetch snp` (or the operator, for TDX) fills the store
+//! beforehand.
 
 use crate::collateral::store::CollateralStore;
 use crate::collateral::ChainKind;
@@ -77,6 +79,15 @@ fn insecure_roots(
 /// verifier's to use; nothing is fetched here.
 pub fn gather_collateral(need: &CollateralNeed, store: Option<&CollateralStore>) -> Collateral {
     let mut out = Collateral::default();
+    if let (CollateralNeed::TdxDcap { fmspc, ca }, Some(store)) = (need, store) {
+        let dir = crate::collateral::tdx::dir_for(store.root(), fmspc, *ca);
+        match crate::collateral::tdx::read_dir(&dir) {
+            Ok(c) => out.tdx = Some(Box::new(c)),
+            // Missing or unreadable: the TDX verifier names the FMSPC it lacks.
+            Err(e) => tracing::debug!(error = %e, "no TDX collateral"),
+        }
+        return out;
+    }
     let (CollateralNeed::SnpEndorsement(report), Some(store)) = (need, store) else {
         return out;
     };

@@ -294,3 +294,62 @@ fn malformed_quotes_and_missing_files() {
     assert_eq!(code, 2, "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The service's path: the collateral store's `tdx/<fmspc>-<ca>` folder (the
+/// same layout) is found for the quote's FMSPC and CA, and the seam's TDX
+/// verifier gets past DCAP to the binding (a recorded quote cannot carry this
+/// verifier's binding). Without the folder the refusal names the collateral.
+#[test]
+fn the_collateral_store_serves_tdx_collateral_to_the_service() {
+    use sealbuild_common::api::{Evidence, TdxEvidence};
+    use sealbuild_common::Platform;
+    use sealbuild_verifier::collateral::store::CollateralStore;
+    use sealbuild_verifier::evidence::gather_collateral;
+    use sealbuild_verifier_core::platform::{Anchors, Registry, VerifyContext};
+
+    let root = tempfile::tempdir().unwrap();
+    let store = CollateralStore::open(root.path()).unwrap();
+    let evidence = Evidence::Tdx(TdxEvidence {
+        quote: std::fs::read(data("dcap-qvl/tdx_quote")).unwrap(),
+        ccel: None,
+        runtime_log: None,
+    });
+    let registry = Registry::new(&Anchors::default());
+    let v = registry.get(Platform::Tdx).unwrap();
+    let need = v.collateral_need(&evidence);
+    let at = 1_752_919_234; // 2025-07-19T10:00:34Z
+    let verify = |collateral: &sealbuild_verifier_core::platform::Collateral| {
+        let reasons = v
+            .verify(
+                &evidence,
+                &VerifyContext {
+                    agent_id: "tdx:vm",
+                    registered: None,
+                    binding: &[7; 32],
+                    statement_digest: None,
+                    now: at,
+                    collateral,
+                },
+            )
+            .unwrap_err();
+        reasons.iter().map(|r| r.check.clone()).collect::<Vec<_>>()
+    };
+
+    // Empty store: the verifier says which collateral it lacks.
+    let none = gather_collateral(&need, Some(&store));
+    assert!(none.tdx.is_none());
+    assert_eq!(verify(&none), ["tdx_collateral"]);
+
+    // The folder for the quote's FMSPC and CA.
+    let sealbuild_verifier_core::platform::CollateralNeed::TdxDcap { fmspc, ca } = need else {
+        panic!("{need:?}")
+    };
+    collateral_dir(&sealbuild_verifier::collateral::tdx::dir_for(
+        root.path(),
+        &fmspc,
+        ca,
+    ));
+    let found = gather_collateral(&need, Some(&store));
+    assert!(found.tdx.is_some());
+    assert_eq!(verify(&found), ["tdx_binding"]);
+}

@@ -21,6 +21,7 @@
 
 pub mod kds;
 pub mod store;
+pub mod tdx;
 
 pub use kds::{KdsConfig, KdsFetcher, Obtained, Source, DEFAULT_KDS_URL};
 pub use store::{CollateralStore, ProductInventory, StoredVcek};
