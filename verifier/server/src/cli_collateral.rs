@@ -2,16 +2,26 @@
 //! (layout: `sealbuild_verifier::collateral::store`). `fetch` goes through
 //! the directory as a cache, so running it again makes no request for what
 //! is already there.
+//!
+//! `collateral fetch tdx --quote F [--base-url URL]`: the Intel PCS v4
+//! collateral (TCB Info, QE Identity, PCK CRL, root CA CRL, with the issuer
+//! chains) of a TDX quote's FMSPC and PCK CA, read from its PCK certificate,
+//! into `<dir>/tdx/<fmspc>-<platform|processor>/` (layout and behaviour:
+//! `sealbuild_verifier::collateral::{tdx, pcs}`). A folder that still
+//! verifies is kept (`--refresh` fetches anyway); a new one replaces it only
+//! once it has been written and read back.
 
 use crate::{Outcome, StateArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
+use sealbuild_common::tdx::Quote;
 use sealbuild_verifier::collateral::kds::product_for_report;
 use sealbuild_verifier::collateral::{
     check_vlek, detect_chain_kind, product_slug, ChainKind, CollateralStore, KdsConfig, KdsFetcher,
-    DEFAULT_KDS_URL,
+    PcsConfig, PcsFetcher, DEFAULT_KDS_URL, DEFAULT_PCS_URL, DEFAULT_ROOT_CRL_URL,
 };
+use sealbuild_verifier_core::tdx::pck::unverified_pck_identity;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,6 +42,8 @@ pub enum CollateralCmd {
 pub enum FetchCmd {
     /// The VCEK of a report (or chip id + TCB), both certificate chains and the CRL.
     Snp(FetchSnpArgs),
+    /// Intel PCS v4 collateral of a TDX quote (TCB Info, QE Identity, CRLs, issuer chains).
+    Tdx(FetchTdxArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +115,27 @@ pub struct FetchSnpArgs {
     /// Fetch the CRL even if the stored one's nextUpdate has not passed.
     #[arg(long)]
     refresh_crl: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FetchTdxArgs {
+    /// A TDX (or SGX) DCAP quote: FMSPC and PCK CA come from its PCK certificate.
+    #[arg(long)]
+    quote: PathBuf,
+    /// Intel PCS or PCCS base URL (an http:// mirror is accepted).
+    #[arg(long, default_value = DEFAULT_PCS_URL)]
+    base_url: String,
+    /// The Intel SGX Root CA CRL URL.
+    #[arg(long, default_value = DEFAULT_ROOT_CRL_URL)]
+    root_crl_url: String,
+    #[command(flatten)]
+    dir: DirArg,
+    /// Extra CA certificates (PEM) to trust for https, besides the system bundle.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// Fetch even if the stored folder still verifies.
+    #[arg(long)]
+    refresh: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -199,6 +232,7 @@ fn parse_chip_id(s: &str, product: SnpProduct) -> Result<[u8; 64]> {
 pub fn run(state: &StateArgs, cmd: CollateralCmd) -> Result<Outcome> {
     match cmd {
         CollateralCmd::Fetch(FetchCmd::Snp(a)) => fetch_snp(state, a),
+        CollateralCmd::Fetch(FetchCmd::Tdx(a)) => fetch_tdx(state, a),
         CollateralCmd::List(ListCmd::Snp(a)) => list_snp(state, a),
         CollateralCmd::Import(ImportCmd::Snp(a)) => import_snp(state, a),
     }
@@ -277,6 +311,37 @@ fn fetch_snp(state: &StateArgs, a: FetchSnpArgs) -> Result<Outcome> {
             );
         }
     }
+    Ok(Outcome::Ok)
+}
+
+fn fetch_tdx(state: &StateArgs, a: FetchTdxArgs) -> Result<Outcome> {
+    let bytes = read(&a.quote)?;
+    let quote =
+        Quote::parse(&bytes).map_err(|e| anyhow!("{}: DCAP quote: {e}", a.quote.display()))?;
+    let (fmspc, ca) = unverified_pck_identity(&quote)
+        .map_err(|e| anyhow!("{}: PCK certificate: {e}", a.quote.display()))?;
+    let cfg = PcsConfig {
+        base_url: a.base_url.clone(),
+        root_crl_url: a.root_crl_url.clone(),
+        extra_ca_pem: a.ca_file.as_deref().map(read).transpose()?,
+        ..PcsConfig::default()
+    };
+    let store = open_store(state, &a.dir)?;
+    let fetcher = PcsFetcher::new(store, cfg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let got = rt
+        .block_on(fetcher.tdx(&fmspc, ca, a.refresh))
+        .with_context(|| {
+            format!(
+                "fetching TDX collateral for FMSPC {} ({} CA); the stored folder is unchanged",
+                hex::encode(fmspc),
+                ca.as_str()
+            )
+        })?;
+    line(got.source, &format!("tdx {}", ca.as_str()), &got.path);
     Ok(Outcome::Ok)
 }
 

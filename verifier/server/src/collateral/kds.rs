@@ -133,7 +133,7 @@ pub struct Obtained<T> {
 }
 
 impl<T> Obtained<T> {
-    fn new(value: T, path: PathBuf, source: Source) -> Self {
+    pub(super) fn new(value: T, path: PathBuf, source: Source) -> Self {
         Self {
             value,
             path,
@@ -171,8 +171,9 @@ impl Drop for Flight<'_> {
     }
 }
 
-enum Exchange {
-    Body(Vec<u8>),
+pub(super) enum Exchange {
+    /// A 200 answer: its body and headers.
+    Body(Vec<u8>, reqwest::header::HeaderMap),
     Throttled {
         status: u16,
         retry_after: Option<Duration>,
@@ -202,7 +203,7 @@ impl std::fmt::Debug for KdsFetcher {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(x) = src {
@@ -238,7 +239,7 @@ fn load_system_roots(roots: &mut rustls::RootCertStore) -> Result<Option<PathBuf
     Ok(Some(path))
 }
 
-fn normalise_base(base: &str) -> Result<String> {
+pub(super) fn normalise_base(base: &str) -> Result<String> {
     let url = reqwest::Url::parse(base)
         .map_err(|e| CollateralError::Request(format!("KDS URL {base:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https")
@@ -263,9 +264,57 @@ fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> (Option<Duration>,
     }
 }
 
-fn later(d: Duration) -> Instant {
+pub(super) fn later(d: Duration) -> Instant {
     let now = Instant::now();
     now.checked_add(d).unwrap_or(now)
+}
+
+/// The HTTP client of the fetchers: rustls (ring) trusting the system CA
+/// bundle (when `system_roots`) plus `extra_ca_pem`, with `timeout` per request.
+pub(super) fn http_client(
+    base: &str,
+    system_roots: bool,
+    extra_ca_pem: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    let system = if system_roots {
+        load_system_roots(&mut roots)?
+    } else {
+        None
+    };
+    if let Some(pem) = extra_ca_pem {
+        if add_pem_roots(&mut roots, pem, "extra CA file")? == 0 {
+            return Err(CollateralError::Trust(
+                "extra CA file: expected at least one PEM CERTIFICATE, found none".into(),
+            ));
+        }
+    }
+    if base.starts_with("https:") && roots.is_empty() {
+        return Err(CollateralError::Trust(format!(
+            "no trusted CA for {base}: {} and no extra CA file was given",
+            match system {
+                Some(p) => format!("{} holds no usable certificate", p.display()),
+                None if system_roots => format!(
+                    "no system CA bundle found (SSL_CERT_FILE unset; tried {})",
+                    SYSTEM_CA_BUNDLES.join(", ")
+                ),
+                None => "system roots are disabled".to_string(),
+            }
+        )));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CollateralError::Trust(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(timeout)
+        .user_agent(concat!("sealbuild-verifier/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| CollateralError::Trust(error_chain(&e)))
 }
 
 impl KdsFetcher {
@@ -283,44 +332,12 @@ impl KdsFetcher {
                 "min_interval and max_retry_after must be at most one hour".into(),
             ));
         }
-        let mut roots = rustls::RootCertStore::empty();
-        let system = if cfg.system_roots {
-            load_system_roots(&mut roots)?
-        } else {
-            None
-        };
-        if let Some(pem) = &cfg.extra_ca_pem {
-            if add_pem_roots(&mut roots, pem, "extra CA file")? == 0 {
-                return Err(CollateralError::Trust(
-                    "extra CA file: expected at least one PEM CERTIFICATE, found none".into(),
-                ));
-            }
-        }
-        if base.starts_with("https:") && roots.is_empty() {
-            return Err(CollateralError::Trust(format!(
-                "no trusted CA for {base}: {} and no extra CA file was given",
-                match system {
-                    Some(p) => format!("{} holds no usable certificate", p.display()),
-                    None if cfg.system_roots => format!(
-                        "no system CA bundle found (SSL_CERT_FILE unset; tried {})",
-                        SYSTEM_CA_BUNDLES.join(", ")
-                    ),
-                    None => "system roots are disabled".to_string(),
-                }
-            )));
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| CollateralError::Trust(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(cfg.timeout)
-            .user_agent(concat!("sealbuild-verifier/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| CollateralError::Trust(error_chain(&e)))?;
+        let http = http_client(
+            &base,
+            cfg.system_roots,
+            cfg.extra_ca_pem.as_deref(),
+            cfg.timeout,
+        )?;
         Ok(Self {
             base,
             cfg,
@@ -537,7 +554,7 @@ impl KdsFetcher {
             *slot = Some(later(pause));
             drop(slot);
             let (status, retry_after, raw) = match outcome? {
-                Exchange::Body(b) => return Ok(b),
+                Exchange::Body(b, _) => return Ok(b),
                 Exchange::Throttled {
                     status,
                     retry_after,
@@ -568,58 +585,64 @@ impl KdsFetcher {
     }
 
     async fn exchange(&self, url: &str) -> Result<Exchange> {
-        let http_err = |reason: String| CollateralError::Http {
-            url: url.to_string(),
-            reason,
-        };
-        let mut resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| http_err(error_chain(&e)))?;
-        let status = resp.status().as_u16();
-        if status == 429 || status == 503 {
-            let (retry_after, raw) = parse_retry_after(resp.headers());
-            return Ok(Exchange::Throttled {
-                status,
-                retry_after,
-                raw,
-            });
-        }
-        if status != 200 {
-            let mut start = Vec::new();
-            while start.len() < 512 {
-                match resp.chunk().await {
-                    Ok(Some(c)) => start.extend_from_slice(&c),
-                    _ => break,
-                }
-            }
-            let body: String = String::from_utf8_lossy(&start)
-                .chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .take(200)
-                .collect();
-            return Err(CollateralError::Status {
-                url: url.to_string(),
-                status,
-                body,
-            });
-        }
-        if let Some(len) = resp.content_length().filter(|l| *l > MAX_BODY as u64) {
-            return Err(http_err(format!(
-                "body of {len} bytes exceeds the {MAX_BODY}-byte limit"
-            )));
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| http_err(error_chain(&e)))? {
-            if body.len().saturating_add(chunk.len()) > MAX_BODY {
-                return Err(http_err(format!("body exceeds the {MAX_BODY}-byte limit")));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Exchange::Body(body))
+        exchange(&self.http, url).await
     }
+}
+
+/// One GET of `url`: the body of a 200 answer (at most 1 MiB), a throttled
+/// 429/503 with its Retry-After, or an error naming the status.
+pub(super) async fn exchange(http: &reqwest::Client, url: &str) -> Result<Exchange> {
+    let http_err = |reason: String| CollateralError::Http {
+        url: url.to_string(),
+        reason,
+    };
+    let mut resp = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| http_err(error_chain(&e)))?;
+    let status = resp.status().as_u16();
+    if status == 429 || status == 503 {
+        let (retry_after, raw) = parse_retry_after(resp.headers());
+        return Ok(Exchange::Throttled {
+            status,
+            retry_after,
+            raw,
+        });
+    }
+    if status != 200 {
+        let mut start = Vec::new();
+        while start.len() < 512 {
+            match resp.chunk().await {
+                Ok(Some(c)) => start.extend_from_slice(&c),
+                _ => break,
+            }
+        }
+        let body: String = String::from_utf8_lossy(&start)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect();
+        return Err(CollateralError::Status {
+            url: url.to_string(),
+            status,
+            body,
+        });
+    }
+    let headers = resp.headers().clone();
+    if let Some(len) = resp.content_length().filter(|l| *l > MAX_BODY as u64) {
+        return Err(http_err(format!(
+            "body of {len} bytes exceeds the {MAX_BODY}-byte limit"
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(|e| http_err(error_chain(&e)))? {
+        if body.len().saturating_add(chunk.len()) > MAX_BODY {
+            return Err(http_err(format!("body exceeds the {MAX_BODY}-byte limit")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Exchange::Body(body, headers))
 }
 
 #[cfg(test)]

@@ -20,10 +20,12 @@
 //! core's job, with the collateral read from here.
 
 pub mod kds;
+pub mod pcs;
 pub mod store;
 pub mod tdx;
 
 pub use kds::{KdsConfig, KdsFetcher, Obtained, Source, DEFAULT_KDS_URL};
+pub use pcs::{PcsConfig, PcsFetcher, DEFAULT_PCS_URL, DEFAULT_ROOT_CRL_URL};
 pub use store::{CollateralStore, ProductInventory, StoredVcek};
 
 use der::asn1::{Ia5StringRef, ObjectIdentifier, PrintableStringRef, Utf8StringRef};
@@ -65,7 +67,7 @@ pub enum CollateralError {
     #[error("TLS trust: {0}")]
     Trust(String),
     /// The HTTP exchange failed (connection, TLS, timeout, body too large).
-    #[error("KDS {url}: {reason}")]
+    #[error("GET {url}: {reason}")]
     Http {
         /// The URL requested.
         url: String,
@@ -73,7 +75,7 @@ pub enum CollateralError {
         reason: String,
     },
     /// KDS answered with a status other than 200 (and not a retryable 429/503).
-    #[error("KDS {url}: expected HTTP 200, got {status} (body: {body:?})")]
+    #[error("GET {url}: expected HTTP 200, got {status} (body: {body:?})")]
     Status {
         /// The URL requested.
         url: String,
@@ -84,7 +86,7 @@ pub enum CollateralError {
     },
     /// KDS kept throttling the fetcher.
     #[error(
-        "KDS {url}: rate limited (HTTP {status}) after {attempts} attempt(s); \
+        "GET {url}: rate limited (HTTP {status}) after {attempts} attempt(s); \
          Retry-After {retry_after}; {hint}"
     )]
     RateLimited {

@@ -113,7 +113,7 @@ fn exists(path: &Path) -> Option<PathBuf> {
 
 /// Writes `bytes` to `path` atomically (temporary file in the same
 /// directory, fsync, rename), mode 0644.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(super) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(CollateralError::Request(format!(
