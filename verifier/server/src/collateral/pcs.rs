@@ -385,7 +385,14 @@ fn install(dir: &Path, files: &[(&str, Vec<u8>)], n: u64) -> Result<TdxCollatera
             write_atomic(&stage.join(file), bytes)?;
         }
         sync_dir(&stage);
-        tdx::read_dir(&stage)
+        tdx::read_dir(&stage).map_err(|e| match e {
+            CollateralError::Malformed { expected, got, .. } => CollateralError::Malformed {
+                what: format!("the answers for {}", dir.display()),
+                expected,
+                got,
+            },
+            other => other,
+        })
     })();
     let c = match staged {
         Ok(c) => c,
