@@ -90,6 +90,9 @@ impl Default for PcsConfig {
     }
 }
 
+/// One FMSPC and CA being fetched: later callers wait on it.
+type Flight = Arc<tokio::sync::Mutex<()>>;
+
 /// The PCS client. All methods take `&self`.
 pub struct PcsFetcher {
     base: String,
@@ -99,7 +102,7 @@ pub struct PcsFetcher {
     store: CollateralStore,
     clock: Arc<dyn Clock>,
     next_slot: tokio::sync::Mutex<Option<Instant>>,
-    flights: std::sync::Mutex<HashMap<([u8; 6], PckCa), Arc<tokio::sync::Mutex<()>>>>,
+    flights: std::sync::Mutex<HashMap<([u8; 6], PckCa), Flight>>,
     requests: AtomicU64,
     staging: AtomicU64,
 }

@@ -16,9 +16,10 @@
 //! Reading parses the documents (`TdxCollateral::from_pcs_responses`); their
 //! signatures, issuer chains and validity are checked at verification time
 //! against the built-in Intel SGX Root CA, so a stale or forged directory is
-//! a rejection with its reason, never trusted. Filling the directory is the
-//! operator's (copy PCS or PCCS answers, e.g. from `verify tdx
-//! --collateral-dir` inputs); verification never fetches.
+//! a rejection with its reason, never trusted. `sealbuild-verifier
+//! collateral fetch tdx --quote F [--base-url URL]` fills the directory from
+//! Intel PCS v4 or a PCCS ([`super::pcs`]); copying PCS or PCCS answers in
+//! by hand works as well. Verification never fetches.
 
 use super::{CollateralError, Result};
 use sealbuild_verifier_core::tdx::{PckCa, PcsResponses, TdxCollateral};
