@@ -335,6 +335,80 @@ fn parse_digest(s: &str, bank: HashAlg, loc: &str) -> Result<Vec<u8>, PolicyErro
     }
     Ok(bytes)
 }
+/// The rule of one reference set: one arm per platform, each refusing the
+/// tables that belong to other platforms.
+fn reference_rule(
+    platform: Platform,
+    r: &ReferenceDoc,
+    loc: &str,
+) -> Result<ReferenceRule, PolicyError> {
+    if r.tdx.is_some() && platform != Platform::Tdx {
+        return Err(invalid(
+            loc,
+            "a [reference.tdx] table needs platform = \"tdx\"",
+        ));
+    }
+    let snp_table = |platform: Platform| {
+        r.snp.as_ref().ok_or_else(|| {
+            invalid(
+                loc,
+                format!("platform {platform} needs a [reference.snp] table"),
+            )
+        })
+    };
+    Ok(match platform {
+        Platform::Tpm => {
+            if r.snp.is_some() {
+                return Err(invalid(
+                    loc,
+                    "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
+                ));
+            }
+            ReferenceRule::Tpm(parse_tpm_rule(r, loc)?)
+        }
+        Platform::Snp => {
+            let d = snp_table(platform)?;
+            if !r.pcrs.is_empty() || !r.events.is_empty() || !r.ek_cas.is_empty() {
+                return Err(invalid(
+                    loc,
+                    "an snp reference set has no pcrs, events or ek_cas",
+                ));
+            }
+            ReferenceRule::Snp(Box::new(snp::parse_rule(d, loc)?))
+        }
+        Platform::Azure => {
+            let d = snp_table(platform)?;
+            if !r.ek_cas.is_empty() {
+                return Err(invalid(
+                    loc,
+                    "an azure reference set has no ek_cas (the HCL report vouches for the vTPM AK)",
+                ));
+            }
+            ReferenceRule::Azure {
+                snp: Box::new(snp::parse_rule(d, loc)?),
+                vtpm: parse_tpm_rule(r, loc)?,
+            }
+        }
+        Platform::Tdx => {
+            let d = r
+                .tdx
+                .as_ref()
+                .ok_or_else(|| invalid(loc, "platform tdx needs a [reference.tdx] table"))?;
+            if r.snp.is_some()
+                || !r.pcrs.is_empty()
+                || !r.events.is_empty()
+                || !r.ek_cas.is_empty()
+                || r.require_event_log
+            {
+                return Err(invalid(
+                    loc,
+                    "a tdx reference set has only a [reference.tdx] table",
+                ));
+            }
+            ReferenceRule::Tdx(Box::new(tdx::parse_rule(d, loc)?))
+        }
+    })
+}
 
 /// The TPM part of a reference document: EK roots, PCRs, event rules.
 fn parse_tpm_rule(r: &ReferenceDoc, loc: &str) -> Result<TpmRule, PolicyError> {
@@ -431,73 +505,7 @@ impl Policy {
                 return Err(invalid(loc, "name is empty or used twice"));
             }
             let platform = parse_platform(&r.platform, &loc)?;
-            let tdx_rule = match (platform, &r.tdx) {
-                (Platform::Tdx, Some(d)) => {
-                    if r.snp.is_some()
-                        || !r.pcrs.is_empty()
-                        || !r.events.is_empty()
-                        || !r.ek_cas.is_empty()
-                        || r.require_event_log
-                    {
-                        return Err(invalid(
-                            &loc,
-                            "a tdx reference set has only a [reference.tdx] table",
-                        ));
-                    }
-                    Some(ReferenceRule::Tdx(Box::new(tdx::parse_rule(d, &loc)?)))
-                }
-                (Platform::Tdx, None) => {
-                    return Err(invalid(&loc, "platform tdx needs a [reference.tdx] table"))
-                }
-                (_, Some(_)) => {
-                    return Err(invalid(
-                        &loc,
-                        "a [reference.tdx] table needs platform = \"tdx\"",
-                    ))
-                }
-                (_, None) => None,
-            };
-            let rule = match (tdx_rule, platform, &r.snp) {
-                (Some(rule), _, _) => rule,
-                (None, Platform::Tpm, None) => ReferenceRule::Tpm(parse_tpm_rule(&r, &loc)?),
-                (None, Platform::Snp, Some(d)) => {
-                    if !r.pcrs.is_empty() || !r.events.is_empty() || !r.ek_cas.is_empty() {
-                        return Err(invalid(
-                            &loc,
-                            "an snp reference set has no pcrs, events or ek_cas",
-                        ));
-                    }
-                    ReferenceRule::Snp(Box::new(snp::parse_rule(d, &loc)?))
-                }
-                (None, Platform::Azure, Some(d)) => {
-                    if !r.ek_cas.is_empty() {
-                        return Err(invalid(
-                            &loc,
-                            "an azure reference set has no ek_cas (the HCL report vouches for the vTPM AK)",
-                        ));
-                    }
-                    ReferenceRule::Azure {
-                        snp: Box::new(snp::parse_rule(d, &loc)?),
-                        vtpm: parse_tpm_rule(&r, &loc)?,
-                    }
-                }
-                (None, Platform::Snp | Platform::Azure, None) => {
-                    return Err(invalid(
-                        &loc,
-                        format!("platform {platform} needs a [reference.snp] table"),
-                    ))
-                }
-                (None, Platform::Tpm, Some(_)) => {
-                    return Err(invalid(
-                        &loc,
-                        "a [reference.snp] table needs platform = \"snp\" or \"azure\"",
-                    ))
-                }
-                // Parsed above: a tdx set has its table or was refused.
-                (None, Platform::Tdx, _) => {
-                    return Err(invalid(&loc, "platform tdx needs a [reference.tdx] table"))
-                }
-            };
+            let rule = reference_rule(platform, &r, &loc)?;
             references.push(ReferenceSet { name: r.name, rule });
         }
         let mut key_ids = BTreeSet::new();
