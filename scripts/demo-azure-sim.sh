@@ -65,15 +65,8 @@ snp_insecure_test_product = "genoa"
 TOML
 
   say "5/10 starting the verifier (trusting the INSECURE test chain, by configuration)"
-  rm -f "$OUT/verifier.addr"
-  SEALBUILD_LOG=warn "$VERIFIER" --config "$OUT/verifier.toml" --state-dir "$VSTATE" serve \
-    --listen 127.0.0.1:0 --address-file "$OUT/verifier.addr" >"$OUT/verifier.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 100); do [[ -s $OUT/verifier.addr ]] && break; sleep 0.1; done
-  [[ -s $OUT/verifier.addr ]] || { cat "$OUT/verifier.log"; die "the verifier did not start"; }
   local URL
-  URL="https://$(cat "$OUT/verifier.addr")"
-  echo "    $URL"
+  start_sim_verifier "$VERIFIER" "$VSTATE"
 
   # The VCEK travels with the evidence (on Azure the guest reads it from the
   # instance metadata service); without it the verifier's collateral store
@@ -84,13 +77,9 @@ TOML
     --eventlog "$OUT/binary_bios_measurements" --key build-signing --out "$OUT/bundle" \
     --azure-vcek "$ROOT/insecure/snp-sim/test-chain/vcek.der" \
     --source "$SRC" --artifacts 'out/*' --name hello -- make 2>&1 | sed 's/^/    /'
-  for f in "$OUT/bundle"/*; do mv "$f" "$DEST/"; done; rmdir "$OUT/bundle"
-  "$VERIFIER" --state-dir "$VSTATE" result-key >"$DEST/verifier-result-key.pem"
 
   say "7/10 offline verification of the bundle: envelope, artefacts, the verifier's EAR"
-  "$VERIFIER" verify bundle --envelope "$DEST/hello.intoto.jsonl" --artifacts "$DEST/artifacts" \
-    --signer-key "$DEST/signing-key.pub.pem" --ear "$DEST/evidence/ear.cose" \
-    --verifier-key "$DEST/verifier-result-key.pem" | sed 's/^/    /'
+  verify_sim_bundle "$VERIFIER" "$VSTATE"
 
   say "8/10 ...and the raw evidence against AMD's roots: refused, as it must be (test keys)"
   local rc=0

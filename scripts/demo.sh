@@ -6,11 +6,15 @@
 #   agent that registers, attests and receives the key; then a sealed build
 #   of samples/hello whose DSSE-signed SLSA provenance is verified offline.
 #
-# Usage: scripts/demo.sh [--platform tpm|snp-sim|azure-sim] [--out DIR]
+# Usage: scripts/demo.sh [--platform tpm|snp-sim|tdx-sim|azure-sim] [--out DIR]
 #   --platform snp-sim  run the sealed build on the INSECURE simulated SEV-SNP
 #              backend instead (reports signed with published test keys,
 #              built with the insecure-snp-sim feature into
 #              target/insecure-snp-sim; see scripts/demo-snp-sim.sh)
+#   --platform tdx-sim  the sealed build on the INSECURE simulated Intel TDX
+#              backend (quotes and collateral signed with published test
+#              keys, built with the insecure-tdx-sim feature into
+#              target/insecure-tdx-sim; see scripts/demo-tdx-sim.sh)
 #   --platform azure-sim  the sealed build on an Azure-shaped confidential VM:
 #              an swtpm as the vTPM with an INSECURE test-signed HCL report
 #              (see scripts/demo-azure-sim.sh)
@@ -30,7 +34,7 @@ PLATFORM=tpm
 while (($#)); do
   case "$1" in
     --out) DEST=${2:?--out needs a directory}; shift 2 ;;
-    --platform) PLATFORM=${2:?--platform needs tpm, snp-sim or azure-sim}; shift 2 ;;
+    --platform) PLATFORM=${2:?--platform needs tpm, snp-sim, tdx-sim or azure-sim}; shift 2 ;;
     -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
@@ -61,6 +65,32 @@ make_sample_repo() {
   git "${id[@]}" -C "$1" commit -q -m "sample"
 }
 
+# Starts "$1" (a sealbuild-verifier) with the configuration $OUT/verifier.toml
+# and state dir "$2" on a free loopback port; sets URL. (The simulated
+# platforms' demos.)
+start_sim_verifier() {
+  local verifier=$1 vstate=$2
+  rm -f "$OUT/verifier.addr"
+  SEALBUILD_LOG=warn "$verifier" --config "$OUT/verifier.toml" --state-dir "$vstate" serve \
+    --listen 127.0.0.1:0 --address-file "$OUT/verifier.addr" >"$OUT/verifier.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 100); do [[ -s $OUT/verifier.addr ]] && break; sleep 0.1; done
+  [[ -s $OUT/verifier.addr ]] || { cat "$OUT/verifier.log"; die "the verifier did not start"; }
+  URL="https://$(cat "$OUT/verifier.addr")"
+  echo "    $URL"
+}
+
+# Moves the bundle from $OUT/bundle into $DEST, saves the verifier's result
+# key and verifies the bundle offline with "$1" (a sealbuild-verifier) and
+# state dir "$2": envelope, artefacts, the verifier's EAR.
+verify_sim_bundle() {
+  local verifier=$1 vstate=$2
+  for f in "$OUT/bundle"/*; do mv "$f" "$DEST/"; done; rmdir "$OUT/bundle"
+  "$verifier" --state-dir "$vstate" result-key >"$DEST/verifier-result-key.pem"
+  "$verifier" verify bundle --envelope "$DEST/hello.intoto.jsonl" --artifacts "$DEST/artifacts" \
+    --signer-key "$DEST/signing-key.pub.pem" --ear "$DEST/evidence/ear.cose" \
+    --verifier-key "$DEST/verifier-result-key.pem" | sed 's/^/    /'
+}
 
 # Two free consecutive TCP ports on 127.0.0.1 (swtpm's server and control).
 free_port_pair() {
@@ -81,8 +111,9 @@ PY
 case "$PLATFORM" in
   tpm) ;;
   snp-sim) source scripts/demo-snp-sim.sh; demo_snp_sim; exit 0 ;;
+  tdx-sim) source scripts/demo-tdx-sim.sh; demo_tdx_sim; exit 0 ;;
   azure-sim) source scripts/demo-azure-sim.sh; demo_azure_sim; exit 0 ;;
-  *) die "--platform: '$PLATFORM' is not tpm, snp-sim or azure-sim" ;;
+  *) die "--platform: '$PLATFORM' is not tpm, snp-sim, tdx-sim or azure-sim" ;;
 esac
 
 say "1/11 building sealbuild"

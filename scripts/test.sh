@@ -14,20 +14,26 @@ ensure_debian_packages
 say "building"
 cargo build --workspace --all-targets --locked
 
-say "a default build refuses the insecure SEV-SNP test chain"
+say "a default build refuses the insecure SEV-SNP test chain and TDX test root"
 # Only this package is selected, so no test's features leak in: this is the
-# verifier operators build. It must refuse to start when configured with the
-# simulated backend's chain.
+# verifier operators build. It must refuse to start when configured with a
+# simulated backend's test chain or root.
 tmp=$(mktemp -d)
-printf 'state_dir = "%s"\nsnp_insecure_test_chain = "%s"\n' "$tmp" \
-  "$PWD/insecure/snp-sim/test-chain/cert_chain_vcek.pem" >"$tmp/verifier.toml"
-if out=$(cargo run -q --locked -p sealbuild-verifier -- --config "$tmp/verifier.toml" \
-  serve --listen 127.0.0.1:0 2>&1); then
-  die "a default sealbuild-verifier started with an insecure SEV-SNP test chain"
-fi
-grep -q "compiled without the insecure-snp-sim feature" <<<"$out" \
-  || { echo "$out"; die "a default sealbuild-verifier failed for another reason than the insecure chain"; }
-echo "    refused: $(grep -o 'this build of sealbuild-verifier was compiled without[^;]*' <<<"$out" | head -1)"
+# refuses_insecure SETTING PATH FEATURE: a default verifier configured with
+# SETTING = PATH must refuse to start, naming FEATURE.
+refuses_insecure() {
+  local out
+  printf 'state_dir = "%s"\n%s = "%s"\n' "$tmp" "$1" "$PWD/$2" >"$tmp/verifier.toml"
+  if out=$(cargo run -q --locked -p sealbuild-verifier -- --config "$tmp/verifier.toml" \
+    serve --listen 127.0.0.1:0 2>&1); then
+    die "a default sealbuild-verifier started with $1"
+  fi
+  grep -q "compiled without the $3 feature" <<<"$out" \
+    || { echo "$out"; die "a default sealbuild-verifier failed for another reason than $1"; }
+  echo "    refused: $(grep -o 'this build of sealbuild-verifier was compiled without[^;]*' <<<"$out" | head -1)"
+}
+refuses_insecure snp_insecure_test_chain insecure/snp-sim/test-chain/cert_chain_vcek.pem insecure-snp-sim
+refuses_insecure tdx_insecure_test_root insecure/tdx-sim/test-chain/root.der insecure-tdx-sim
 rm -rf "$tmp"
 
 say "running the test suite"

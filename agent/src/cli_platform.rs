@@ -12,6 +12,8 @@
 //!   quote).
 //! * `snp-sim`: INSECURE simulated SEV-SNP (published test keys), only in
 //!   an agent built with the `insecure-snp-sim` feature.
+//! * `tdx-sim`: INSECURE simulated Intel TDX (published test keys), only in
+//!   an agent built with the `insecure-tdx-sim` feature.
 
 use anyhow::{bail, Result};
 use sealbuild_agent::evidence::EvidenceCollector;
@@ -20,9 +22,10 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlatformArgs {
-    /// Evidence platform: tpm, snp, azure, tdx, or snp-sim (INSECURE test
-    /// keys; needs an agent built with the insecure-snp-sim feature).
-    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "azure", "tdx", "snp-sim"])]
+    /// Evidence platform: tpm, snp, azure, tdx, or snp-sim / tdx-sim
+    /// (INSECURE test keys; need an agent built with the insecure-snp-sim /
+    /// insecure-tdx-sim feature).
+    #[arg(long, env = "SEALBUILD_PLATFORM", default_value = "tpm", value_parser = ["tpm", "snp", "azure", "tdx", "snp-sim", "tdx-sim"])]
     pub platform: String,
     /// SEV-SNP: VMPL to request the report at (0..3).
     #[arg(long, default_value_t = 0)]
@@ -53,7 +56,8 @@ pub struct PlatformArgs {
     #[arg(long)]
     pub agent_id: Option<String>,
     /// snp-sim: the simulated guest's launch digest (48 bytes hex), e.g.
-    /// from `sealbuild-measure snp`.
+    /// from `sealbuild-measure snp`; tdx-sim: the simulated TD's MRTD
+    /// (default: the simulator's).
     #[arg(long)]
     pub sim_measurement: Option<String>,
     /// Azure: a VCEK certificate (DER or PEM; on Azure the instance metadata
@@ -143,6 +147,21 @@ impl PlatformArgs {
             }
             #[cfg(feature = "insecure-snp-sim")]
             "snp-sim" => Ok(Box::new(self.named(self.sim_collector()?))),
+            #[cfg(feature = "insecure-tdx-sim")]
+            "tdx-sim" => {
+                let mrtd = match self.sim_measurement.as_deref() {
+                    None => None,
+                    Some(m) => Some(sim_measurement(m)?),
+                };
+                eprintln!(
+                    "sealbuild: WARNING: INSECURE simulated TDX: quotes are signed with published test keys and prove nothing"
+                );
+                let mut c = sealbuild_agent::insecure_tdx_sim::collector(mrtd)?;
+                if let Some(id) = &self.agent_id {
+                    c = c.with_agent_id(id.clone());
+                }
+                Ok(Box::new(c))
+            }
             other => bail!(
                 "--platform {other}: this sealbuild-agent was built without the {} feature",
                 match other {
@@ -150,6 +169,7 @@ impl PlatformArgs {
                     "snp" => "snp",
                     "tdx" => "tdx",
                     "snp-sim" => "insecure-snp-sim",
+                    "tdx-sim" => "insecure-tdx-sim",
                     _ => "matching",
                 }
             ),
@@ -171,10 +191,7 @@ impl PlatformArgs {
             .sim_measurement
             .as_deref()
             .context("--platform snp-sim needs --sim-measurement HEX (48 bytes)")?;
-        let measurement: [u8; 48] = hex::decode(m)
-            .ok()
-            .and_then(|b| b.try_into().ok())
-            .with_context(|| format!("--sim-measurement '{m}' is not 48 bytes of hex"))?;
+        let measurement = sim_measurement(m)?;
         eprintln!(
             "sealbuild: WARNING: INSECURE simulated SEV-SNP: reports are signed with published test keys and prove nothing"
         );
@@ -185,6 +202,16 @@ impl PlatformArgs {
             self.snp_vmpl,
         )?)
     }
+}
+
+/// `--sim-measurement`: 48 bytes of hex (a launch digest or an MRTD).
+#[cfg(any(feature = "insecure-snp-sim", feature = "insecure-tdx-sim"))]
+fn sim_measurement(m: &str) -> Result<[u8; 48]> {
+    use anyhow::Context;
+    hex::decode(m)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .with_context(|| format!("--sim-measurement '{m}' is not 48 bytes of hex"))
 }
 
 /// A certificate file, DER or PEM (the first certificate).

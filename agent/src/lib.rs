@@ -40,6 +40,8 @@ pub mod azure;
 mod configfs_tsm;
 #[cfg(feature = "insecure-snp-sim")]
 pub mod insecure_snp_sim;
+#[cfg(feature = "insecure-tdx-sim")]
+pub mod insecure_tdx_sim;
 #[cfg(feature = "tpm")]
 pub mod simboot;
 #[cfg(feature = "snp")]

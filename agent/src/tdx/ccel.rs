@@ -41,6 +41,19 @@ impl Default for CcelPaths {
     }
 }
 
+/// Where a TD's CCEL log area comes from: the kernel's ACPI files
+/// ([`CcelPaths`]) or a simulated TD (the `insecure-tdx-sim` feature).
+pub trait CcelSource: Send + std::fmt::Debug {
+    /// The log area, `None` when the TD has none.
+    fn read_area(&self) -> Result<Option<Vec<u8>>, AgentError>;
+}
+
+impl CcelSource for CcelPaths {
+    fn read_area(&self) -> Result<Option<Vec<u8>>, AgentError> {
+        self.read()
+    }
+}
+
 impl CcelPaths {
     /// The log area's bytes, checked against the table when there is one;
     /// `None` when there is no log area.

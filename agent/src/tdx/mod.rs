@@ -65,9 +65,9 @@ use sealbuild_common::{FormatError, Platform};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-pub use ccel::CcelPaths;
+pub use ccel::{CcelPaths, CcelSource};
 pub use configfs::ConfigfsTsm;
-pub use rtmr::{Rtmr, RuntimeRtmr, DEFAULT_RTMR3_PATH, RUNTIME_RTMR};
+pub use rtmr::{MeasurementRegister, Rtmr, RuntimeRtmr, DEFAULT_RTMR3_PATH, RUNTIME_RTMR};
 
 /// Where configfs-tsm report entries are created.
 pub const DEFAULT_CONFIGFS_TSM_ROOT: &str = "/sys/kernel/config/tsm/report";
@@ -107,7 +107,7 @@ impl Default for TdxOptions {
 /// Collects TDX evidence.
 pub struct TdxCollector {
     source: Box<dyn QuoteSource>,
-    ccel: CcelPaths,
+    ccel: Box<dyn CcelSource>,
     runtime: RuntimeRtmr,
     runtime_log: Option<Vec<u8>>,
     agent_id: String,
@@ -118,7 +118,7 @@ impl std::fmt::Debug for TdxCollector {
         f.debug_struct("TdxCollector")
             .field("source", &self.source.describe())
             .field("ccel", &self.ccel)
-            .field("rtmr3", &self.runtime.rtmr().path())
+            .field("rtmr3", &self.runtime.rtmr().location())
             .field("agent_id", &self.agent_id)
             .finish()
     }
@@ -128,10 +128,14 @@ impl TdxCollector {
     /// A collector asking `source` for quotes, reading the CCEL from `ccel`
     /// and keeping a sealed build's log in `rtmr3`; it names itself
     /// `tdx:<host name>` ([`default_agent_id`]).
-    pub fn new(source: Box<dyn QuoteSource>, ccel: CcelPaths, rtmr3: Rtmr) -> Self {
+    pub fn new(
+        source: Box<dyn QuoteSource>,
+        ccel: impl CcelSource + 'static,
+        rtmr3: impl MeasurementRegister + 'static,
+    ) -> Self {
         Self {
             source,
-            ccel,
+            ccel: Box::new(ccel),
             runtime: RuntimeRtmr::new(rtmr3),
             runtime_log: None,
             agent_id: default_agent_id(Platform::Tdx),
@@ -239,7 +243,7 @@ impl EvidenceCollector for TdxCollector {
         }
         Ok(Evidence::Tdx(TdxEvidence {
             quote,
-            ccel: self.ccel.read()?,
+            ccel: self.ccel.read_area()?,
             runtime_log: self.runtime_log.clone(),
         }))
     }

@@ -37,6 +37,31 @@ pub const RUNTIME_RTMR: u32 = 3;
 /// Size of an RTMR and of a digest extended into it (SHA-384).
 pub const RTMR_LEN: usize = 48;
 
+/// A register the runtime log is extended into: RTMR3 through the kernel
+/// ([`Rtmr`]), or a simulated TD's (the `insecure-tdx-sim` feature).
+pub trait MeasurementRegister: Send + std::fmt::Debug {
+    /// The register's value.
+    fn read(&self) -> Result<[u8; RTMR_LEN], AgentError>;
+    /// `register := SHA-384(register ‖ digest)`.
+    fn extend(&self, digest: &[u8; RTMR_LEN]) -> Result<(), AgentError>;
+    /// Where the register is, for messages (a path, or a simulated name).
+    fn location(&self) -> PathBuf;
+}
+
+impl MeasurementRegister for Rtmr {
+    fn read(&self) -> Result<[u8; RTMR_LEN], AgentError> {
+        Rtmr::read(self)
+    }
+
+    fn extend(&self, digest: &[u8; RTMR_LEN]) -> Result<(), AgentError> {
+        Rtmr::extend(self, digest)
+    }
+
+    fn location(&self) -> PathBuf {
+        self.path.clone()
+    }
+}
+
 /// One RTMR through its tsm-mr sysfs attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rtmr {
@@ -115,21 +140,24 @@ impl Rtmr {
 }
 
 /// A runtime log in progress: RTMR3 and the events extended into it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct RuntimeRtmr {
-    rtmr: Rtmr,
+    rtmr: Box<dyn MeasurementRegister>,
     log: Option<CelLog>,
 }
 
 impl RuntimeRtmr {
     /// A runtime log in the register behind `rtmr`.
-    pub fn new(rtmr: Rtmr) -> Self {
-        Self { rtmr, log: None }
+    pub fn new(rtmr: impl MeasurementRegister + 'static) -> Self {
+        Self {
+            rtmr: Box::new(rtmr),
+            log: None,
+        }
     }
 
     /// The register.
-    pub fn rtmr(&self) -> &Rtmr {
-        &self.rtmr
+    pub fn rtmr(&self) -> &dyn MeasurementRegister {
+        self.rtmr.as_ref()
     }
 
     /// Checks that the register is all zeros, then extends `events` in order
@@ -138,7 +166,7 @@ impl RuntimeRtmr {
         let value = self.rtmr.read()?;
         if value != [0u8; RTMR_LEN] {
             return Err(AgentError::Rtmr {
-                path: self.rtmr.path.clone(),
+                path: self.rtmr.location(),
                 reason: format!(
                     "RTMR3 is {} but a sealed build needs it all zeros: it cannot be reset, \
                      so a TD runs one sealed build per boot and nothing else may extend it",
@@ -148,7 +176,7 @@ impl RuntimeRtmr {
         }
         let log = self.log.insert(CelLog::default());
         for event in events {
-            extend(&self.rtmr, log, event)?;
+            extend(self.rtmr.as_ref(), log, event)?;
         }
         Ok(())
     }
@@ -162,12 +190,12 @@ impl RuntimeRtmr {
                 reason: "the runtime log was ended before it was begun".into(),
             });
         };
-        extend(&self.rtmr, log, event)?;
+        extend(self.rtmr.as_ref(), log, event)?;
         let replayed = replay(log);
         let value = self.rtmr.read()?;
         if value != replayed {
             return Err(AgentError::Rtmr {
-                path: self.rtmr.path.clone(),
+                path: self.rtmr.location(),
                 reason: format!(
                     "RTMR3 is {} but the runtime log replays to {}: another process extended it \
                      during the build",
@@ -195,10 +223,14 @@ pub fn replay(log: &CelLog) -> [u8; RTMR_LEN] {
 
 /// Records `event` in `log`, then extends its SHA-384 digest into `rtmr`:
 /// the log checks the event first, so only a loggable event is extended.
-fn extend(rtmr: &Rtmr, log: &mut CelLog, event: &RuntimeEvent) -> Result<(), AgentError> {
+fn extend(
+    rtmr: &dyn MeasurementRegister,
+    log: &mut CelLog,
+    event: &RuntimeEvent,
+) -> Result<(), AgentError> {
     let digest = event.digest(HashAlg::Sha384);
     let digest = <[u8; RTMR_LEN]>::try_from(digest.as_slice()).map_err(|_| AgentError::Rtmr {
-        path: rtmr.path.clone(),
+        path: rtmr.location(),
         reason: format!("SHA-384 digest of {} bytes", digest.len()),
     })?;
     log.push(RUNTIME_RTMR, event, &[HashAlg::Sha384])

@@ -41,6 +41,9 @@
 //! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
 //! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
 //! snp_insecure_test_product = "genoa"
+//! # INSECURE, test builds only (feature insecure-tdx-sim): trust a test SGX root
+//! # (DER or PEM) instead of the Intel SGX Root CA. A default build refuses to start with it.
+//! tdx_insecure_test_root = "insecure/tdx-sim/test-chain/root.der"
 //! ```
 
 use crate::error::{Result, ServerError};
@@ -89,6 +92,10 @@ pub struct Config {
     pub snp_insecure_test_chain: Option<PathBuf>,
     /// The product of that chain (default genoa).
     pub snp_insecure_test_product: Option<String>,
+    /// INSECURE: a test SGX root (DER or PEM) to trust for TDX quotes and
+    /// their collateral instead of Intel's; only builds with the
+    /// `insecure-tdx-sim` feature accept it.
+    pub tdx_insecure_test_root: Option<PathBuf>,
     /// TLS handshake and request headers must arrive within this.
     pub http_header_timeout_secs: u64,
     /// A request, its body included, must complete within this.
@@ -128,6 +135,7 @@ impl Default for Config {
             snp_collateral_dir: None,
             snp_insecure_test_chain: None,
             snp_insecure_test_product: None,
+            tdx_insecure_test_root: None,
             http_header_timeout_secs: 10,
             http_request_timeout_secs: 60,
             http_connection_lifetime_secs: 300,

@@ -15,6 +15,7 @@ use crate::error::{Result, ServerError};
 use sealbuild_common::snp::{SigningKey, SnpProduct};
 use sealbuild_verifier_core::platform::{Collateral, CollateralNeed};
 use sealbuild_verifier_core::snp::AmdRoots;
+use sealbuild_verifier_core::tdx::IntelRoot;
 
 /// The roots the service trusts for SEV-SNP: AMD's, plus — only in a build
 /// with the `insecure-snp-sim` feature and only when configured — an
@@ -69,6 +70,51 @@ fn insecure_roots(
     Err(ServerError::Config(format!(
         "snp_insecure_test_chain = {}: this build of sealbuild-verifier was compiled without the \
          insecure-snp-sim feature and never trusts a test chain",
+        path.display()
+    )))
+}
+
+/// The root the service trusts for Intel TDX: the Intel SGX Root CA, or —
+/// only in a build with the `insecure-tdx-sim` feature and only when
+/// configured — an insecure test root instead.
+pub fn intel_root(config: &Config) -> Result<IntelRoot> {
+    match &config.tdx_insecure_test_root {
+        None => Ok(IntelRoot::builtin()),
+        Some(path) => insecure_intel_root(path),
+    }
+}
+
+#[cfg(feature = "insecure-tdx-sim")]
+fn insecure_intel_root(path: &std::path::Path) -> Result<IntelRoot> {
+    let bytes = std::fs::read(path).map_err(|e| ServerError::io(path, e))?;
+    let der = if bytes.first() == Some(&0x30) {
+        bytes
+    } else {
+        let certs: Vec<Vec<u8>> = rustls_pemfile::certs(&mut bytes.as_slice())
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| ServerError::io(path, e))?;
+        let [root] = <[Vec<u8>; 1]>::try_from(certs).map_err(|c| {
+            ServerError::Config(format!(
+                "{}: expected one certificate (the test root), found {}",
+                path.display(),
+                c.len()
+            ))
+        })?;
+        root
+    };
+    tracing::warn!(
+        root = %path.display(),
+        "INSECURE: trusting a test SGX root for TDX instead of Intel's; anyone with its keys can forge quotes this verifier accepts"
+    );
+    Ok(IntelRoot::insecure_test(&der))
+}
+
+#[cfg(not(feature = "insecure-tdx-sim"))]
+fn insecure_intel_root(path: &std::path::Path) -> Result<IntelRoot> {
+    Err(ServerError::Config(format!(
+        "tdx_insecure_test_root = {}: this build of sealbuild-verifier was compiled without the \
+         insecure-tdx-sim feature and never trusts a test root",
         path.display()
     )))
 }

@@ -132,7 +132,7 @@ impl Verifier {
                 },
                 runtime_pcr: config.runtime_pcr,
             },
-            intel: Arc::new(sealbuild_verifier_core::tdx::IntelRoot::builtin()),
+            intel: Arc::new(crate::evidence::intel_root(&config)?),
         }));
         // The collateral store is optional: without it SEV-SNP evidence must
         // carry its VCEK/VLEK.

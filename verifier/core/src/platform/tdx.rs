@@ -27,6 +27,7 @@ use crate::tdx::{check_name, verify_quote_with_root, IntelRoot, QuoteClaims, TdC
 use sealbuild_common::api::{Evidence, Reason, TdxEvidence};
 use sealbuild_common::cel::CelLog;
 use sealbuild_common::eventlog::ccel::{CcelLog, Rtmr};
+use sealbuild_common::eventlog::DataBinding;
 use sealbuild_common::tdx::Quote;
 use sealbuild_common::{HashAlg, Platform};
 use std::collections::BTreeMap;
@@ -111,7 +112,8 @@ pub fn check_ccel(area: &[u8], td: &TdClaims) -> Vec<Reason> {
         (Rtmr::Rtmr2, td.rtmr2),
     ]
     .into();
-    log.compare_rtmrs(&quoted)
+    let mut out: Vec<Reason> = log
+        .compare_rtmrs(&quoted)
         .into_iter()
         .map(|m| {
             reason(
@@ -121,7 +123,29 @@ pub fn check_ccel(area: &[u8], td: &TdClaims) -> Vec<Reason> {
                 format!("CCEL replay does not give the quoted {m}"),
             )
         })
-        .collect()
+        .collect();
+    // The digests replayed, but an event whose digest is defined as the
+    // hash of its data (TCG PC Client PFP §10.4.1: EV_SEPARATOR,
+    // EV_EFI_ACTION, UEFI variables, GPT) must carry that data: otherwise
+    // the log shows something other than what was measured.
+    for (i, e) in log.events().iter().enumerate() {
+        if let DataBinding::Unbound { alg } = e.data_binding() {
+            out.push(reason(
+                "tdx_ccel",
+                format!("event data whose {alg} hash is the logged digest"),
+                "other data",
+                format!(
+                    "CCEL event {} ({}, {}): the {alg} digest is not the hash of the event \
+                     data, so the log misstates what was measured",
+                    i + 1,
+                    e.event_type,
+                    Rtmr::from_mr_index(e.pcr)
+                        .map_or_else(|| format!("MR index {}", e.pcr), |r| r.to_string())
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// Reasons the runtime log does not replay to the quoted RTMR3 (empty: it

@@ -199,7 +199,11 @@ pub fn check_name(e: &TdxError) -> &'static str {
         TdxError::QuoteSignature { .. }
         | TdxError::QeReportSignature { .. }
         | TdxError::QeReportData { .. } => "tdx_signature",
-        TdxError::Pck { .. } | TdxError::Chain { what: "PCK", .. } => "tdx_pck",
+        TdxError::Pck { .. }
+        | TdxError::Chain { what: "PCK", .. }
+        | TdxError::Mismatch {
+            check: "PCK chain", ..
+        } => "tdx_pck",
         TdxError::Crl(_) => "tdx_crl",
         TdxError::Mismatch { check, .. } if check.starts_with("QE ") => "tdx_qe_identity",
         TdxError::Mismatch { check, .. }
