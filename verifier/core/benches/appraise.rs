@@ -38,7 +38,8 @@
 //!   cached mode: every call re-verifies the collateral and PCK chain (and
 //!   clones the collateral), so the uncached line is the like-for-like
 //!   comparison; the cached line against it shows what caching buys.
-//! * `openssl speed -mr rsa2048 ecdsap256 ecdsap384` verify rates, same run.
+//! * `openssl speed -mr rsa2048 ecdsap256 ecdsap384` verify rates, same run:
+//!   once before and once after our lines, the better rate of the two.
 //!
 //! Targets (reported): TPM appraisal ≥ 0.8 × OpenSSL verify for the AK's
 //! algorithm; SNP ≥ 0.85 × OpenSSL P-384; event claims ≤ 2 × replay; TDX
@@ -364,6 +365,9 @@ fn main() {
         .verify_ecdsa_rs(&qe_report, er, es)
         .expect("raw QE report signature verifies");
 
+    // OpenSSL runs before and after our lines; the better of the two rates
+    // counts (other processes' load hits it as it hits our slices).
+    let ossl_before = openssl_speed(secs.ceil() as u64);
     let mut lines: Vec<(&str, f64)> = Vec::new();
     lines.push(("TPM appraisal, GCE RSA-2048 quote + event log", gce_rate));
     let mut f = || {
@@ -462,7 +466,10 @@ fn main() {
     ];
     lines.extend(names.into_iter().zip(tdx));
 
-    let ossl = openssl_speed(secs.ceil() as u64);
+    let ossl = match (ossl_before, openssl_speed(secs.ceil() as u64)) {
+        (Some(a), Some(b)) => Some((a.0.max(b.0), a.1.max(b.1), a.2.max(b.2))),
+        (a, b) => a.or(b),
+    };
     println!(
         "appraise: one thread ({} hardware threads), {secs} s per line",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -475,7 +482,7 @@ fn main() {
     match ossl {
         None => println!("  openssl speed: not available (install openssl) — no OpenSSL ratios"),
         Some((o_rsa, o_p256, o_p384)) => {
-            println!("  openssl speed -mr verify: rsa2048 {o_rsa:.0}/s, ecdsap256 {o_p256:.0}/s, ecdsap384 {o_p384:.0}/s");
+            println!("  openssl speed -mr verify (best of before/after): rsa2048 {o_rsa:.0}/s, ecdsap256 {o_p256:.0}/s, ecdsap384 {o_p384:.0}/s");
             let r1 = l(0) / o_rsa;
             println!(
                 "  TPM GCE appraisal / OpenSSL rsa2048 verify   {r1:>6.2}  (target >= 0.8: {})",
