@@ -75,6 +75,15 @@ pub fn tdx_reason(e: &TdxError) -> Reason {
             Some(format!("valid from {issue_date} to {next_update}")),
             Some(at.clone()),
         ),
+        TdxError::CacheNotCurrent {
+            at,
+            verified_at,
+            valid_until,
+            ..
+        } => (
+            Some(format!("from {verified_at} to {valid_until}")),
+            Some(at.clone()),
+        ),
         TdxError::StatusNotAccepted {
             status, accepted, ..
         } => (Some(accepted.clone()), Some(status.as_str().to_string())),

@@ -222,6 +222,24 @@ impl TdxCollateral {
         })
     }
 
+    /// What a verification with this collateral is bound to: SHA-256 over
+    /// `root_der`, the root CA CRL and the PCK CRL, each preceded by its
+    /// length (u64, big-endian). A PCK chain checked against these CRLs
+    /// ([`super::VerifiedPck`]) is used only with a [`VerifiedCollateral`]
+    /// of the same value, so newer CRLs force the chain to be checked again.
+    pub fn crl_binding(&self, root_der: &[u8]) -> [u8; 32] {
+        let len = |b: &[u8]| (b.len() as u64).to_be_bytes();
+        let (a, b, c) = (len(root_der), len(&self.root_ca_crl), len(&self.pck_crl));
+        sealbuild_common::crypto::sha256_parts(&[
+            &a,
+            root_der,
+            &b,
+            &self.root_ca_crl,
+            &c,
+            &self.pck_crl,
+        ])
+    }
+
     /// Verifies the collateral at `now` against `root_der`: the root CA CRL,
     /// both documents' issuer chains (which must end in the root), that no
     /// issuer is revoked, both signatures and both validity windows.
@@ -257,6 +275,8 @@ impl TdxCollateral {
             qe_identity,
             root_crl,
             valid_until,
+            verified_at: now,
+            crl_binding: self.crl_binding(root_der),
         })
     }
 }
@@ -272,6 +292,12 @@ pub struct VerifiedCollateral {
     pub root_crl: VerifiedCrl,
     /// The earliest nextUpdate / notAfter among them (Unix seconds).
     pub valid_until: u64,
+    /// The time it was verified at (Unix seconds): every window holds from
+    /// here to [`Self::valid_until`].
+    pub verified_at: u64,
+    /// [`TdxCollateral::crl_binding`] of the collateral and root it was
+    /// verified with.
+    pub crl_binding: [u8; 32],
 }
 
 /// Requires the chain's last certificate to be the pinned root itself.

@@ -24,8 +24,10 @@
 //!   ([`tcbinfo`], [`module`]).
 //!
 //! Entry points: [`verify_quote`] (bytes + [`TdxCollateral`] + time →
-//! [`TdxVerified`]) and [`verify_quote_signatures`] (no collateral:
-//! signatures and PCK chain only). Statuses are returned, not judged:
+//! [`TdxVerified`]), [`verify_quote_signatures`] (no collateral:
+//! signatures and PCK chain only) and, for a verifier that keeps what it
+//! verified, [`verify_quote_cached`] (a parsed quote + a [`VerifiedPck`] +
+//! a [`VerifiedCollateral`] + time → the same [`TdxVerified`]). Statuses are returned, not judged:
 //! [`TdxVerified::check_status`] applies the policy's list
 //! ([`DEFAULT_ACCEPTED`] = UpToDate). Not implemented: the TD relaunch
 //! advice of TDX 1.5 (TEE_TCB_SVN2 vs. TCB Info; Intel's
@@ -48,8 +50,8 @@ pub use pck::{PckCa, PckExtensions};
 pub use roots::{IntelRoot, INTEL_SGX_ROOT_CA_DER, INTEL_SGX_ROOT_CA_SHA256};
 pub use tcbinfo::TcbStatus;
 pub use verify::{
-    appraise_tcb, verify_quote, verify_quote_signatures, verify_quote_with_root, VerifiedQuote,
-    DEFAULT_ACCEPTED,
+    appraise_tcb, verify_quote, verify_quote_cached, verify_quote_signatures,
+    verify_quote_with_root, VerifiedPck, VerifiedQuote, DEFAULT_ACCEPTED,
 };
 
 use crate::ekcert::crl::CrlError;
@@ -143,6 +145,19 @@ pub enum TdxError {
         /// nextUpdate.
         next_update: String,
     },
+    /// A cached verification (PCK chain, collateral) is used outside the
+    /// interval in which everything it checked holds.
+    #[error("{what}: verified at {verified_at}, valid until {valid_until}, used at {at}; verify it again")]
+    CacheNotCurrent {
+        /// Which cached verification.
+        what: &'static str,
+        /// Time of use.
+        at: String,
+        /// When it was verified.
+        verified_at: String,
+        /// The earliest expiry among what it checked.
+        valid_until: String,
+    },
     /// A value of the quote or PCK certificate differs from the collateral.
     #[error("{check}: expected {expected}, got {got}")]
     Mismatch {
@@ -177,6 +192,9 @@ pub enum TdxError {
     },
 }
 
+/// How errors name a cached PCK chain ([`VerifiedPck`]).
+pub(crate) const CACHED_PCK: &str = "cached PCK chain";
+
 /// A [`TdxError::Mismatch`].
 pub(crate) fn mismatch(
     check: &'static str,
@@ -203,6 +221,9 @@ pub fn check_name(e: &TdxError) -> &'static str {
         | TdxError::Chain { what: "PCK", .. }
         | TdxError::Mismatch {
             check: "PCK chain", ..
+        }
+        | TdxError::CacheNotCurrent {
+            what: CACHED_PCK, ..
         } => "tdx_pck",
         TdxError::Crl(_) => "tdx_crl",
         TdxError::Mismatch { check, .. } if check.starts_with("QE ") => "tdx_qe_identity",
@@ -218,6 +239,7 @@ pub fn check_name(e: &TdxError) -> &'static str {
         | TdxError::Collateral { .. }
         | TdxError::CollateralSignature { .. }
         | TdxError::NotCurrent { .. }
+        | TdxError::CacheNotCurrent { .. }
         | TdxError::Mismatch { .. } => "tdx_collateral",
     }
 }
