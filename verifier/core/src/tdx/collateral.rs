@@ -249,9 +249,18 @@ impl TdxCollateral {
             .tcb_info
             .verify("TCB Info", root_der, Some(&root_crl), now)?;
         let tcb_info: TcbInfo = self.tcb_info.parse("TCB Info")?;
-        let qe_leaf = self
-            .qe_identity
-            .verify("QE Identity", root_der, Some(&root_crl), now)?;
+        // Both documents are signed by the TCB signing key; PCS serves the
+        // same issuer chain with each, which is then verified once.
+        let qe_signer_not_after = if self.qe_identity.issuer_chain == self.tcb_info.issuer_chain {
+            self.qe_identity
+                .verify_signature("QE Identity", &tcb_leaf)?;
+            tcb_leaf.cert.not_after
+        } else {
+            self.qe_identity
+                .verify("QE Identity", root_der, Some(&root_crl), now)?
+                .cert
+                .not_after
+        };
         let qe_identity: QeIdentity = self.qe_identity.parse("QE Identity")?;
         let tcb_window = window("TCB Info", &tcb_info.issue_date, &tcb_info.next_update, now)?;
         let qe_window = window(
@@ -265,7 +274,7 @@ impl TdxCollateral {
             qe_window,
             root_crl.next_update,
             tcb_leaf.cert.not_after,
-            qe_leaf.cert.not_after,
+            qe_signer_not_after,
         ]
         .into_iter()
         .min()
@@ -340,6 +349,20 @@ impl SignedJson {
         root_crl: Option<&VerifiedCrl>,
         now: u64,
     ) -> Result<VerifiedLeaf, TdxError> {
+        let leaf = self.verify_signer(what, root_der, root_crl, now)?;
+        self.verify_signature(what, &leaf)?;
+        Ok(leaf)
+    }
+
+    /// The issuer chain part of [`Self::verify`]: the TCB signing
+    /// certificate, verified to the root and not revoked.
+    fn verify_signer(
+        &self,
+        what: &'static str,
+        root_der: &[u8],
+        root_crl: Option<&VerifiedCrl>,
+        now: u64,
+    ) -> Result<VerifiedLeaf, TdxError> {
         ends_in_root(what, &self.issuer_chain, root_der)?;
         let leaf = verify_chain(what, &self.issuer_chain, root_der, now)?;
         // Only Intel's TCB signing key, certified directly by the root, signs
@@ -356,14 +379,18 @@ impl SignedJson {
         if let Some(crl) = root_crl {
             crl.check_not_revoked(&leaf.der)?;
         }
+        Ok(leaf)
+    }
+
+    /// The signature part of [`Self::verify`], by an already verified signer.
+    fn verify_signature(&self, what: &'static str, leaf: &VerifiedLeaf) -> Result<(), TdxError> {
         let (r, s) = self.signature.split_at(32);
         leaf.key
             .verify_ecdsa_rs(&self.body, r, s)
             .map_err(|_| TdxError::CollateralSignature {
                 what,
                 cert: leaf.cert.subject.clone(),
-            })?;
-        Ok(leaf)
+            })
     }
 
     /// Parses the signed body as `T` ([`TcbInfo`], [`QeIdentity`]).
