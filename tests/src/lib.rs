@@ -77,6 +77,22 @@ pub fn sample_repo(dir: &Path, variant: &str) -> String {
 }
 
 /// SEV-SNP VM running Ubuntu 24.04 (see tests/data/NOTICE.md).
+/// Runs the library's sealed build with `c`, collecting its progress lines.
+pub async fn run_sealed_build(
+    build: &sealbuild_agent::sealed_build::SealedBuild,
+    client: &VerifierClient,
+    c: &mut dyn sealbuild_agent::evidence::EvidenceCollector,
+) -> (sealbuild_agent::sealed_build::Outcome, Vec<String>) {
+    let lines = std::sync::Mutex::new(Vec::new());
+    let outcome = build
+        .run(client, c, &|m: &str| {
+            lines.lock().unwrap().push(m.to_string())
+        })
+        .await
+        .unwrap();
+    (outcome, lines.into_inner().unwrap())
+}
+
 pub fn boot_log() -> PathBuf {
     data("tpm/go-tpm-tools/eventlogs/ubuntu-2404-amd-sevsnp.bin")
 }

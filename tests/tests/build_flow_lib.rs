@@ -29,14 +29,15 @@ use sealbuild_common::api::{AttestRequest, Evidence};
 use sealbuild_common::cel::{CelLog, RuntimeEvent, RuntimeEventKind};
 use sealbuild_common::tpm::{PcrValues, Public, Signature};
 use sealbuild_common::{HashAlg, Platform};
-use sealbuild_tests::{boot_log, reference_policy, require_tool, sample_repo, TestVerifier, Tpm};
+use sealbuild_tests::{
+    boot_log, reference_policy, require_tool, run_sealed_build, sample_repo, TestVerifier, Tpm,
+};
 use sealbuild_verifier::store::Store;
 use sealbuild_verifier_core::bundle::{verify_bundle, BundleInput};
 use sealbuild_verifier_core::quote::{verify_quote, QuoteError, QuoteOptions};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::process::Command;
-use std::sync::Mutex;
 
 fn request(source: &Path, out: &Path, command: &[&str]) -> BuildRequest {
     BuildRequest {
@@ -61,22 +62,6 @@ fn collector(tpm: &Tpm, state: &Path) -> TpmCollector {
         Some(boot_log()),
     )
     .unwrap()
-}
-
-/// Runs the library flow, collecting its progress lines.
-async fn run(
-    build: &SealedBuild,
-    client: &VerifierClient,
-    c: &mut dyn EvidenceCollector,
-) -> (Outcome, Vec<String>) {
-    let lines = Mutex::new(Vec::new());
-    let outcome = build
-        .run(client, c, &|m: &str| {
-            lines.lock().unwrap().push(m.to_string())
-        })
-        .await
-        .unwrap();
-    (outcome, lines.into_inner().unwrap())
 }
 
 /// `verify_bundle` over the bundle in `out`, as `verify bundle --evidence`
@@ -180,7 +165,7 @@ impl Env {
     async fn build(&self, source: &Path, out: &Path, command: &[&str]) -> (Outcome, Vec<String>) {
         let mut c = collector(&self.tpm, self.state.path());
         let build = SealedBuild::new(request(source, out, command)).unwrap();
-        run(&build, &self.client, &mut c).await
+        run_sealed_build(&build, &self.client, &mut c).await
     }
 }
 

@@ -22,7 +22,7 @@ use sealbuild_agent::sealed_build::{BuildRequest, Outcome, SealedBuild};
 use sealbuild_common::api::{Evidence, Verdict};
 use sealbuild_common::cel::CelLog;
 use sealbuild_insecure_tdx_sim::{collateral, InsecureSimulatedTdx, SimConfig};
-use sealbuild_tests::{repo, sample_repo, TestVerifier};
+use sealbuild_tests::{repo, run_sealed_build, sample_repo, TestVerifier};
 use sealbuild_verifier::config::Config;
 use sealbuild_verifier_core::bundle::{verify_bundle, BundleInput};
 use sha2::{Digest, Sha256};
@@ -95,21 +95,6 @@ async fn env(trust: bool, with_collateral: bool, commit: &str) -> Env {
     }
 }
 
-async fn run(
-    build: &SealedBuild,
-    client: &VerifierClient,
-    c: &mut dyn EvidenceCollector,
-) -> (Outcome, Vec<String>) {
-    let lines = Mutex::new(Vec::new());
-    let outcome = build
-        .run(client, c, &|m: &str| {
-            lines.lock().unwrap().push(m.to_string())
-        })
-        .await
-        .unwrap();
-    (outcome, lines.into_inner().unwrap())
-}
-
 fn request(source: &Path, out: &Path) -> BuildRequest {
     BuildRequest {
         key: "release".into(),
@@ -133,7 +118,7 @@ async fn simulated_tdx_sealed_build_releases_signs_and_verifies_offline() {
     let mut c = insecure_tdx_sim::collector(None)
         .unwrap()
         .with_agent_id("tdx:ci");
-    let (outcome, progress) = run(&build, &e.client, &mut c).await;
+    let (outcome, progress) = run_sealed_build(&build, &e.client, &mut c).await;
     let Outcome::Signed(signed) = &outcome else {
         panic!("{outcome:?} {progress:?}")
     };
@@ -201,7 +186,7 @@ async fn simulated_tdx_sealed_build_releases_signs_and_verifies_offline() {
     let mut c = insecure_tdx_sim::collector(None)
         .unwrap()
         .with_agent_id("tdx:ci");
-    let (outcome, _) = run(&build, &e.client, &mut c).await;
+    let (outcome, _) = run_sealed_build(&build, &e.client, &mut c).await;
     assert!(!matches!(outcome, Outcome::Signed(_)), "{outcome:?}");
     e.v.stop().await;
 }
