@@ -216,3 +216,63 @@ fn rfc3339_dates() {
     assert_eq!(collateral::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     assert_eq!(collateral::rfc3339(4_102_444_799), "2099-12-31T23:59:59Z");
 }
+
+#[test]
+fn the_dcap_cache_gives_the_full_paths_verdicts() {
+    use sealbuild_verifier_core::tdx::DcapCache;
+    let cache = DcapCache::default();
+    let col = bundle(NOW);
+    let sim = InsecureSimulatedTdx::new(SimConfig::default()).unwrap();
+    for i in 0..4u8 {
+        let q = sim.quote(&rd(i), &[i; 48]).unwrap();
+        let cached = cache.verify(&q, &col, &root(), NOW + u64::from(i)).unwrap();
+        let full = verify_quote_with_root(&q, &col, &root(), NOW + u64::from(i)).unwrap();
+        assert_eq!(cached.claims, full.claims);
+        assert_eq!(cached.tcb, full.tcb);
+        assert_eq!(cached.collateral_valid_until, full.collateral_valid_until);
+    }
+    assert_eq!(cache.len(), (1, 1), "one collateral set, one PCK chain");
+
+    // Another TD on the same platform shares the entries.
+    let other = InsecureSimulatedTdx::new(SimConfig {
+        tee_tcb_svn: TEE_TCB_SVN_OUT_OF_DATE,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let q = other.quote(&rd(9), &[0; 48]).unwrap();
+    let v = cache.verify(&q, &col, &root(), NOW).unwrap();
+    assert_eq!(v.tcb.status, TcbStatus::OutOfDate);
+    assert_eq!(cache.len(), (1, 1));
+
+    // Refusals read exactly as without the cache: a flipped body byte, a
+    // time past the collateral's window, Intel's root.
+    let good = sim.quote(&rd(1), &[0; 48]).unwrap();
+    let mut bad = good.clone();
+    bad[200] ^= 1;
+    let late = NOW + VALIDITY_SECS + 1;
+    for (q, at, r) in [
+        (&bad, NOW, root()),
+        (&good, late, root()),
+        (&good, NOW, IntelRoot::builtin()),
+    ] {
+        let cached = cache.verify(q, &col, &r, at).unwrap_err().to_string();
+        let full = verify_quote_with_root(q, &col, &r, at)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(cached, full);
+    }
+
+    // The entries the late time found stale were dropped; nothing the
+    // untrusted root saw was kept.
+    assert_eq!(cache.len(), (0, 0));
+
+    // New collateral (another issue time) is cached again.
+    let col2 = bundle(NOW + 60);
+    cache.verify(&good, &col2, &root(), NOW + 60).unwrap();
+    cache.verify(&good, &col, &root(), NOW + 60).unwrap();
+    assert_eq!(
+        cache.len(),
+        (2, 2),
+        "two collateral sets, the chain with each"
+    );
+}

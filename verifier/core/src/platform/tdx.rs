@@ -23,7 +23,7 @@
 use super::{wrong_platform, CollateralNeed, Enrolment, EvidenceVerifier, VerifyContext};
 use crate::claims::{PlatformClaims, TdxClaims};
 use crate::tdx::pck::unverified_pck_identity;
-use crate::tdx::{check_name, verify_quote_with_root, IntelRoot, QuoteClaims, TdClaims, TdxError};
+use crate::tdx::{check_name, DcapCache, IntelRoot, QuoteClaims, TdClaims, TdxError};
 use sealbuild_common::api::{Evidence, Reason, TdxEvidence};
 use sealbuild_common::cel::CelLog;
 use sealbuild_common::eventlog::ccel::{CcelLog, Rtmr};
@@ -40,12 +40,16 @@ pub const RUNTIME_RTMR: u32 = 3;
 #[derive(Debug, Clone)]
 pub struct TdxVerifier {
     root: Arc<IntelRoot>,
+    cache: Arc<DcapCache>,
 }
 
 impl TdxVerifier {
     /// Trusting `root` (the built-in Intel SGX Root CA outside tests).
     pub fn new(root: Arc<IntelRoot>) -> Self {
-        Self { root }
+        Self {
+            root,
+            cache: Arc::new(DcapCache::default()),
+        }
     }
 }
 
@@ -266,7 +270,9 @@ impl TdxVerifier {
                 format!("no DCAP collateral for {fmspc} in the collateral store"),
             )]);
         };
-        let v = verify_quote_with_root(&ev.quote, collateral, &self.root, cx.now)
+        let v = self
+            .cache
+            .verify(&ev.quote, collateral, &self.root, cx.now)
             .map_err(|e| vec![tdx_reason(&e)])?;
         let QuoteClaims::Td(td) = v.claims else {
             return Err(vec![reason(

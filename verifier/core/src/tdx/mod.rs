@@ -36,6 +36,7 @@
 use sealbuild_common::FormatError;
 use thiserror::Error;
 
+pub mod cache;
 pub mod claims;
 pub mod collateral;
 pub mod module;
@@ -44,6 +45,7 @@ pub mod roots;
 pub mod tcbinfo;
 pub mod verify;
 
+pub use cache::DcapCache;
 pub use claims::{QuoteClaims, SgxClaims, TcbVerdict, TdClaims, TdxVerified};
 pub use collateral::{PcsResponses, SignedJson, TdxCollateral, VerifiedCollateral};
 pub use pck::{PckCa, PckExtensions};
