@@ -82,6 +82,12 @@ TOML
     >"$OUT/verify-tdx.txt" 2>&1 || rc=$?
   sed 's/^/    /' "$OUT/verify-tdx.txt"
   [[ $rc == 1 ]] || die "verify tdx accepted a quote signed through the INSECURE test chain (exit $rc)"
+  rc=0
+  "$VERIFIER" verify bundle --envelope "$DEST/hello.intoto.jsonl" --artifacts "$DEST/artifacts" \
+    --signer-key "$DEST/signing-key.pub.pem" --evidence "$DEST/evidence" \
+    --tdx-collateral-dir "$CDIR" >"$OUT/verify-evidence.txt" 2>&1 || rc=$?
+  grep evidence_quote "$OUT/verify-evidence.txt" | sed 's/^/    /'
+  [[ $rc == 1 ]] || die "verify bundle --evidence accepted the INSECURE test quote (exit $rc)"
 
   say "8/9 the same envelope checked by the Python in-toto/securesystemslib peer"
   local PY

@@ -97,6 +97,7 @@ fn verify(out: &Path, artifacts: &Path, result_key_pem: &str) -> Vec<(String, bo
             .unwrap()
             .as_secs(),
         runtime_pcr: 23,
+        collateral: None,
     });
     report
         .checks

@@ -160,6 +160,7 @@ async fn simulated_tdx_sealed_build_releases_signs_and_verifies_offline() {
         evidence: None,
         at_unix_secs: now(),
         runtime_pcr: 23,
+        collateral: None,
     });
     assert!(report.checks.iter().all(|c| c.ok), "{:#?}", report.checks);
     for want in [
@@ -170,6 +171,44 @@ async fn simulated_tdx_sealed_build_releases_signs_and_verifies_offline() {
     ] {
         assert!(report.checks.iter().any(|c| c.check == want), "no {want}");
     }
+    // The raw evidence, re-checked offline: bundle verification trusts
+    // only Intel's root, so the simulated quote is refused, naming it; and
+    // without collateral it names what is missing.
+    let req: sealbuild_common::api::AttestRequest =
+        serde_json::from_slice(&std::fs::read(out.join("evidence/attest-request.json")).unwrap())
+            .unwrap();
+    let store = collateral_store();
+    let col = sealbuild_verifier_core::platform::Collateral {
+        tdx: Some(Box::new(
+            sealbuild_verifier::collateral::tdx::read_dir(
+                &store.path().join(collateral::store_subdir()),
+            )
+            .unwrap(),
+        )),
+        ..Default::default()
+    };
+    for (collateral, want) in [
+        (Some(&col), "Intel SGX Root CA"),
+        (None, "no DCAP collateral"),
+    ] {
+        let report = verify_bundle(&BundleInput {
+            envelope: &envelope,
+            signer_key_pem: &signer,
+            artifacts: &lookup,
+            ear: None,
+            evidence: Some((&req, &[])),
+            at_unix_secs: now(),
+            runtime_pcr: 23,
+            collateral,
+        });
+        let ev = report
+            .checks
+            .iter()
+            .find(|c| c.check == "evidence_quote")
+            .unwrap();
+        assert!(!ev.ok && ev.detail.contains(want), "{ev:?}");
+    }
+
     let ear = sealbuild_common::ear::Ear::from_cose_unverified(&ear).unwrap();
     let sub = &ear.submods["tdx"];
     assert_eq!(sub.agent_id, "tdx:ci");

@@ -81,8 +81,12 @@ pub struct BundleInput<'a> {
     /// The recorded attestation request and the AK's TPM2B_PUBLIC (empty
     /// for hardware-vouched evidence: SEV-SNP, Azure).
     pub evidence: Option<(&'a AttestRequest, &'a [u8])>,
-    /// Verification time (Unix seconds) for certificate validity (SEV-SNP).
+    /// Verification time (Unix seconds) for certificate validity (SEV-SNP)
+    /// and collateral windows (TDX).
     pub at_unix_secs: u64,
+    /// Collateral the evidence does not carry (TDX: TCB Info, QE Identity,
+    /// CRLs); `None` when there is none.
+    pub collateral: Option<&'a Collateral>,
     /// Runtime PCR (23 unless the verifier was configured otherwise).
     pub runtime_pcr: u32,
 }
@@ -320,7 +324,8 @@ fn check_evidence(
                 ak_public: ak.to_vec(),
                 ..Registered::default()
             };
-            let collateral = Collateral::default();
+            let none = Collateral::default();
+            let collateral = input.collateral.unwrap_or(&none);
             let verified = registry
                 .get(platform)
                 .map_err(|r| vec![r])
@@ -335,7 +340,7 @@ fn check_evidence(
                             binding: &binding,
                             statement_digest: Some(digest),
                             now: input.at_unix_secs,
-                            collateral: &collateral,
+                            collateral,
                         },
                     )
                 })

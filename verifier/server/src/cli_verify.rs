@@ -45,10 +45,22 @@ pub struct BundleArgs {
     /// The verifier's result key (`sealbuild-verifier result-key`).
     #[arg(long, requires = "ear")]
     verifier_key: Option<PathBuf>,
-    /// The bundle's evidence directory: re-verifies the TPM or SEV-SNP evidence
-    /// (SEV-SNP: against AMD's built-in roots only).
+    /// The bundle's evidence directory: re-verifies the TPM, SEV-SNP or TDX
+    /// evidence (SEV-SNP: against AMD's built-in roots only; TDX: against the
+    /// Intel SGX Root CA, with --tdx-collateral or --tdx-collateral-dir).
     #[arg(long)]
     evidence: Option<PathBuf>,
+    /// TDX evidence: DCAP collateral as a JSON bundle (as `verify tdx --collateral`).
+    #[arg(long, requires = "evidence", conflicts_with = "tdx_collateral_dir")]
+    tdx_collateral: Option<PathBuf>,
+    /// TDX evidence: DCAP collateral as a directory of PCS responses (as
+    /// `verify tdx --collateral-dir`, or a folder of the collateral store).
+    #[arg(long, requires = "evidence")]
+    tdx_collateral_dir: Option<PathBuf>,
+    /// Verification time (RFC 3339; default now): certificate validity and
+    /// collateral windows are checked at this time, e.g. the build's.
+    #[arg(long)]
+    at: Option<String>,
     /// The runtime PCR sealed builds extend.
     #[arg(long, default_value_t = 23)]
     runtime_pcr: u32,
@@ -223,6 +235,25 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
         Some(Err(reason)) => (None, Some(reason)),
         None => (None, None),
     };
+    let tdx = match (&a.tdx_collateral, &a.tdx_collateral_dir) {
+        (Some(f), _) => Some(
+            sealbuild_verifier_core::tdx::TdxCollateral::from_bundle_json(&read(f)?)
+                .with_context(|| format!("--tdx-collateral {}", f.display()))?,
+        ),
+        (None, Some(d)) => Some(crate::cli_tdx::read_collateral_dir(d)?),
+        (None, None) => None,
+    };
+    let collateral = sealbuild_verifier_core::platform::Collateral {
+        tdx: tdx.map(Box::new),
+        ..Default::default()
+    };
+    let at_unix_secs = match &a.at {
+        Some(s) => crate::cli_snp::parse_rfc3339(s)?,
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs(),
+    };
     let mut report = verify_bundle(&BundleInput {
         envelope: &envelope,
         signer_key_pem: &signer,
@@ -230,10 +261,8 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
         ear: ear_bytes.as_deref().zip(vkey.as_ref()),
         evidence: evidence.as_ref().map(|(r, ak)| (r, ak.as_slice())),
         runtime_pcr: a.runtime_pcr,
-        at_unix_secs: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs(),
+        at_unix_secs,
+        collateral: Some(&collateral),
     });
     if let Some(detail) = unparsable {
         report.checks.push(Check {
