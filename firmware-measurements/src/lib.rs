@@ -4,8 +4,13 @@
 //! `sealbuild-verifier-core::policy`), computed from a known-good firmware
 //! event log (TCG PC Client PFP 1.06 replay, via `sealbuild-common`) or from
 //! PCR values read on a known-good machine; and the SEV-SNP launch digest of
-//! an OVMF image ([`snp`]). Later issues add TDX MRTD/RTMRs.
+//! an OVMF image ([`snp`]); and the PCRs 4 and 9 of a QEMU VM booting a
+//! kernel directly under OVMF, from the kernel, initrd, command line and
+//! memory size ([`direct_boot`], with the Authenticode digest of
+//! [`authenticode`]). Later issues add TDX MRTD/RTMRs.
 
+pub mod authenticode;
+pub mod direct_boot;
 pub mod snp;
 
 use sealbuild_common::eventlog::EventLog;
@@ -22,6 +27,9 @@ pub enum MeasureError {
     /// A requested PCR has no value.
     #[error("{bank} PCR {pcr}: no value in the input")]
     MissingPcr { bank: HashAlg, pcr: u32 },
+    /// The direct-boot artefacts do not give reference values.
+    #[error(transparent)]
+    DirectBoot(#[from] direct_boot::DirectBootError),
 }
 
 /// PCR values per bank.
@@ -149,6 +157,59 @@ fn toml_string(s: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// A policy v1 document pinning the PCRs `pcrs` of a direct-boot VM
+/// ([`direct_boot::Prediction`]) in `bank` and, as event rules, the computed
+/// events (kernel, command line, initrd), so that a refusal names the event
+/// that differs. `header` lines become comments at the top (what was
+/// computed from what).
+pub fn direct_boot_policy_toml(
+    p: &direct_boot::Prediction,
+    bank: HashAlg,
+    pcrs: &[u32],
+    name: &str,
+    key_id: &str,
+    header: &[String],
+) -> Result<String, MeasureError> {
+    let body = policy_toml(&p.pcrs, bank, pcrs, name, key_id, true)?;
+    let (head, keys) = body
+        .split_once("\n[[key]]\n")
+        .ok_or_else(|| MeasureError::Input {
+            what: "policy".into(),
+            reason: "no key section".into(),
+        })?;
+    let mut s = String::new();
+    for line in header {
+        s.push_str(&format!("# {line}\n"));
+    }
+    s.push_str(head);
+    for e in &p.events {
+        if let Some(d) = e.digests.get(&bank) {
+            s.push_str(&format!(
+                "\n# {}\n[[reference.event]]\npcr = {}\ntype = \"{}\"\n",
+                e.description, e.pcr, e.event_type
+            ));
+            let desc = event_rule_description(&e.description);
+            if !desc.is_empty() {
+                s.push_str(&format!("description = {}\n", toml_string(desc)));
+            }
+            s.push_str(&format!("digest = \"{bank}:{}\"\n", hex::encode(d)));
+        }
+    }
+    s.push_str("\n[[key]]\n");
+    s.push_str(keys);
+    Ok(s)
+}
+
+/// What an event rule matches in the event's decoded summary: the stub's
+/// tag descriptions as they are; the kernel by no description.
+fn event_rule_description(d: &str) -> &str {
+    if d.starts_with("the kernel") {
+        ""
+    } else {
+        d
+    }
 }
 
 impl From<FormatError> for MeasureError {

@@ -63,6 +63,7 @@ fn other_pcr_value_is_explained() {
         index: 17,
         pcr: 0,
         event_type: "EV_S_CRTM_VERSION".into(),
+        description: String::new(),
         digests: BTreeMap::new(),
     }]);
     let a = p.appraise(&PlatformClaims::Tpm(c), None);
@@ -108,6 +109,7 @@ fn event_rules_and_ek_cas_are_enforced() {
         index: 25,
         pcr: 4,
         event_type: "EV_EFI_BOOT_SERVICES_APPLICATION".into(),
+        description: String::new(),
         digests: digests.clone(),
     }]);
     assert_eq!(
