@@ -154,7 +154,9 @@ fn vga_mode(cmdline: &str) -> Result<Option<u16>, DirectBootError> {
     let word = v.split(' ').next().unwrap_or("");
     let parsed = match word.strip_prefix("0x").or_else(|| word.strip_prefix("0X")) {
         Some(h) => u32::from_str_radix(h, 16),
-        None if word.len() > 1 && word.starts_with('0') => u32::from_str_radix(&word[1..], 8),
+        None if word.len() > 1 && word.starts_with('0') => {
+            u32::from_str_radix(word.get(1..).unwrap_or(""), 8)
+        }
         None => word.parse(),
     };
     // QEMU stores the low 16 bits of an unsigned int.
@@ -423,5 +425,129 @@ impl DirectBoot<'_> {
             events,
             golden: golden.is_some(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bzImage-shaped header: protocol 2.15, LOADED_HIGH, above-4G initrd.
+    fn kernel() -> Vec<u8> {
+        let mut k = vec![0u8; 0x2000];
+        k[0x1f1] = 3;
+        k[0x202..0x206].copy_from_slice(b"HdrS");
+        k[0x206..0x208].copy_from_slice(&0x020fu16.to_le_bytes());
+        k[0x211] = 0x01;
+        k[0x22c..0x230].copy_from_slice(&0x7fff_ffffu32.to_le_bytes());
+        k[0x236..0x238].copy_from_slice(&0x0002u16.to_le_bytes());
+        k
+    }
+
+    fn boot<'a>(
+        k: &'a [u8],
+        initrd: Option<&'a [u8]>,
+        cmdline: &'a str,
+        mib: u64,
+    ) -> DirectBoot<'a> {
+        DirectBoot {
+            kernel: k,
+            initrd,
+            cmdline,
+            memory_mib: mib,
+        }
+    }
+
+    #[test]
+    fn qemu_patches_the_setup_header() {
+        let k = kernel();
+        let initrd = vec![7u8; 10_000];
+        let p = boot(&k, Some(&initrd), "console=ttyS0", 512)
+            .patched_kernel()
+            .unwrap();
+        assert_eq!(p[0x210], 0xb0);
+        assert_eq!(p[0x211], 0x81);
+        assert_eq!(&p[0x224..0x226], &0xfe00u16.to_le_bytes());
+        assert_eq!(&p[0x228..0x22c], &0x20000u32.to_le_bytes());
+        // 512 MiB below 4 GiB, minus the ACPI area, minus 1, minus the size,
+        // page aligned.
+        let max = 0x2000_0000u64 - QEMU_ACPI_DATA_SIZE - 1;
+        let addr = (max - 10_000) & !4095;
+        assert_eq!(
+            &p[0x218..0x21c],
+            &u32::try_from(addr).unwrap().to_le_bytes()
+        );
+        assert_eq!(&p[0x21c..0x220], &10_000u32.to_le_bytes());
+        // Nothing else changed.
+        let changed: Vec<usize> = (0..k.len()).filter(|i| k[*i] != p[*i]).collect();
+        assert!(
+            changed.iter().all(|i| (0x210..0x22c).contains(i)),
+            "{changed:x?}"
+        );
+        // The memory and the initrd size move the initrd; the command line does not.
+        let q = boot(&k, Some(&initrd), "console=ttyS0", 768)
+            .patched_kernel()
+            .unwrap();
+        assert_ne!(p, q);
+        let r = boot(&k, Some(&initrd), "other", 512)
+            .patched_kernel()
+            .unwrap();
+        assert_eq!(p, r);
+        let v = boot(&k, Some(&initrd), "vga=0x317 x", 512)
+            .patched_kernel()
+            .unwrap();
+        assert_eq!(&v[0x1fa..0x1fc], &0x317u16.to_le_bytes());
+    }
+
+    #[test]
+    fn header_limit_and_low_memory_bound_the_initrd() {
+        let mut k = kernel();
+        k[0x236] = 0; // no XLF_CAN_BE_LOADED_ABOVE_4G: initrd_addr_max rules
+        k[0x22c..0x230].copy_from_slice(&0x0fff_ffffu32.to_le_bytes());
+        let p = boot(&k, Some(&[1u8; 100]), "", 4096)
+            .patched_kernel()
+            .unwrap();
+        let addr = (0x0fff_ffffu64 - 100) & !4095;
+        assert_eq!(
+            &p[0x218..0x21c],
+            &u32::try_from(addr).unwrap().to_le_bytes()
+        );
+        assert_eq!(q35_below_4g(4096), 0x8000_0000);
+        assert_eq!(q35_below_4g(2048), 0x8000_0000);
+        assert_eq!(q35_below_4g(1024), 0x4000_0000);
+        let big = vec![0u8; 0x1000];
+        assert!(matches!(
+            boot(&k, Some(&big), "", 0).patched_kernel(),
+            Err(DirectBootError::InitrdTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn load_options_are_utf16_with_the_initrd_argument_and_nul() {
+        let k = kernel();
+        let b = boot(&k, Some(&[0u8]), "a b", 512);
+        let want: Vec<u8> = "a b initrd=initrd\0"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert_eq!(b.load_options(), want);
+        assert_eq!(boot(&k, None, "a", 512).load_options(), vec![b'a', 0, 0, 0]);
+    }
+
+    #[test]
+    fn non_bzimages_are_errors_not_panics() {
+        for k in [vec![], vec![0u8; 0x100], vec![0u8; 0x300]] {
+            assert!(boot(&k, None, "", 512).patched_kernel().is_err());
+        }
+        let mut old = kernel();
+        old[0x211] = 0;
+        assert!(boot(&old, None, "", 512).patched_kernel().is_err());
+        // A bzImage header without a PE image has no Authenticode digest.
+        assert!(boot(&kernel(), None, "", 512)
+            .kernel_digest(HashAlg::Sha256)
+            .is_err());
+        assert!(boot(&kernel(), None, "vga=zz", 512)
+            .patched_kernel()
+            .is_err());
     }
 }
