@@ -2,6 +2,7 @@
 # boots it. Source it (after scripts/lib.sh) with ROOT set; do not run it.
 # See qemu/README.md for what the VM is and how it is measured.
 # shellcheck shell=bash
+# shellcheck disable=SC2034  # variables for the scripts that source it
 
 VM_CACHE=${SEALBUILD_VM_CACHE:-$ROOT/target/qemu-vm}
 VM_OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd
@@ -215,6 +216,7 @@ vm_boot() {
   cp "$VM_OVMF_VARS" "$w/OVMF_VARS_4M.fd"
   : >"$w/console.log"
   local settings=()
+  # shellcheck disable=SC2054  # commas inside QEMU option values
   [[ -n $port ]] && settings=(-fw_cfg name=opt/sealbuild/port,string="$port" -fw_cfg name=opt/sealbuild/ca,file="$ca")
   local rc=0 qpid tailjob=
   timeout "${SEALBUILD_VM_TIMEOUT:-400}" qemu-system-x86_64 \

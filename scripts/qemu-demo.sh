@@ -41,7 +41,9 @@ while (($#)); do
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
-[[ $MEMORY =~ ^[0-9]+$ ]] && ((MEMORY >= 256)) || die "--memory: '$MEMORY' is not a number of MiB >= 256"
+if ! [[ $MEMORY =~ ^[0-9]+$ ]] || ((MEMORY < 256)); then
+  die "--memory: '$MEMORY' is not a number of MiB >= 256"
+fi
 if [[ -e $DEST && -n $(ls -A "$DEST" 2>/dev/null) ]]; then
   [[ -f $DEST/work/.sealbuild-qemu-demo ]] || die "$DEST is not empty and not a previous qemu-demo output; give a new or empty directory"
   rm -rf "$DEST"

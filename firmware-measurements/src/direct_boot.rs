@@ -12,8 +12,9 @@
 //!   image it loads; UEFI measures that image as an
 //!   `EV_EFI_BOOT_SERVICES_APPLICATION` whose digest is its Authenticode
 //!   hash ([`crate::authenticode`]; TCG PC Client PFP 1.06 §10.4.4). The
-//!   fields QEMU writes (`x86_load_linux`, `hw/i386/x86.c` in QEMU 7.2; the
-//!   same in 10.0), for a protocol ≥ 2.02 kernel with `LOADED_HIGH`:
+//!   fields QEMU writes (`x86_load_linux`, `hw/i386/x86.c` in QEMU 7.2,
+//!   `hw/i386/x86-common.c` in later versions, unchanged there), for a
+//!   protocol ≥ 2.02 kernel with `LOADED_HIGH`:
 //!   `type_of_loader` (0x210) = 0xB0; `loadflags` (0x211) |= `CAN_USE_HEAP`;
 //!   `heap_end_ptr` (0x224) = 0xFE00; `cmd_line_ptr` (0x228) = 0x20000;
 //!   with an initrd `ramdisk_image` (0x218) = `(initrd_max − size) & ~4095`
@@ -44,7 +45,11 @@
 //! then the initrd.
 //!
 //! Only the `q35` machine type's memory layout is modelled (RAM below
-//! 4 GiB is all of it up to 2816 MiB, else 2 GiB).
+//! 4 GiB is all of it up to 2816 MiB, else 2 GiB). Not modelled: a
+//! confidential guest (QEMU then leaves the header alone), and firmware
+//! newer than Debian 12's that loads the unpatched file QEMU also offers as
+//! the fw_cfg file `etc/boot/kernel` (recent QEMU versions); for those the
+//! kernel's digest is that of the file as it is.
 
 use crate::authenticode;
 use sealbuild_common::eventlog::decode::DecodedEvent;
