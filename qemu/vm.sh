@@ -153,6 +153,9 @@ vm_initramfs() {
     | gzip -n -6 >"$out.tmp"
   mv "$out.tmp" "$out"
   rm -rf "$root"
+  # Keep the three newest initramfs images (names without spaces).
+  # shellcheck disable=SC2012
+  ls -t "$VM_CACHE"/initramfs-*.cpio.gz 2>/dev/null | tail -n +4 | xargs -r rm -f
   echo "    $(du -h "$out" | cut -f1) initramfs" >&2
   echo "$out"
 }

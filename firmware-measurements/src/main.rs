@@ -35,12 +35,14 @@ enum Cmd {
         /// by the EFI stub) are computed, with event rules for them.
         #[arg(long, requires_all = ["append", "memory"])]
         kernel: Option<PathBuf>,
-        /// Artefact mode: the initrd (-initrd).
+        /// Artefact mode: the initrd (-initrd). Repeatable: a family of VMs,
+        /// any of these initrds.
         #[arg(long, requires = "kernel")]
-        initrd: Option<PathBuf>,
-        /// Artefact mode: the kernel command line (-append).
+        initrd: Vec<PathBuf>,
+        /// Artefact mode: the kernel command line (-append). Repeatable: a
+        /// family of VMs, any of these command lines.
         #[arg(long, requires = "kernel", allow_hyphen_values = true)]
-        append: Option<String>,
+        append: Vec<String>,
         /// Artefact mode: guest memory in MiB (-m; q35 machine).
         #[arg(long, requires = "kernel")]
         memory: Option<u64>,
@@ -247,13 +249,16 @@ fn run(cli: Cli) -> Result<()> {
                     "--kernel does not go with --eventlog or --pcrs-json (use --golden-eventlog)"
                 );
             }
-            let (Some(append), Some(memory)) = (append, memory) else {
+            let Some(memory) = memory else {
                 anyhow::bail!("--kernel needs --append and --memory");
             };
+            if append.is_empty() {
+                anyhow::bail!("--kernel needs --append");
+            }
             let bank =
                 HashAlg::from_name(&bank).with_context(|| format!("unknown bank '{bank}'"))?;
             let kernel_bytes = read(&kernel)?;
-            let initrd_bytes = initrd.as_ref().map(read).transpose()?;
+            let initrds = initrd.iter().map(read).collect::<Result<Vec<_>>>()?;
             let golden = golden_eventlog
                 .as_ref()
                 .map(|p| {
@@ -261,13 +266,24 @@ fn run(cli: Cli) -> Result<()> {
                         .with_context(|| format!("{}: not a TCG event log", p.display()))
                 })
                 .transpose()?;
-            let boot = sealbuild_measure::direct_boot::DirectBoot {
-                kernel: &kernel_bytes,
-                initrd: initrd_bytes.as_deref(),
-                cmdline: &append,
-                memory_mib: memory,
+            // One member of the family per (initrd, command line).
+            let initrd_choices: Vec<Option<&[u8]>> = if initrds.is_empty() {
+                vec![None]
+            } else {
+                initrds.iter().map(|i| Some(i.as_slice())).collect()
             };
-            let prediction = boot.predict(golden.as_ref())?;
+            let mut family = Vec::new();
+            for i in &initrd_choices {
+                for cmdline in &append {
+                    let boot = sealbuild_measure::direct_boot::DirectBoot {
+                        kernel: &kernel_bytes,
+                        initrd: *i,
+                        cmdline,
+                        memory_mib: memory,
+                    };
+                    family.push(boot.predict(golden.as_ref())?);
+                }
+            }
             let pcrs = pcrs.unwrap_or_else(|| {
                 if golden.is_some() {
                     vec![0, 1, 2, 3, 4, 5, 6, 7, 9]
@@ -281,12 +297,24 @@ fn run(cli: Cli) -> Result<()> {
                     |n| n.to_string_lossy().into_owned(),
                 )
             };
+            let initrd_text = if initrd.is_empty() {
+                "no initrd".to_string()
+            } else {
+                initrd
+                    .iter()
+                    .zip(&initrds)
+                    .map(|(p, b)| format!("initrd {} ({} bytes)", file(p), b.len()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            };
             let mut header = vec![
                 format!(
-                    "A QEMU q35 VM booting {} directly under OVMF, {memory} MiB, initrd {}, command line {:?}.",
-                    file(&kernel),
-                    initrd.as_ref().map_or_else(|| "none".to_string(), |i| format!("{} ({} bytes)", file(i), initrd_bytes.as_ref().map_or(0, Vec::len))),
-                    append
+                    "A QEMU q35 VM booting {} directly under OVMF, {memory} MiB, {initrd_text},",
+                    file(&kernel)
+                ),
+                format!(
+                    "command line {}.",
+                    append.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" or ")
                 ),
                 "PCR 4 (the kernel's Authenticode digest after QEMU patched its setup header: depends on the".into(),
                 "memory and the initrd size) and PCR 9 (the EFI stub's LoadOptions and initrd events) are".into(),
@@ -302,12 +330,7 @@ fn run(cli: Cli) -> Result<()> {
             print!(
                 "{}",
                 sealbuild_measure::direct_boot_policy_toml(
-                    &prediction,
-                    bank,
-                    &pcrs,
-                    &name,
-                    &key,
-                    &header
+                    &family, bank, &pcrs, &name, &key, &header
                 )?
             );
             Ok(())
