@@ -236,7 +236,9 @@ vm_boot() {
   qpid=$!
   if [[ ${VM_QUIET:-0} != 1 ]]; then
     # tail ends by itself when QEMU (its timeout wrapper) has ended.
-    tail -n +1 -s 0.2 --pid="$qpid" -f "$w/console.log" | sed -u 's/\r$//; s/^/    | /' >&2 &
+    # (terminal control sequences of the firmware and of progress bars removed)
+    tail -n +1 -s 0.2 --pid="$qpid" -f "$w/console.log" \
+      | sed -u 's/\x1b\[[0-9;=?]*[A-Za-z]//g; s/.*\r\([^\r]\)/\1/; s/\r$//; /^$/d; s/^/    | /' >&2 &
     tailjob=$!
   fi
   wait "$qpid" || rc=$?
