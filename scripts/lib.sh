@@ -16,7 +16,9 @@ SEALBUILD_DEBIAN_PACKAGES=(
 )
 
 # Installs whatever of SEALBUILD_DEBIAN_PACKAGES is missing (as root), or
-# says exactly what to install.
+# says exactly what to install. SEALBUILD_APT_OPTIONS (an array) adds
+# options to apt-get install.
+SEALBUILD_APT_OPTIONS=()
 ensure_debian_packages() {
   local missing=()
   for p in "${SEALBUILD_DEBIAN_PACKAGES[@]}"; do
@@ -27,7 +29,8 @@ ensure_debian_packages() {
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get install -y -qq "${SEALBUILD_APT_OPTIONS[@]}" "${missing[@]}" >/dev/null \
+      || die "could not install ${missing[*]} (apt-get install failed)"
   else
     die "missing packages: ${missing[*]} (run: sudo apt-get install ${missing[*]})"
   fi

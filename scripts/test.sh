@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs sealbuild's whole test suite: unit, property, real-vector, swtpm
-# end-to-end and tpm2-tools interoperability tests, a short load on a debug
+# end-to-end and tpm2-tools interoperability tests, the QEMU build VM
+# (qemu/test.sh: a real measured boot under TCG, about 2-3 minutes;
+# SEALBUILD_SKIP_VM=1 skips it, saying so), a short load on a debug
 # verifier (sealbuild-loadgen), the SIGKILL crash test, then a bounded fuzz
 # run.
 # Installs what is missing (Debian, as root) or says what to install.
@@ -38,6 +40,13 @@ rm -rf "$tmp"
 
 say "running the test suite"
 cargo test --workspace --locked -- --test-threads=2
+
+if [[ "${SEALBUILD_SKIP_VM:-0}" == 1 ]]; then
+  say "SKIPPED (SEALBUILD_SKIP_VM=1): the QEMU build VM tests (qemu/test.sh)"
+else
+  say "the QEMU build VM: accepted sealed build, refusals, predicted PCRs (qemu/test.sh)"
+  qemu/test.sh
+fi
 
 say "short load: 50 simulated SEV-SNP agents and 4 hostile clients for 10 s on a debug verifier"
 # The benchmark's bounded form (scripts/bench-load.sh is the long one): any

@@ -122,6 +122,12 @@ enum Cmd {
         /// PCR extended with the build's runtime log.
         #[arg(long, default_value_t = 23)]
         runtime_pcr: u32,
+        /// Firmware PCRs to quote, tpm2-tools syntax (the runtime PCR is
+        /// added) [default: sha256:0,1,2,3,4,5,6,7; with --platform azure
+        /// sha256:all]. A VM booted by the Linux EFI stub adds 9 (command
+        /// line and initrd).
+        #[arg(long)]
+        pcrs: Option<PcrSelection>,
         /// Firmware event log to send.
         #[arg(long, default_value = sealbuild_agent::tpm::DEFAULT_EVENT_LOG_PATH)]
         eventlog: PathBuf,
@@ -174,6 +180,7 @@ async fn run(cli: Cli) -> Result<u8> {
             artifacts,
             env,
             runtime_pcr,
+            pcrs,
             eventlog,
             no_eventlog,
             name,
@@ -192,7 +199,7 @@ async fn run(cli: Cli) -> Result<u8> {
             let mut collector = p.collector(cli_platform::TpmOptions {
                 tcti: &v.tcti,
                 state_dir: &v.state_dir,
-                pcrs: None,
+                pcrs,
                 eventlog: (!no_eventlog).then_some(eventlog),
                 runtime_pcr,
             })?;

@@ -21,20 +21,43 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Prints a policy (format v1) whose reference set holds TPM PCR values
-    /// from a known-good event log or PCR read.
+    /// from a known-good event log or PCR read, or (artefact mode, --kernel)
+    /// computed for a QEMU VM booting a kernel directly under OVMF.
     TpmReference {
         /// A known-good firmware event log (binary_bios_measurements).
-        #[arg(long, conflicts_with = "pcrs_json")]
+        #[arg(long, conflicts_with_all = ["pcrs_json", "kernel"])]
         eventlog: Option<PathBuf>,
         /// PCR values as JSON ({"sha256": {"0": "hex", …}}), e.g. from `sealbuild-agent pcrs`.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "kernel")]
         pcrs_json: Option<PathBuf>,
+        /// Artefact mode: the bzImage QEMU boots (-kernel). PCR 4 (the kernel
+        /// as QEMU patched it) and PCR 9 (command line and initrd, measured
+        /// by the EFI stub) are computed, with event rules for them.
+        #[arg(long, requires_all = ["append", "memory"])]
+        kernel: Option<PathBuf>,
+        /// Artefact mode: the initrd (-initrd). Repeatable: a family of VMs,
+        /// any of these initrds.
+        #[arg(long, requires = "kernel")]
+        initrd: Vec<PathBuf>,
+        /// Artefact mode: the kernel command line (-append). Repeatable: a
+        /// family of VMs, any of these command lines.
+        #[arg(long, requires = "kernel", allow_hyphen_values = true)]
+        append: Vec<String>,
+        /// Artefact mode: guest memory in MiB (-m; q35 machine).
+        #[arg(long, requires = "kernel")]
+        memory: Option<u64>,
+        /// Artefact mode: an event log of the same firmware and VM
+        /// configuration; its replay gives the other PCRs, its events the
+        /// order of PCRs 4 and 9. Without it only PCRs 4 and 9 are pinned.
+        #[arg(long, requires = "kernel")]
+        golden_eventlog: Option<PathBuf>,
         /// Bank.
         #[arg(long, default_value = "sha256")]
         bank: String,
-        /// PCRs to pin, comma-separated.
-        #[arg(long, default_value = "0,1,2,3,4,5,6,7", value_delimiter = ',')]
-        pcrs: Vec<u32>,
+        /// PCRs to pin, comma-separated [default: 0-7; artefact mode 0-7,9
+        /// with a golden log, else 4,9].
+        #[arg(long, value_delimiter = ',')]
+        pcrs: Option<Vec<u32>>,
         /// Name of the reference set.
         #[arg(long, default_value = "build-vm")]
         name: String,
@@ -208,12 +231,121 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::TpmReference {
             eventlog,
             pcrs_json,
+            kernel: Some(kernel),
+            initrd,
+            append,
+            memory,
+            golden_eventlog,
+            bank,
+            pcrs,
+            name,
+            key,
+            ..
+        } => {
+            let read =
+                |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+            if eventlog.is_some() || pcrs_json.is_some() {
+                anyhow::bail!(
+                    "--kernel does not go with --eventlog or --pcrs-json (use --golden-eventlog)"
+                );
+            }
+            let Some(memory) = memory else {
+                anyhow::bail!("--kernel needs --append and --memory");
+            };
+            if append.is_empty() {
+                anyhow::bail!("--kernel needs --append");
+            }
+            let bank =
+                HashAlg::from_name(&bank).with_context(|| format!("unknown bank '{bank}'"))?;
+            let kernel_bytes = read(&kernel)?;
+            let initrds = initrd.iter().map(read).collect::<Result<Vec<_>>>()?;
+            let golden = golden_eventlog
+                .as_ref()
+                .map(|p| {
+                    sealbuild_common::eventlog::EventLog::parse(&read(p)?)
+                        .with_context(|| format!("{}: not a TCG event log", p.display()))
+                })
+                .transpose()?;
+            // One member of the family per (initrd, command line).
+            let initrd_choices: Vec<Option<&[u8]>> = if initrds.is_empty() {
+                vec![None]
+            } else {
+                initrds.iter().map(|i| Some(i.as_slice())).collect()
+            };
+            let mut family = Vec::new();
+            for i in &initrd_choices {
+                for cmdline in &append {
+                    let boot = sealbuild_measure::direct_boot::DirectBoot {
+                        kernel: &kernel_bytes,
+                        initrd: *i,
+                        cmdline,
+                        memory_mib: memory,
+                    };
+                    family.push(boot.predict(golden.as_ref())?);
+                }
+            }
+            let pcrs = pcrs.unwrap_or_else(|| {
+                if golden.is_some() {
+                    vec![0, 1, 2, 3, 4, 5, 6, 7, 9]
+                } else {
+                    vec![4, 9]
+                }
+            });
+            let file = |p: &PathBuf| {
+                p.file_name().map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+            };
+            let initrd_text = if initrd.is_empty() {
+                "no initrd".to_string()
+            } else {
+                initrd
+                    .iter()
+                    .zip(&initrds)
+                    .map(|(p, b)| format!("initrd {} ({} bytes)", file(p), b.len()))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            };
+            let mut header = vec![
+                format!(
+                    "A QEMU q35 VM booting {} directly under OVMF, {memory} MiB, {initrd_text},",
+                    file(&kernel)
+                ),
+                format!(
+                    "command line {}.",
+                    append.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" or ")
+                ),
+                "PCR 4 (the kernel's Authenticode digest after QEMU patched its setup header: depends on the".into(),
+                "memory and the initrd size) and PCR 9 (the EFI stub's LoadOptions and initrd events) are".into(),
+                "computed from these artefacts.".into(),
+            ];
+            header.push(match &golden_eventlog {
+                Some(g) => format!(
+                    "PCRs 0-3 and 5-7 are the replay of the golden event log {} (same firmware, memory, vCPUs and devices).",
+                    file(g)
+                ),
+                None => "No golden event log: PCRs 0-3 and 5-7 are not pinned.".into(),
+            });
+            print!(
+                "{}",
+                sealbuild_measure::direct_boot_policy_toml(
+                    &family, bank, &pcrs, &name, &key, &header
+                )?
+            );
+            Ok(())
+        }
+        Cmd::TpmReference {
+            eventlog,
+            pcrs_json,
             bank,
             pcrs,
             name,
             key,
             require_event_log,
+            ..
         } => {
+            let pcrs = pcrs.unwrap_or_else(|| (0..8).collect());
             let values = match (eventlog, pcrs_json) {
                 (Some(p), None) => sealbuild_measure::pcrs_from_eventlog(
                     &std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?,

@@ -173,6 +173,7 @@ pub fn verify_tpm(input: &TpmInput<'_>) -> Result<TpmClaims, Vec<Reason>> {
                 index: usize::try_from(e.index).unwrap_or(usize::MAX),
                 pcr: e.pcr,
                 event_type: e.event_type.to_string(),
+                description: e.summary(),
                 digests: e
                     .digests
                     .iter()

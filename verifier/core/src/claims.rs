@@ -23,6 +23,10 @@ pub struct EventClaim {
     pub pcr: u32,
     /// Event type name, e.g. `EV_EFI_BOOT_SERVICES_APPLICATION`.
     pub event_type: String,
+    /// Its decoded data in one line (`Event::summary`), e.g.
+    /// `tag 0x8f3b22ed: "LOADED_IMAGE::LoadOptions"`: not covered by the
+    /// digest unless the type defines the digest as the data's hash.
+    pub description: String,
     /// Its digests per bank.
     pub digests: BTreeMap<HashAlg, Vec<u8>>,
 }

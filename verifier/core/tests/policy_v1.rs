@@ -63,6 +63,7 @@ fn other_pcr_value_is_explained() {
         index: 17,
         pcr: 0,
         event_type: "EV_S_CRTM_VERSION".into(),
+        description: String::new(),
         digests: BTreeMap::new(),
     }]);
     let a = p.appraise(&PlatformClaims::Tpm(c), None);
@@ -108,6 +109,7 @@ fn event_rules_and_ek_cas_are_enforced() {
         index: 25,
         pcr: 4,
         event_type: "EV_EFI_BOOT_SERVICES_APPLICATION".into(),
+        description: String::new(),
         digests: digests.clone(),
     }]);
     assert_eq!(
@@ -121,11 +123,107 @@ fn event_rules_and_ek_cas_are_enforced() {
         .insert(HashAlg::Sha256, vec![0x01; 32]);
     let a = p.appraise(&PlatformClaims::Tpm(c), None);
     assert!(a.granted_keys.is_empty());
+    let m = &a.reasons[0].message;
     assert!(
-        a.reasons[0].message.contains("seen: event 25"),
+        m.contains("PCR 4 event 25 (EV_EFI_BOOT_SERVICES_APPLICATION) differs")
+            && m.contains(&format!("expected sha256:{}", "dd".repeat(32)))
+            && m.contains(&format!("got sha256:{}", "01".repeat(32))),
+        "{m}"
+    );
+}
+
+fn tag(index: usize, description: &str, digest: u8) -> EventClaim {
+    EventClaim {
+        index,
+        pcr: 9,
+        event_type: "EV_EVENT_TAG".into(),
+        description: format!("tag 0x8f3b22ed: \"{description}\""),
+        digests: BTreeMap::from([(HashAlg::Sha256, vec![digest; 32])]),
+    }
+}
+
+#[test]
+fn event_rules_name_the_event_and_accept_families() {
+    // Any of two command lines, one initrd; PCR 9 itself is not pinned.
+    let rule = format!(
+        r#"[[reference.event]]
+pcr = 9
+type = "EV_EVENT_TAG"
+description = "LOADED_IMAGE::LoadOptions"
+digests = ["sha256:{}", "sha256:{}"]
+[[reference.event]]
+pcr = 9
+type = "EV_EVENT_TAG"
+description = "Linux initrd"
+digest = "sha256:{}"
+"#,
+        "01".repeat(32),
+        "02".repeat(32),
+        "03".repeat(32)
+    );
+    let p = Policy::parse(&doc(A, &rule)).unwrap();
+    let mut c = claims(A);
+    for opts in [1u8, 2] {
+        c.events = Some(vec![
+            tag(21, "LOADED_IMAGE::LoadOptions", opts),
+            tag(22, "Linux initrd", 3),
+        ]);
+        let a = p.appraise(&PlatformClaims::Tpm(c.clone()), None);
+        assert_eq!(a.granted_keys, vec!["k"], "{:?}", a.reasons);
+    }
+    // A third command line: the refusal names PCR 9, the event and both digests.
+    c.events = Some(vec![
+        tag(21, "LOADED_IMAGE::LoadOptions", 9),
+        tag(22, "Linux initrd", 3),
+    ]);
+    let a = p.appraise(&PlatformClaims::Tpm(c.clone()), None);
+    assert_eq!(a.reasons.len(), 1, "{:?}", a.reasons);
+    let m = &a.reasons[0].message;
+    assert!(
+        m.contains(
+            "PCR 9 event 21 (EV_EVENT_TAG tag 0x8f3b22ed: \"LOADED_IMAGE::LoadOptions\") differs"
+        ) && m.contains(&format!(
+            "one of [sha256:{}, sha256:{}]",
+            "01".repeat(32),
+            "02".repeat(32)
+        )) && m.contains(&format!("got sha256:{}", "09".repeat(32))),
+        "{m}"
+    );
+    assert_eq!(a.reasons[0].check, "event_policy");
+    // No initrd event at all.
+    c.events = Some(vec![tag(21, "LOADED_IMAGE::LoadOptions", 1)]);
+    let a = p.appraise(&PlatformClaims::Tpm(c), None);
+    assert!(
+        a.reasons[0]
+            .message
+            .contains("PCR 9 has no EV_EVENT_TAG \"Linux initrd\" event"),
         "{}",
         a.reasons[0].message
     );
+}
+
+#[test]
+fn event_rules_need_a_digest_of_one_bank() {
+    for bad in [
+        "[[reference.event]]\npcr = 9\n",
+        "[[reference.event]]\npcr = 9\ndigests = []\n",
+        "[[reference.event]]\npcr = 9\ndescription = \"\"\ndigest = \"sha256:00\"\n",
+    ] {
+        assert!(
+            matches!(
+                Policy::parse(&doc(A, bad)),
+                Err(PolicyError::Invalid { .. })
+            ),
+            "{bad}"
+        );
+    }
+    let mixed = format!(
+        "[[reference.event]]\npcr = 9\ndigests = [\"sha256:{}\", \"sha1:{}\"]\n",
+        "00".repeat(32),
+        "00".repeat(20)
+    );
+    let e = Policy::parse(&doc(A, &mixed)).unwrap_err();
+    assert!(e.to_string().contains("one bank"), "{e}");
 }
 
 #[test]

@@ -31,6 +31,19 @@
 //! type = "EV_EFI_BOOT_SERVICES_APPLICATION"
 //! digest = "sha256:d690bdac…"
 //!
+//! # An event rule can name the event (`description`: text its decoded data
+//! # must contain, e.g. the Linux EFI stub's tag descriptions) and accept a
+//! # family (`digests`: any of them), so one reference covers several VMs:
+//! # here any of two command lines, measured by the EFI stub into PCR 9
+//! # (pin no PCR 9 value then). When the named event is there with another
+//! # digest, the refusal names the PCR, the event (index, type, description)
+//! # and both digests.
+//! [[reference.event]]
+//! pcr = 9
+//! type = "EV_EVENT_TAG"
+//! description = "LOADED_IMAGE::LoadOptions"
+//! digests = ["sha256:749a5bdb…", "sha256:0c1f…"]
+//!
 //! [[key]]
 //! id = "build-signing"               # a key id in the verifier's key store
 //! references = ["build-vm-2026-11"]
@@ -131,7 +144,12 @@ struct EventRuleDoc {
     pcr: u32,
     #[serde(default, rename = "type")]
     event_type: Option<String>,
-    digest: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    digests: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,17 +179,20 @@ pub struct StatementRule {
     pub required_materials: Vec<String>,
 }
 
-/// A required event: in `pcr`, with `digest` in `bank`, of `event_type` if set.
+/// A required event: in `pcr`, of `event_type` and with `description` in
+/// its decoded data if set, with one of `digests` in `bank`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRule {
     /// PCR index.
     pub pcr: u32,
     /// Event type name, if constrained.
     pub event_type: Option<String>,
-    /// Bank of the digest.
+    /// Text the event's decoded description must contain, if constrained.
+    pub description: Option<String>,
+    /// Bank of the digests.
     pub bank: HashAlg,
-    /// The digest.
-    pub digest: Vec<u8>,
+    /// The acceptable digests (at least one).
+    pub digests: BTreeSet<Vec<u8>>,
 }
 
 /// The TPM part of a reference set: EK roots, PCR values, event rules.
@@ -442,19 +463,44 @@ fn parse_tpm_rule(r: &ReferenceDoc, loc: &str) -> Result<TpmRule, PolicyError> {
         if e.pcr >= 24 {
             return Err(invalid(eloc, format!("pcr {} is not 0..23", e.pcr)));
         }
-        let (bank_name, hexval) = e.digest.split_once(':').ok_or_else(|| {
-            invalid(
+        let written: Vec<&String> = e.digest.iter().chain(e.digests.iter()).collect();
+        if written.is_empty() {
+            return Err(invalid(
                 &eloc,
-                "digest must be written 'bank:hex', e.g. 'sha256:ab12…'",
-            )
-        })?;
-        let bank = parse_bank(bank_name, &eloc)?;
-        let digest = parse_digest(&hexval.to_ascii_lowercase(), bank, &eloc)?;
+                "needs digest = \"bank:hex\" or digests = [...]",
+            ));
+        }
+        let mut bank = None;
+        let mut digests = BTreeSet::new();
+        for d in written {
+            let (bank_name, hexval) = d.split_once(':').ok_or_else(|| {
+                invalid(
+                    &eloc,
+                    "digest must be written 'bank:hex', e.g. 'sha256:ab12…'",
+                )
+            })?;
+            let b = parse_bank(bank_name, &eloc)?;
+            if bank.is_some_and(|x| x != b) {
+                return Err(invalid(
+                    &eloc,
+                    "all digests of one event rule must be of one bank",
+                ));
+            }
+            bank = Some(b);
+            digests.insert(parse_digest(&hexval.to_ascii_lowercase(), b, &eloc)?);
+        }
+        let Some(bank) = bank else {
+            return Err(invalid(&eloc, "no digest"));
+        };
+        if e.description.as_deref().is_some_and(str::is_empty) {
+            return Err(invalid(&eloc, "description is empty"));
+        }
         events.push(EventRule {
             pcr: e.pcr,
             event_type: e.event_type.clone(),
+            description: e.description.clone(),
             bank,
-            digest,
+            digests,
         });
     }
     Ok(TpmRule {
