@@ -34,7 +34,10 @@ for t in $targets; do
     snp_cert_table) seeds=(../tests/data/sev-snp/cert-table-milan.bin) ;;
     tdx_quote) seeds=(../tests/data/tdx/dcap-qvl/{tdx_quote,tdx_quote_outdated,sgx_quote} ../tests/data/tdx/go-tdx-guest/*.dat ../tests/data/tdx/trustee/*.dat) ;;
     tdx_collateral) seeds=(../tests/data/tdx/dcap-qvl/*collateral.json ../tests/data/tdx/trustee/*.json) ;;
-    azure_hcl) seeds=(../tests/data/azure/az-snp-vtpm/hcl-report.bin ../tests/data/azure/az-snp-vtpm/evidence-*.json) ;;
+    tdx_report) # the TD report inside the Azure TDX HCL report (offset 0x20, 1024 bytes)
+      dd if=../tests/data/azure/az-tdx-vtpm/hcl-report.bin of="corpus/$t/az-tdx-td-report" bs=1 skip=32 count=1024 status=none
+      seeds=() ;;
+    azure_hcl) seeds=(../tests/data/azure/az-snp-vtpm/hcl-report.bin ../tests/data/azure/az-snp-vtpm/evidence-*.json ../tests/data/azure/az-tdx-vtpm/hcl-report.bin ../tests/data/azure/az-tdx-vtpm/evidence-*.json) ;;
     *) seeds=() ;;
   esac
   for f in "${seeds[@]}"; do [[ -f $f ]] && cp -n "$f" "corpus/$t/" 2>/dev/null; done

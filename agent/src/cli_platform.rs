@@ -6,7 +6,8 @@
 //! * `snp`: an SEV-SNP report from configfs-tsm or `/dev/sev-guest`; no
 //!   registration (AMD's VCEK certifies the report).
 //! * `azure`: an Azure confidential VM's HCL report and vTPM quote (AK at
-//!   0x81000003); no registration.
+//!   0x81000003), on TDX with the TD quote from the instance metadata
+//!   service; no registration.
 //! * `tdx`: an Intel TDX quote from configfs-tsm, the CCEL, and a sealed
 //!   build's log in RTMR3; no registration (Intel's PCK chain certifies the
 //!   quote).
@@ -65,6 +66,11 @@ pub struct PlatformArgs {
     /// it the verifier uses its collateral store.
     #[arg(long)]
     pub azure_vcek: Option<PathBuf>,
+    /// Azure TDX: where to send the HCL report's TD report for its TD quote
+    /// (plain http; default the instance metadata service).
+    // = sealbuild_agent::azure::imds::IMDS_TD_QUOTE_URL (see --snp-configfs).
+    #[arg(long, default_value = "http://169.254.169.254/acc/tdquote")]
+    pub azure_td_quote_url: String,
 }
 
 /// What the TPM-based collectors (tpm, azure) take from the command line.
@@ -117,6 +123,9 @@ impl PlatformArgs {
                 if let Some(path) = &self.azure_vcek {
                     c = c.with_vcek(read_certificate(path)?);
                 }
+                c = c.with_td_quote_service(sealbuild_agent::azure::imds::TdQuoteService::new(
+                    &self.azure_td_quote_url,
+                )?);
                 Ok(Box::new(c))
             }
             #[cfg(feature = "snp")]

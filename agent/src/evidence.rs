@@ -506,6 +506,14 @@ pub enum AgentError {
         /// What is missing or out of order.
         reason: String,
     },
+    /// The Azure instance metadata service did not return a TD quote.
+    #[error("Azure IMDS {url}: {reason}")]
+    Imds {
+        /// The endpoint.
+        url: String,
+        /// What went wrong (connection, HTTP status, answer).
+        reason: String,
+    },
     /// An NV index that must be read cannot be.
     #[error("NV index {index:#010x}: {reason}")]
     NvIndex {

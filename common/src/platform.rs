@@ -17,8 +17,9 @@ pub enum Platform {
     Tpm,
     /// AMD SEV-SNP: an attestation report signed by a VCEK/VLEK.
     Snp,
-    /// Azure confidential VM on SEV-SNP: the paravisor's HCL report vouches
-    /// for a vTPM whose quotes and event logs follow.
+    /// Azure confidential VM on SEV-SNP or TDX: the paravisor's HCL report
+    /// (with, on TDX, the TD quote of its TD report) vouches for a vTPM whose
+    /// quotes and event logs follow.
     Azure,
     /// Intel TDX: a TD quote (DCAP, signed through the PCK chain to Intel's
     /// SGX root), the CCEL event log and the sealed build's RTMR3 log.

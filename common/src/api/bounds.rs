@@ -326,6 +326,9 @@ impl BoundedEvidence for AzureEvidence {
     fn check_bounds_at(&self, path: &str) -> Result<(), BoundError> {
         bytes(&format!("{path}.hcl_report"), &self.hcl_report, MAX_REPORT)?;
         certs(&format!("{path}.certificates"), &self.certificates)?;
+        if let Some(q) = &self.td_quote {
+            bytes(&format!("{path}.td_quote"), q, MAX_QUOTE)?;
+        }
         tpm(&format!("{path}.tpm"), &self.tpm)
     }
 }

@@ -316,12 +316,13 @@ impl Evidence {
     }
 }
 
-/// Evidence of an Azure confidential VM on SEV-SNP: the HCL report the
-/// paravisor wrote to vTPM NV index 0x01400001 (an SNP report whose
-/// REPORT_DATA binds the HCL variable data, which carries the vTPM AK), the
-/// certificates supplied with it, and a quote by that AK (persistent handle
-/// 0x81000003) whose qualifying data is the binding digest, with the PCR
-/// values and logs as for any TPM.
+/// Evidence of an Azure confidential VM on SEV-SNP or TDX: the HCL report
+/// the paravisor wrote to vTPM NV index 0x01400001 (an SNP report or a TDX
+/// TD report whose REPORT_DATA binds the HCL variable data, which carries the
+/// vTPM AK), the certificates supplied with an SNP report or the TD quote of
+/// the TD report, and a quote by that AK (persistent handle 0x81000003)
+/// whose qualifying data is the binding digest, with the PCR values and logs
+/// as for any TPM.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AzureEvidence {
@@ -329,10 +330,16 @@ pub struct AzureEvidence {
     #[serde(with = "b64")]
     #[schemars(schema_with = "schema::report")]
     pub hcl_report: Vec<u8>,
-    /// VCEK/VLEK (and optionally ASK/ARK) certificates, DER.
+    /// VCEK/VLEK (and optionally ASK/ARK) certificates, DER (SEV-SNP).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "schema::snp_certificates")]
     pub certificates: Vec<SnpCertificate>,
+    /// TDX only: the DCAP TD quote (version 4 or 5) of the HCL report's TD
+    /// report, as the host's quoting service returned it (Azure IMDS
+    /// `/acc/tdquote`). Absent for SEV-SNP.
+    #[serde(default, with = "b64::opt", skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::quote_opt")]
+    pub td_quote: Option<Vec<u8>>,
     /// The vTPM quote, PCR values, firmware event log and runtime log.
     pub tpm: TpmEvidence,
 }

@@ -173,6 +173,11 @@ pub fn quote(_: &mut SchemaGenerator) -> Schema {
     base64(MAX_QUOTE)
 }
 
+/// An optional TDX quote.
+pub fn quote_opt(_: &mut SchemaGenerator) -> Schema {
+    base64_opt(MAX_QUOTE)
+}
+
 /// One DER certificate.
 pub fn certificate(_: &mut SchemaGenerator) -> Schema {
     base64(MAX_CERT)

@@ -13,6 +13,10 @@
 //!   "ECDSA 256-bit Quote Signature Data Structure", "QE Authentication
 //!   Data", "QE Certification Data").
 //!
+//! * Intel® TDX Module ABI Specification, "Report Structures": the
+//!   TDREPORT_STRUCT a TD obtains with `TDG.MR.REPORT` ([`tdreport`]; Azure
+//!   TDX confidential VMs hand it out inside the HCL report).
+//!
 //! Pure parsing only ([`Quote::parse`], [`Quote::to_bytes`] is its exact
 //! inverse, padding included). The signatures, the PCK chain to the Intel
 //! SGX Root CA and the TCB appraisal are checked in the verifier core.
@@ -26,6 +30,7 @@ pub mod body;
 pub mod header;
 pub mod quote;
 pub mod sigdata;
+pub mod tdreport;
 
 #[cfg(test)]
 mod tests;
@@ -40,3 +45,4 @@ pub use sigdata::{
     CertificationData, QeReportCertData, QuoteSignatureData, CERT_TYPE_PCK_CHAIN,
     CERT_TYPE_QE_REPORT,
 };
+pub use tdreport::{TdInfo, TdReportStruct, TeeTcbInfo, TDREPORT_SIZE};

@@ -128,6 +128,7 @@ fn azure(hcl_report: Vec<u8>, tpm: TpmEvidence) -> Evidence {
             kind: SnpCertKind::Vcek,
             der: InsecureSimulatedSnp::vcek_der().to_vec(),
         }],
+        td_quote: None,
         tpm,
     })
 }
@@ -196,9 +197,10 @@ fn azure_evidence_with_a_swtpm_quote_verifies() {
     let PlatformClaims::Azure(claims) = verify(&ev, &bind).unwrap() else {
         panic!("not Azure claims");
     };
-    assert!(claims.snp.insecure_test_root);
-    assert_eq!(claims.snp.report.measurement, MEASUREMENT);
-    assert_eq!(claims.snp.report.vmpl, 0);
+    let snp = claims.snp().unwrap();
+    assert!(snp.insecure_test_root);
+    assert_eq!(snp.report.measurement, MEASUREMENT);
+    assert_eq!(snp.report.vmpl, 0);
     assert_eq!(
         claims.ak_fingerprint,
         hex::encode(HashAlg::Sha256.digest(&n))

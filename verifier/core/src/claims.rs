@@ -79,16 +79,53 @@ pub struct SnpClaims {
 }
 
 /// Claims from verified Azure confidential-VM evidence: the paravisor's
-/// SEV-SNP report (whose REPORT_DATA bound the HCL variable data) and the
-/// vTPM quote and logs checked with the AK that report vouches for.
+/// SEV-SNP report or DCAP-verified TD quote (whose REPORT_DATA bound the HCL
+/// variable data) and the vTPM quote and logs checked with the AK that
+/// report vouches for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AzureClaims {
-    /// The SEV-SNP side (REPORT_DATA binds the HCL variable data).
-    pub snp: SnpClaims,
+    /// The hardware side (REPORT_DATA binds the HCL variable data).
+    pub tee: AzureTeeClaims,
     /// The vTPM side (no EK root: the HCL report vouches for the AK).
     pub tpm: TpmClaims,
     /// SHA-256 (hex) of the HCL AK's modulus.
     pub ak_fingerprint: String,
+}
+
+/// The hardware report behind an Azure confidential VM's HCL report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureTeeClaims {
+    /// HCL report type 2: the SEV-SNP report.
+    Snp(Box<SnpClaims>),
+    /// HCL report type 4: the TD quote of the HCL's TD report (no CCEL or
+    /// runtime log: Azure measures the boot into the vTPM).
+    Tdx(Box<TdxClaims>),
+}
+
+impl AzureClaims {
+    /// The SEV-SNP side, on SEV-SNP hardware.
+    pub fn snp(&self) -> Option<&SnpClaims> {
+        match &self.tee {
+            AzureTeeClaims::Snp(s) => Some(s),
+            AzureTeeClaims::Tdx(_) => None,
+        }
+    }
+
+    /// The TDX side, on TDX hardware.
+    pub fn tdx(&self) -> Option<&TdxClaims> {
+        match &self.tee {
+            AzureTeeClaims::Tdx(t) => Some(t),
+            AzureTeeClaims::Snp(_) => None,
+        }
+    }
+
+    /// "SEV-SNP" or "TDX", for messages.
+    pub fn tee_name(&self) -> &'static str {
+        match &self.tee {
+            AzureTeeClaims::Snp(_) => "SEV-SNP",
+            AzureTeeClaims::Tdx(_) => "TDX",
+        }
+    }
 }
 
 /// Claims from a verified Intel TDX quote: DCAP-verified (signatures, PCK

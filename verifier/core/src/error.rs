@@ -37,7 +37,7 @@ pub enum Error {
     /// An Intel TDX / SGX DCAP quote or its collateral was refused.
     #[error(transparent)]
     Tdx(#[from] crate::tdx::TdxError),
-    /// Azure SEV-SNP confidential-VM evidence (HCL report, vTPM quote) was refused.
+    /// Azure confidential-VM evidence (HCL report, TD quote, vTPM quote) was refused.
     #[error(transparent)]
     Azure(#[from] crate::azure::AzureError),
 }

@@ -12,7 +12,8 @@
 //! * [`platform`]: the seam: one verifier per platform and their registry.
 //! * [`ear`]: attestation results (EAR in COSE_Sign1).
 //! * [`bundle`]: offline verification of sealed-build bundles.
-//! * [`azure`]: Azure SEV-SNP confidential VMs (HCL report + vTPM quote).
+//! * [`azure`]: Azure confidential VMs, SEV-SNP and TDX (HCL report, TD
+//!   quote, vTPM quote).
 //! * [`tdx`]: Intel TDX / SGX DCAP quotes (signatures, PCK chain, TCB status).
 
 pub mod appraise;

@@ -192,6 +192,7 @@ fn tdx_hcl_report_is_refused_by_the_snp_verifier() {
     assert_eq!(
         HclReport::parse(TDX_HCL).unwrap_err(),
         AzureError::ReportType {
+            expected: "2 (SNP_VM_REPORT)",
             got: 4,
             name: "TDX_VM_REPORT"
         }

@@ -77,6 +77,7 @@ fn azure_evidence() -> AzureEvidence {
             kind: SnpCertKind::Vcek,
             der: first_pem_cert(data!("azure/az-snp-vtpm/vcek.pem")),
         }],
+        td_quote: None,
         tpm: TpmEvidence {
             quote: hex::decode(q["message"].as_str().unwrap()).unwrap(),
             signature,
@@ -238,7 +239,7 @@ fn tampered_azure_evidence_fails_at_the_check_that_names_it() {
 #[test]
 fn azure_reference_sets_appraise_both_halves() {
     use sealbuild_verifier_core::azure::HclReport;
-    use sealbuild_verifier_core::claims::{AzureClaims, PlatformClaims, TpmClaims};
+    use sealbuild_verifier_core::claims::{AzureClaims, AzureTeeClaims, PlatformClaims, TpmClaims};
     use sealbuild_verifier_core::policy::{Appraiser, Policy, ReferenceRule};
     use sealbuild_verifier_core::snp::{verify_snp, AmdRoots, SnpInput};
     let ev = azure_evidence();
@@ -256,7 +257,7 @@ fn azure_reference_sets_appraise_both_halves() {
     .unwrap();
     let pcr0 = hex::decode(&ev.tpm.pcrs["sha256"][&0]).unwrap();
     let claims = PlatformClaims::Azure(Box::new(AzureClaims {
-        snp: snp.clone(),
+        tee: AzureTeeClaims::Snp(Box::new(snp.clone())),
         tpm: TpmClaims {
             pcrs: [(
                 sealbuild_common::HashAlg::Sha256,

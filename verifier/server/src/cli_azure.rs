@@ -1,10 +1,18 @@
-//! `verify azure`: offline verification of Azure confidential-VM (SEV-SNP)
-//! evidence: the paravisor's HCL report and a vTPM quote by its AK.
+//! `verify azure`: offline verification of Azure confidential-VM evidence
+//! (SEV-SNP or TDX): the paravisor's HCL report and a vTPM quote by its AK.
 //!
 //! ```text
-//! sealbuild-verifier verify azure --hcl-report F --quote-json F
-//!     [--vcek F | --certs DIR] --nonce HEX [--at RFC3339] [--json]
+//! sealbuild-verifier verify azure --hcl-report F --quote-json F --nonce HEX
+//!     [--vcek F | --certs DIR]                                  (SEV-SNP)
+//!     [--td-quote F (--collateral F | --collateral-dir DIR)
+//!      [--accept-tcb-status S,...]]                             (TDX)
+//!     [--at RFC3339] [--json]
 //! ```
+//!
+//! The HCL report's type decides: type 2 (SEV-SNP) is verified as below;
+//! type 4 (TDX) needs the TD quote of its TD report and that quote's DCAP
+//! collateral, and is verified by [`crate::cli_azure_tdx`]. Flags of the
+//! other kind are a usage error.
 //!
 //! The SEV-SNP report inside the HCL report is verified as `verify snp`
 //! verifies a report (AMD's built-in roots only, the product from CPUID or
@@ -21,11 +29,12 @@
 use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
 use crate::cli_verify::malformed;
 use crate::Outcome;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use sealbuild_common::api::Reason;
 use sealbuild_common::snp::SnpProduct;
 use sealbuild_verifier_core::azure::{
-    verify_azure_snp, AzureError, AzureSnpClaims, AzureSnpInput, HclReport, TpmQuote,
+    verify_azure_snp, AnyHclReport, AzureError, AzureSnpClaims, AzureSnpInput, HclReport,
+    RsaJwkKey, RuntimeClaims, TpmQuote, PCR_COUNT,
 };
 use sealbuild_verifier_core::bundle::MALFORMED_EVIDENCE;
 use sealbuild_verifier_core::claims::SnpClaims;
@@ -40,16 +49,28 @@ use std::path::{Path, PathBuf};
 pub struct AzureArgs {
     /// The HCL report (vTPM NV index 0x01400001, binary, padding included).
     #[arg(long)]
-    hcl_report: PathBuf,
+    pub(crate) hcl_report: PathBuf,
     /// The vTPM quote: JSON {"signature": hex, "message": hex TPMS_ATTEST, "pcrs": [24 × hex sha256 PCR]}.
     #[arg(long)]
-    quote_json: PathBuf,
-    /// The VCEK certificate (DER or PEM; the first certificate of a PEM file).
-    #[arg(long, conflicts_with = "certs")]
+    pub(crate) quote_json: PathBuf,
+    /// SEV-SNP: the VCEK certificate (DER or PEM; the first certificate of a PEM file).
+    #[arg(long, conflicts_with_all = ["certs", "td_quote"])]
     vcek: Option<PathBuf>,
-    /// A directory in snpguest's layout (vcek.der|vcek.pem|vlek.der|vlek.pem, ark.pem, ask.pem, crl.der).
-    #[arg(long)]
+    /// SEV-SNP: a directory in snpguest's layout (vcek.der|vcek.pem|vlek.der|vlek.pem, ark.pem, ask.pem, crl.der).
+    #[arg(long, conflicts_with = "td_quote")]
     certs: Option<PathBuf>,
+    /// TDX: the TD quote of the HCL report's TD report (binary, version 4 or 5).
+    #[arg(long)]
+    pub(crate) td_quote: Option<PathBuf>,
+    /// TDX: dcap-qvl's JSON collateral bundle for the TD quote (as for `verify tdx`).
+    #[arg(long, conflicts_with = "collateral_dir", requires = "td_quote")]
+    pub(crate) collateral: Option<PathBuf>,
+    /// TDX: a directory of raw PCS responses (the `verify tdx --collateral-dir` layout).
+    #[arg(long, requires = "td_quote")]
+    pub(crate) collateral_dir: Option<PathBuf>,
+    /// TDX: accepted TCB statuses, comma-separated (default: UpToDate).
+    #[arg(long, value_delimiter = ',', requires = "td_quote")]
+    pub(crate) accept_tcb_status: Option<Vec<String>>,
     /// Required: the nonce the quote's extraData must equal, hex (the quote JSON carries none of its own).
     #[arg(long)]
     nonce: String,
@@ -58,7 +79,7 @@ pub struct AzureArgs {
     at: Option<String>,
     /// Print JSON.
     #[arg(long)]
-    json: bool,
+    pub(crate) json: bool,
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {
@@ -86,7 +107,7 @@ fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<Collateral> {
 }
 
 /// The check an Azure error names, with the expected and observed values.
-fn azure_reason(e: &AzureError) -> Reason {
+pub(crate) fn azure_reason(e: &AzureError) -> Reason {
     let some = |s: &str| Some(s.to_string());
     let (check, expected, observed) = match e {
         AzureError::Snp(s) => (check_name(s), None, None),
@@ -118,6 +139,18 @@ fn azure_reason(e: &AzureError) -> Reason {
         AzureError::UserData { expected, got } => {
             ("azure_user_data", Some(expected.clone()), Some(got.clone()))
         }
+        AzureError::Tdx(t) => return sealbuild_verifier_core::platform::tdx_reason(t),
+        AzureError::NotTdQuote => ("azure_td_quote", some("a TDX quote"), some("an SGX quote")),
+        AzureError::TdReportMismatch { quote, hcl, .. } => {
+            ("azure_td_report", Some(quote.clone()), Some(hcl.clone()))
+        }
+        AzureError::TdReportHash {
+            computed, reported, ..
+        } => (
+            "azure_td_report",
+            Some(computed.clone()),
+            Some(reported.clone()),
+        ),
     };
     Reason::new(check, expected, observed, e.to_string())
 }
@@ -125,8 +158,12 @@ fn azure_reason(e: &AzureError) -> Reason {
 /// Why the HCL report carries another TEE's report.
 fn hcl_reason(e: &AzureError) -> Reason {
     let (expected, observed) = match e {
-        AzureError::ReportType { got, name } => (
-            Some("2 (SNP_VM_REPORT)".to_string()),
+        AzureError::ReportType {
+            expected,
+            got,
+            name,
+        } => (
+            Some((*expected).to_string()),
             Some(format!("{got} ({name})")),
         ),
         _ => (None, None),
@@ -258,38 +295,68 @@ fn claims_json(hcl: Option<&HclReport>, v: &Verdict) -> serde_json::Value {
         o.insert("product".into(), json!(product));
     }
     if let Some(c) = &v.azure {
-        o.insert("ak_fingerprint".into(), json!(c.ak.fingerprint()));
-        o.insert("ak_bits".into(), json!(c.ak.bits()));
-        let ek = c.ek.as_ref().map(|k| k.fingerprint());
-        o.insert("ek_fingerprint".into(), json!(ek));
-        o.insert("nonce".into(), json!(hex::encode(&c.nonce)));
-        let pcrs: serde_json::Map<String, serde_json::Value> = c
-            .pcrs
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (i.to_string(), json!(hex::encode(p))))
-            .collect();
-        o.insert("pcrs".into(), json!({ "sha256": pcrs }));
-        if let Some(u) = &c.user_data {
-            o.insert("user_data".into(), json!(hex::encode(u)));
-        }
-        let vm = &c.runtime.vm_configuration;
-        o.insert(
-            "vm_configuration".into(),
-            json!({
-                "secure_boot": vm.secure_boot,
-                "tpm_enabled": vm.tpm_enabled,
-                "tpm_persisted": vm.tpm_persisted,
-                "console_enabled": vm.console_enabled,
-                "vm_unique_id": vm.vm_unique_id,
-            }),
-        );
-        o.insert(
-            "tpm_firmware_version".into(),
-            json!(format!("{:#018x}", c.quote.firmware_version)),
+        insert_vtpm_json(
+            o,
+            &VtpmFields {
+                ak: &c.ak,
+                ek: c.ek.as_ref(),
+                nonce: &c.nonce,
+                pcrs: &c.pcrs,
+                user_data: c.user_data.as_deref(),
+                runtime: &c.runtime,
+                firmware_version: c.quote.firmware_version,
+            },
         );
     }
     out
+}
+
+/// The verified vTPM side of either kind of Azure evidence.
+pub(crate) struct VtpmFields<'a> {
+    pub ak: &'a RsaJwkKey,
+    pub ek: Option<&'a RsaJwkKey>,
+    pub nonce: &'a [u8],
+    pub pcrs: &'a [[u8; 32]; PCR_COUNT],
+    pub user_data: Option<&'a [u8]>,
+    pub runtime: &'a RuntimeClaims,
+    pub firmware_version: u64,
+}
+
+/// AK, EK, nonce, PCRs, user-data, VM configuration and vTPM firmware.
+pub(crate) fn insert_vtpm_json(
+    o: &mut serde_json::Map<String, serde_json::Value>,
+    c: &VtpmFields<'_>,
+) {
+    o.insert("ak_fingerprint".into(), json!(c.ak.fingerprint()));
+    o.insert("ak_bits".into(), json!(c.ak.bits()));
+    let ek = c.ek.map(|k| k.fingerprint());
+    o.insert("ek_fingerprint".into(), json!(ek));
+    o.insert("nonce".into(), json!(hex::encode(c.nonce)));
+    let pcrs: serde_json::Map<String, serde_json::Value> = c
+        .pcrs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i.to_string(), json!(hex::encode(p))))
+        .collect();
+    o.insert("pcrs".into(), json!({ "sha256": pcrs }));
+    if let Some(u) = c.user_data {
+        o.insert("user_data".into(), json!(hex::encode(u)));
+    }
+    let vm = &c.runtime.vm_configuration;
+    o.insert(
+        "vm_configuration".into(),
+        json!({
+            "secure_boot": vm.secure_boot,
+            "tpm_enabled": vm.tpm_enabled,
+            "tpm_persisted": vm.tpm_persisted,
+            "console_enabled": vm.console_enabled,
+            "vm_unique_id": vm.vm_unique_id,
+        }),
+    );
+    o.insert(
+        "tpm_firmware_version".into(),
+        json!(format!("{:#018x}", c.firmware_version)),
+    );
 }
 
 pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
@@ -304,16 +371,37 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
             .context("system clock before 1970")?
             .as_secs(),
     };
-    let roots = AmdRoots::builtin();
-    let collateral = collateral(&a, &roots)?;
 
     // Evidence that does not parse is malformed (exit 1, the parser names
     // the field); an HCL report of another TEE parses and is refused below.
-    let hcl = match HclReport::parse(&hcl_bytes) {
+    let hcl = match AnyHclReport::parse(&hcl_bytes) {
         Err(e @ AzureError::ReportType { .. }) => Err(e),
         Err(e) => return malformed(a.json, &a.hcl_report, "Azure HCL report", &e),
-        Ok(h) => Ok(h),
+        Ok(AnyHclReport::Tdx(h)) => {
+            if a.vcek.is_some() || a.certs.is_some() {
+                bail!(
+                    "{} carries a TDX report (HCL report type 4): --vcek and --certs are for \
+                     SEV-SNP; give --td-quote F and --collateral F or --collateral-dir DIR",
+                    a.hcl_report.display()
+                );
+            }
+            let quote = match TpmQuote::from_json(&quote_bytes) {
+                Err(e) => return malformed(a.json, &a.quote_json, "vTPM quote JSON", &e),
+                Ok(q) => q,
+            };
+            return crate::cli_azure_tdx::verify(&a, &h, &quote, &nonce, at);
+        }
+        Ok(AnyHclReport::Snp(h)) => Ok(*h),
     };
+    if hcl.is_ok() && a.td_quote.is_some() {
+        bail!(
+            "{} carries an SEV-SNP report (HCL report type 2): --td-quote, --collateral, \
+             --collateral-dir and --accept-tcb-status are for TDX; give --vcek F or --certs DIR",
+            a.hcl_report.display()
+        );
+    }
+    let roots = AmdRoots::builtin();
+    let collateral = collateral(&a, &roots)?;
     let quote = match TpmQuote::from_json(&quote_bytes) {
         Err(e) => return malformed(a.json, &a.quote_json, "vTPM quote JSON", &e),
         Ok(q) => q,

@@ -22,7 +22,7 @@ pub enum VerifyCmd {
     Bundle(BundleArgs),
     /// Verifies an AMD SEV-SNP attestation report against AMD's built-in roots.
     Snp(crate::cli_snp::SnpArgs),
-    /// Verifies Azure confidential-VM (SEV-SNP) evidence: HCL report and vTPM quote.
+    /// Verifies Azure confidential-VM evidence (SEV-SNP, or TDX with its TD quote): HCL report and vTPM quote.
     Azure(crate::cli_azure::AzureArgs),
     /// Verifies an Intel TDX quote (DCAP) against Intel's built-in root and the given collateral.
     Tdx(crate::cli_tdx::TdxArgs),

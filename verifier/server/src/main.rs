@@ -33,6 +33,7 @@ macro_rules! out {
 
 mod cli_admin;
 mod cli_azure;
+mod cli_azure_tdx;
 mod cli_collateral;
 mod cli_snp;
 mod cli_tdx;

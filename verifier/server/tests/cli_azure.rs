@@ -387,12 +387,22 @@ type Edit = fn(&mut Vec<u8>);
 /// an HCL report of another TEE parses and is refused as such.
 #[test]
 fn malformed_evidence_is_rejected() {
-    // The TDX HCL report: the SEV-SNP verifier refuses it.
+    // An HCL report of neither SEV-SNP nor TDX (report type 3, TVM).
+    let mut e = Evidence::hcl_vector();
+    e.hcl[0x4C8] = 3;
+    let r = assert_rejected(&e.verify(CHALLENGE, NOW), "azure_hcl");
+    assert_eq!(r["expected"], "2 (SNP_VM_REPORT) or 4 (TDX_VM_REPORT)");
+    assert_eq!(r["observed"], "3 (TVM_REPORT)");
+    // The TDX HCL report is verified as TDX (tests/cli_azure_tdx.rs): with
+    // the SEV-SNP flags it is a usage error naming the flags it needs.
     let mut e = Evidence::hcl_vector();
     e.hcl = std::fs::read(data("azure/az-tdx-vtpm/hcl-report.bin")).unwrap();
-    let r = assert_rejected(&e.verify(CHALLENGE, NOW), "azure_hcl");
-    assert_eq!(r["expected"], "2 (SNP_VM_REPORT)");
-    assert_eq!(r["observed"], "4 (TDX_VM_REPORT)");
+    let (code, _, out) = e.verify(CHALLENGE, NOW);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("TDX report") && out.contains("--td-quote"),
+        "{out}"
+    );
     // A truncated HCL report, a wrong signature, a bad header version,
     // non-zero padding: each names its field.
     let edits: [(Edit, &str); 4] = [

@@ -12,6 +12,14 @@
 //!   also writes the nonce into the HCL `user-data`, which
 //!   [`AzureSnpEvidence::input`] then requires.
 //!
+//! The `az-tdx-vtpm` evidence of Azure TDX confidential VMs
+//! ([`AzureTdxEvidence`]) has two encodings:
+//!
+//! * version 0 (no `version` field): `{"tpm_quote": {byte arrays as in
+//!   version 0 above}, "hcl_report": [bytes], "td_quote": [bytes]}`;
+//! * version 1: `{"version": 1, "tpm_quote": {hex form}, "hcl_report":
+//!   base64url, "td_quote": base64url}`.
+//!
 //! `message` is the raw TPMS_ATTEST and `signature` the bare RSASSA
 //! signature over it. Unknown fields are refused; base64url is accepted with
 //! or without padding (RFC 4648 §5).
@@ -23,7 +31,10 @@ use sealbuild_common::snp::SnpProduct;
 use sealbuild_common::FormatError;
 use serde::Deserialize;
 
-use super::{verify_azure_snp, AzureError, AzureSnpClaims, AzureSnpInput, PCR_COUNT};
+use super::{
+    verify_azure_snp, AzureError, AzureSnpClaims, AzureSnpInput, AzureTdxInput, VtpmQuoteInput,
+    PCR_COUNT,
+};
 use crate::snp::AmdChain;
 
 /// Which encoding the evidence came in.
@@ -59,6 +70,38 @@ pub struct AzureSnpEvidence {
     pub vcek_der: Vec<u8>,
     /// The vTPM quote.
     pub tpm_quote: TpmQuote,
+}
+
+/// Azure TDX vTPM evidence, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureTdxEvidence {
+    /// The encoding ([`EvidenceVersion::V0`] or [`EvidenceVersion::V1`]).
+    pub version: EvidenceVersion,
+    /// The HCL report.
+    pub hcl_report: Vec<u8>,
+    /// The TD quote.
+    pub td_quote: Vec<u8>,
+    /// The vTPM quote.
+    pub tpm_quote: TpmQuote,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TdxV0 {
+    tpm_quote: ByteQuote,
+    hcl_report: Vec<u8>,
+    td_quote: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TdxV1 {
+    /// Dispatched on through `Probe`.
+    #[serde(rename = "version")]
+    _version: u32,
+    tpm_quote: HexQuote,
+    hcl_report: String,
+    td_quote: String,
 }
 
 #[derive(Deserialize)]
@@ -255,6 +298,65 @@ impl AzureSnpEvidence {
     }
 }
 
+impl AzureTdxEvidence {
+    /// Reads evidence in either encoding.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, AzureError> {
+        let probe: Probe = json(bytes, "Azure TDX evidence JSON")?;
+        match probe.version {
+            None => {
+                let v0: TdxV0 = json(bytes, "Azure TDX evidence JSON (version 0)")?;
+                Ok(Self {
+                    version: EvidenceVersion::V0,
+                    hcl_report: v0.hcl_report,
+                    td_quote: v0.td_quote,
+                    tpm_quote: TpmQuote {
+                        signature: v0.tpm_quote.signature,
+                        message: v0.tpm_quote.message,
+                        pcrs: pcr_array(v0.tpm_quote.pcrs)?,
+                    },
+                })
+            }
+            Some(1) => {
+                let e: TdxV1 = json(bytes, "Azure TDX evidence JSON (version 1)")?;
+                Ok(Self {
+                    version: EvidenceVersion::V1,
+                    hcl_report: base64url(&e.hcl_report, "hcl_report base64url")?,
+                    td_quote: base64url(&e.td_quote, "td_quote base64url")?,
+                    tpm_quote: TpmQuote::from_hex(e.tpm_quote)?,
+                })
+            }
+            Some(other) => Err(AzureError::Format(FormatError::Unsupported {
+                field: "Azure TDX evidence version",
+                value: u64::from(other),
+            })),
+        }
+    }
+
+    /// The verification input for this evidence (the quote's `extraData`
+    /// must be `expected_nonce`).
+    pub fn input<'a>(&'a self, expected_nonce: &'a [u8]) -> AzureTdxInput<'a> {
+        AzureTdxInput {
+            hcl_report: &self.hcl_report,
+            td_quote: &self.td_quote,
+            vtpm: self.tpm_quote.input(expected_nonce),
+            expected_user_data: None,
+        }
+    }
+}
+
+impl TpmQuote {
+    /// The quote, its signature and PCRs, to be checked against
+    /// `expected_nonce`.
+    pub fn input<'a>(&'a self, expected_nonce: &'a [u8]) -> VtpmQuoteInput<'a> {
+        VtpmQuoteInput {
+            quote: &self.message,
+            signature: &self.signature,
+            pcrs: &self.pcrs,
+            expected_nonce,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,6 +389,45 @@ mod tests {
             assert!(
                 matches!(
                     AzureSnpEvidence::from_json(bad.as_bytes()),
+                    Err(AzureError::Format(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    fn tdx_v1(extra: &str) -> String {
+        let pcrs = vec![format!("\"{}\"", "00".repeat(32)); 24].join(",");
+        format!(
+            r#"{{"version":1,"tpm_quote":{{"signature":"00","message":"ff","pcrs":[{pcrs}]}},"hcl_report":"SENMQQ","td_quote":"BAA"{extra}}}"#
+        )
+    }
+
+    #[test]
+    fn tdx_shapes_and_strictness() {
+        let e = AzureTdxEvidence::from_json(tdx_v1("").as_bytes()).unwrap();
+        assert_eq!(e.version, EvidenceVersion::V1);
+        assert_eq!(e.hcl_report, b"HCLA");
+        assert_eq!(e.td_quote, vec![4, 0]);
+        let v0 = format!(
+            r#"{{"tpm_quote":{{"signature":[1],"message":[2],"pcrs":[{}]}},"hcl_report":[3],"td_quote":[4]}}"#,
+            vec![format!("[{}]", vec!["0"; 32].join(",")); 24].join(",")
+        );
+        let e = AzureTdxEvidence::from_json(v0.as_bytes()).unwrap();
+        assert_eq!(
+            (e.version, e.hcl_report, e.td_quote),
+            (EvidenceVersion::V0, vec![3], vec![4])
+        );
+        for bad in [
+            tdx_v1(r#","vcek":"MA==""#),
+            tdx_v1("").replace(r#""version":1"#, r#""version":2"#),
+            tdx_v1("").replace("BAA", "B*A"),
+            v0.replace(r#""td_quote":[4]"#, r#""td_quote":[400]"#),
+            v1("", 24),
+        ] {
+            assert!(
+                matches!(
+                    AzureTdxEvidence::from_json(bad.as_bytes()),
                     Err(AzureError::Format(_))
                 ),
                 "{bad}"

@@ -32,14 +32,18 @@
 //! | 00Ch | 4 | request type: 2 (AK_CERT_REQUEST; the only one the vTPM stores) |
 //! | 010h | 4 | status: 0 |
 //! | 014h | 12 | reserved, zero |
-//! | 020h | 1184 | SEV-SNP ATTESTATION_REPORT |
+//! | 020h | 1184 | the TEE report: an SEV-SNP ATTESTATION_REPORT, or (type 4) a 1024-byte TDX TDREPORT_STRUCT and 160 zero bytes ([`super::hcl_tdx`]) |
 //! | 4C0h | 4 | data size = 20 + variable-data size |
 //! | 4C4h | 4 | request-data version: 1 |
-//! | 4C8h | 4 | report type: 2 = SEV-SNP (1 VBS, 3 TVM, 4 TDX, 5 CCA are refused) |
+//! | 4C8h | 4 | report type: 2 = SEV-SNP, 4 = TDX (1 VBS, 3 TVM, 5 CCA are refused) |
 //! | 4CCh | 4 | report-data hash type: 1 SHA-256, 2 SHA-384, 3 SHA-512 |
 //! | 4D0h | 4 | variable-data size *n* |
 //! | 4D4h | *n* | variable data: the runtime claims JSON ([`super::vardata`]) |
 //! | 4D4h+*n* | … | zero padding to the end of the NV index |
+//!
+//! [`HclReport`] is the SEV-SNP form, [`super::hcl_tdx::HclTdxReport`] the
+//! TDX form; [`AnyHclReport`] parses either. They share the header and
+//! request-data parser (`parse_envelope`).
 //!
 //! Trailing bytes: the NV index is larger than the report (the real vectors
 //! are 2600-byte reads of a 2346- or 2436-byte report), so bytes after the
@@ -75,8 +79,10 @@ pub const REQUEST_DATA_VERSION: u32 = 1;
 /// `IgvmAttestReportType`: the TEE report inside the HCL report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HclReportType {
-    /// 2: an AMD SEV-SNP ATTESTATION_REPORT (the only type accepted here).
+    /// 2: an AMD SEV-SNP ATTESTATION_REPORT ([`HclReport`]).
     Snp,
+    /// 4: an Intel TDX TDREPORT_STRUCT ([`super::hcl_tdx::HclTdxReport`]).
+    Tdx,
 }
 
 impl HclReportType {
@@ -93,9 +99,19 @@ impl HclReportType {
         }
     }
 
-    fn code(self) -> u32 {
+    /// The `IgvmAttestReportType` value.
+    pub fn code(self) -> u32 {
         match self {
             Self::Snp => 2,
+            Self::Tdx => 4,
+        }
+    }
+
+    /// "2 (SNP_VM_REPORT)", "4 (TDX_VM_REPORT)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Snp => "2 (SNP_VM_REPORT)",
+            Self::Tdx => "4 (TDX_VM_REPORT)",
         }
     }
 }
@@ -112,7 +128,7 @@ pub enum HclHashType {
 }
 
 impl HclHashType {
-    fn from_code(code: u32) -> Result<Self, FormatError> {
+    pub(crate) fn from_code(code: u32) -> Result<Self, FormatError> {
         match code {
             1 => Ok(Self::Sha256),
             2 => Ok(Self::Sha384),
@@ -124,7 +140,7 @@ impl HclHashType {
         }
     }
 
-    fn code(self) -> u32 {
+    pub(crate) fn code(self) -> u32 {
         match self {
             Self::Sha256 => 1,
             Self::Sha384 => 2,
@@ -138,6 +154,50 @@ impl HclHashType {
             Self::Sha256 => HashAlg::Sha256,
             Self::Sha384 => HashAlg::Sha384,
             Self::Sha512 => HashAlg::Sha512,
+        }
+    }
+}
+
+/// A parsed HCL report of either kind, by its report type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnyHclReport {
+    /// Report type 2: SEV-SNP.
+    Snp(Box<HclReport>),
+    /// Report type 4: TDX.
+    Tdx(Box<super::hcl_tdx::HclTdxReport>),
+}
+
+impl AnyHclReport {
+    /// Parses an HCL report of type 2 (SEV-SNP) or 4 (TDX); any other type
+    /// is [`AzureError::ReportType`].
+    pub fn parse(bytes: &[u8]) -> Result<Self, AzureError> {
+        let env = parse_envelope(bytes)?;
+        match env.report_type {
+            2 => Ok(Self::Snp(Box::new(HclReport::from_envelope(&env)?))),
+            4 => Ok(Self::Tdx(Box::new(
+                super::hcl_tdx::HclTdxReport::from_envelope(&env)?,
+            ))),
+            got => Err(AzureError::ReportType {
+                expected: "2 (SNP_VM_REPORT) or 4 (TDX_VM_REPORT)",
+                got,
+                name: HclReportType::name_of(got),
+            }),
+        }
+    }
+
+    /// The report type.
+    pub fn report_type(&self) -> HclReportType {
+        match self {
+            Self::Snp(_) => HclReportType::Snp,
+            Self::Tdx(_) => HclReportType::Tdx,
+        }
+    }
+
+    /// The variable data, exactly as hashed.
+    pub fn var_data(&self) -> &[u8] {
+        match self {
+            Self::Snp(h) => h.var_data(),
+            Self::Tdx(h) => h.var_data(),
         }
     }
 }
@@ -184,101 +244,178 @@ fn expect_u32(
     }
 }
 
+/// The parts every HCL report has, whatever TEE report it carries: what
+/// [`parse_envelope`] checked, borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Envelope<'a> {
+    /// Header version.
+    pub version: u32,
+    /// The 1184-byte hardware-report area.
+    pub hw_report: &'a [u8],
+    /// `IgvmAttestReportType`, unchecked.
+    pub report_type: u32,
+    /// The hash type.
+    pub hash_type: HclHashType,
+    /// The variable data.
+    pub var_data: &'a [u8],
+    /// Zero bytes after the report.
+    pub padding_len: usize,
+}
+
+/// Parses the header, the request data and the padding of an HCL report of
+/// any report type (the hardware report is left to the caller).
+pub(crate) fn parse_envelope(bytes: &[u8]) -> Result<Envelope<'_>, AzureError> {
+    let mut r = Reader::new(bytes);
+    let signature = r.u32_le("HCL signature")?;
+    if signature != HCL_SIGNATURE {
+        return Err(FormatError::unexpected(
+            "HCL signature",
+            "\"HCLA\" (0x414c4348)",
+            format_args!("{signature:#010x}"),
+        )
+        .into());
+    }
+    let version = expect_u32(&mut r, "HCL header version", &HCL_VERSIONS, "1 or 2")?;
+    let report_size = u32_len(r.u32_le("HCL report_size")?, "HCL report_size")?;
+    expect_u32(
+        &mut r,
+        "HCL request_type",
+        &[REQUEST_TYPE_AK_CERT],
+        "2 (AK_CERT_REQUEST)",
+    )?;
+    expect_u32(&mut r, "HCL status", &[0], "0")?;
+    let reserved = r.take(12, "HCL header reserved")?;
+    if let Some(i) = reserved.iter().position(|&b| b != 0) {
+        return Err(FormatError::unexpected(
+            "HCL header reserved",
+            "zero",
+            format_args!(
+                "a non-zero byte at offset {:#x}",
+                0x14usize.saturating_add(i)
+            ),
+        )
+        .into());
+    }
+    let hw_report = r.take(REPORT_SIZE, "HCL hardware report")?;
+    let data_size = u32_len(r.u32_le("HCL data_size")?, "HCL data_size")?;
+    expect_u32(
+        &mut r,
+        "HCL request data version",
+        &[REQUEST_DATA_VERSION],
+        "1",
+    )?;
+    let report_type = r.u32_le("HCL report_type")?;
+    let hash_type = HclHashType::from_code(r.u32_le("HCL report_data_hash_type")?)?;
+    let var_size = u32_len(
+        r.u32_le("HCL variable_data_size")?,
+        "HCL variable_data_size",
+    )?;
+    if Some(data_size) != var_size.checked_add(REQUEST_DATA_LEN) {
+        return Err(FormatError::unexpected(
+            "HCL data_size",
+            format_args!("20 + variable_data_size = {}", var_size.saturating_add(20)),
+            data_size,
+        )
+        .into());
+    }
+    if Some(report_size) != data_size.checked_add(REQUEST_DATA_OFFSET) {
+        return Err(FormatError::unexpected(
+            "HCL report_size",
+            format_args!("0x4c0 + data_size = {:#x}", data_size.saturating_add(0x4C0)),
+            format_args!("{report_size:#x}"),
+        )
+        .into());
+    }
+    let var_data = r.take(var_size, "HCL variable data")?;
+    let padding = r.take(r.remaining(), "HCL padding")?;
+    if let Some(i) = padding.iter().position(|&b| b != 0) {
+        return Err(FormatError::unexpected(
+            "HCL padding after the report",
+            "zero",
+            format_args!(
+                "a non-zero byte at offset {:#x}",
+                report_size.saturating_add(i)
+            ),
+        )
+        .into());
+    }
+    r.finish("HCL report")?;
+    Ok(Envelope {
+        version,
+        hw_report,
+        report_type,
+        hash_type,
+        var_data,
+        padding_len: padding.len(),
+    })
+}
+
+/// The report type of a parsed envelope, refused unless it is `want`.
+pub(crate) fn require_type(env: &Envelope<'_>, want: HclReportType) -> Result<(), AzureError> {
+    if env.report_type == want.code() {
+        Ok(())
+    } else {
+        Err(AzureError::ReportType {
+            expected: want.describe(),
+            got: env.report_type,
+            name: HclReportType::name_of(env.report_type),
+        })
+    }
+}
+
+/// Writes the header and request data around `hw_report` (which must be
+/// [`REPORT_SIZE`] bytes), the variable data and the padding.
+pub(crate) fn write_envelope(
+    version: u32,
+    hw_report: &[u8],
+    report_type: HclReportType,
+    hash_type: HclHashType,
+    var_data: &[u8],
+    padding_len: usize,
+) -> Vec<u8> {
+    let var_size = u32::try_from(var_data.len()).unwrap_or(u32::MAX);
+    let size = u32::try_from(VAR_DATA_OFFSET)
+        .unwrap_or(u32::MAX)
+        .saturating_add(var_size);
+    let mut w = Writer::new();
+    w.u32_le(HCL_SIGNATURE)
+        .u32_le(version)
+        .u32_le(size)
+        .u32_le(REQUEST_TYPE_AK_CERT)
+        .u32_le(0)
+        .bytes(&[0; 12])
+        .bytes(hw_report)
+        .u32_le(var_size.saturating_add(20))
+        .u32_le(REQUEST_DATA_VERSION)
+        .u32_le(report_type.code())
+        .u32_le(hash_type.code())
+        .u32_le(var_size)
+        .bytes(var_data)
+        .bytes(&vec![0; padding_len]);
+    w.into_vec()
+}
+
 impl HclReport {
     /// Parses an HCL report as read from the vTPM NV index (zero padding
     /// after the report allowed). A report type other than SEV-SNP is refused
-    /// with [`AzureError::ReportType`].
+    /// with [`AzureError::ReportType`] (see [`super::hcl_tdx`] and
+    /// [`AnyHclReport`] for TDX).
     pub fn parse(bytes: &[u8]) -> Result<Self, AzureError> {
-        let mut r = Reader::new(bytes);
-        let signature = r.u32_le("HCL signature")?;
-        if signature != HCL_SIGNATURE {
-            return Err(FormatError::unexpected(
-                "HCL signature",
-                "\"HCLA\" (0x414c4348)",
-                format_args!("{signature:#010x}"),
-            )
-            .into());
-        }
-        let version = expect_u32(&mut r, "HCL header version", &HCL_VERSIONS, "1 or 2")?;
-        let report_size = u32_len(r.u32_le("HCL report_size")?, "HCL report_size")?;
-        expect_u32(
-            &mut r,
-            "HCL request_type",
-            &[REQUEST_TYPE_AK_CERT],
-            "2 (AK_CERT_REQUEST)",
-        )?;
-        expect_u32(&mut r, "HCL status", &[0], "0")?;
-        let reserved = r.take(12, "HCL header reserved")?;
-        if let Some(i) = reserved.iter().position(|&b| b != 0) {
-            return Err(FormatError::unexpected(
-                "HCL header reserved",
-                "zero",
-                format_args!(
-                    "a non-zero byte at offset {:#x}",
-                    0x14usize.saturating_add(i)
-                ),
-            )
-            .into());
-        }
-        let hw_report = r.take(REPORT_SIZE, "HCL hardware report")?;
-        let data_size = u32_len(r.u32_le("HCL data_size")?, "HCL data_size")?;
-        expect_u32(
-            &mut r,
-            "HCL request data version",
-            &[REQUEST_DATA_VERSION],
-            "1",
-        )?;
-        let report_type = r.u32_le("HCL report_type")?;
-        if report_type != HclReportType::Snp.code() {
-            return Err(AzureError::ReportType {
-                got: report_type,
-                name: HclReportType::name_of(report_type),
-            });
-        }
-        let hash_type = HclHashType::from_code(r.u32_le("HCL report_data_hash_type")?)?;
-        let var_size = u32_len(
-            r.u32_le("HCL variable_data_size")?,
-            "HCL variable_data_size",
-        )?;
-        if Some(data_size) != var_size.checked_add(REQUEST_DATA_LEN) {
-            return Err(FormatError::unexpected(
-                "HCL data_size",
-                format_args!("20 + variable_data_size = {}", var_size.saturating_add(20)),
-                data_size,
-            )
-            .into());
-        }
-        if Some(report_size) != data_size.checked_add(REQUEST_DATA_OFFSET) {
-            return Err(FormatError::unexpected(
-                "HCL report_size",
-                format_args!("0x4c0 + data_size = {:#x}", data_size.saturating_add(0x4C0)),
-                format_args!("{report_size:#x}"),
-            )
-            .into());
-        }
-        let var_data = r.take(var_size, "HCL variable data")?.to_vec();
-        let padding = r.take(r.remaining(), "HCL padding")?;
-        if let Some(i) = padding.iter().position(|&b| b != 0) {
-            return Err(FormatError::unexpected(
-                "HCL padding after the report",
-                "zero",
-                format_args!(
-                    "a non-zero byte at offset {:#x}",
-                    report_size.saturating_add(i)
-                ),
-            )
-            .into());
-        }
-        r.finish("HCL report")?;
-        let snp_report = AttestationReport::parse(hw_report)?;
+        let env = parse_envelope(bytes)?;
+        require_type(&env, HclReportType::Snp)?;
+        Self::from_envelope(&env)
+    }
+
+    fn from_envelope(env: &Envelope<'_>) -> Result<Self, AzureError> {
+        let snp_report = AttestationReport::parse(env.hw_report)?;
         Ok(Self {
-            version,
+            version: env.version,
             snp_report,
-            snp_report_bytes: hw_report.to_vec(),
+            snp_report_bytes: env.hw_report.to_vec(),
             report_type: HclReportType::Snp,
-            hash_type,
-            var_data,
-            padding_len: padding.len(),
+            hash_type: env.hash_type,
+            var_data: env.var_data.to_vec(),
+            padding_len: env.padding_len,
         })
     }
 
@@ -327,24 +464,14 @@ impl HclReport {
 
     /// The input bytes again (inverse of [`Self::parse`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let size = u32::try_from(self.report_size()).unwrap_or(u32::MAX);
-        let var_size = u32::try_from(self.var_data.len()).unwrap_or(u32::MAX);
-        let mut w = Writer::new();
-        w.u32_le(HCL_SIGNATURE)
-            .u32_le(self.version)
-            .u32_le(size)
-            .u32_le(REQUEST_TYPE_AK_CERT)
-            .u32_le(0)
-            .bytes(&[0; 12])
-            .bytes(&self.snp_report_bytes)
-            .u32_le(var_size.saturating_add(20))
-            .u32_le(REQUEST_DATA_VERSION)
-            .u32_le(self.report_type.code())
-            .u32_le(self.hash_type.code())
-            .u32_le(var_size)
-            .bytes(&self.var_data)
-            .bytes(&vec![0; self.padding_len]);
-        w.into_vec()
+        write_envelope(
+            self.version,
+            &self.snp_report_bytes,
+            self.report_type,
+            self.hash_type,
+            &self.var_data,
+            self.padding_len,
+        )
     }
 }
 
@@ -395,6 +522,7 @@ mod tests {
         assert_eq!(
             HclReport::parse(&bytes).unwrap_err(),
             AzureError::ReportType {
+                expected: "2 (SNP_VM_REPORT)",
                 got: 4,
                 name: "TDX_VM_REPORT"
             }

@@ -1,4 +1,5 @@
-//! Azure SEV-SNP confidential VMs: the HCL report and the vTPM quote.
+//! Azure confidential VMs (SEV-SNP and TDX): the HCL report and the vTPM
+//! quote.
 //!
 //! On an Azure SEV-SNP confidential VM the guest does not see the SEV-SNP
 //! firmware. The paravisor (HCL) running at VMPL 0 requests an SNP report
@@ -9,7 +10,8 @@
 //! that AK. [`verify_azure_snp`] checks the whole chain, in this order:
 //!
 //! 1. the HCL report parses ([`hcl::HclReport`]) and carries an SEV-SNP report
-//!    (a TDX report is refused: this is the SEV-SNP verifier);
+//!    (a TDX report is refused: this is the SEV-SNP verifier; TDX evidence
+//!    goes to [`verify_azure_tdx`], see [`tdx`]);
 //! 2. AMD ARK → ASK → VCEK → report signature, CPUID product and the VCEK's
 //!    TCB/hwID extensions ([`crate::snp::verify_report`]; the TCB and CHIP_ID
 //!    comparison is also made before the signature so that a tampered
@@ -30,13 +32,22 @@
 //! 8. optionally, `user-data` in the variable data equals an expected value
 //!    (zero-padded), which trustee's evidence version 2 sets to the nonce.
 //!
-//! [`evidence`] reads the JSON encodings of this evidence used by the
-//! confidential-containers trustee (versions 0, 1 and 2).
+//! On an Azure TDX confidential VM the HCL report carries the paravisor's TD
+//! report instead (report type 4, [`hcl_tdx`]) and the guest obtains a TD
+//! quote of it from the host's quoting service; [`tdx`] verifies that quote
+//! (DCAP), its binding of the same variable data, and then the vTPM quote
+//! exactly as steps 5–8 above.
 //!
-//! Pure: bytes and a verification time in, [`AzureSnpClaims`] out.
+//! [`evidence`] reads the JSON encodings of this evidence used by the
+//! confidential-containers trustee (versions 0, 1 and 2; for TDX 0 and 1).
+//!
+//! Pure: bytes, collateral and a verification time in, [`AzureSnpClaims`] or
+//! [`AzureTdxClaims`] out.
 
 pub mod evidence;
 pub mod hcl;
+pub mod hcl_tdx;
+pub mod tdx;
 pub mod vardata;
 
 use sealbuild_common::snp::{AttestationReport, SnpProduct};
@@ -48,8 +59,13 @@ use crate::quote::{check_quote, CheckedQuote, QuoteError, QuoteOptions};
 use crate::snp::VerifiedSnpReport;
 use crate::snp::{verify_report, AmdCertExtensions, AmdChain, SnpCertError, SnpError};
 
-pub use evidence::{AzureSnpEvidence, EvidenceVersion, TpmQuote};
-pub use hcl::{HclHashType, HclReport, HclReportType};
+pub use evidence::{AzureSnpEvidence, AzureTdxEvidence, EvidenceVersion, TpmQuote};
+pub use hcl::{AnyHclReport, HclHashType, HclReport, HclReportType};
+pub use hcl_tdx::HclTdxReport;
+pub use tdx::{
+    check_azure_tdx, check_td_report, unverified_td_claims, verify_azure_tdx, AzureTdxClaims,
+    AzureTdxInput, AzureTdxOffline,
+};
 pub use vardata::{Jwk, RsaJwkKey, RuntimeClaims, VmConfiguration};
 
 /// Number of PCRs of the sha256 bank an Azure vTPM quote covers.
@@ -61,12 +77,11 @@ pub enum AzureError {
     /// Malformed bytes: the HCL report, a TPM structure or the evidence JSON.
     #[error("Azure SEV-SNP evidence: {0}")]
     Format(#[from] FormatError),
-    /// The HCL report carries another TEE's report.
-    #[error(
-        "HCL report type: expected 2 (SNP_VM_REPORT), got {got} ({name}); \
-         this verifier checks SEV-SNP reports only"
-    )]
+    /// The HCL report carries another TEE's report than the one expected.
+    #[error("HCL report type: expected {expected}, got {got} ({name})")]
     ReportType {
+        /// The accepted type(s), e.g. "2 (SNP_VM_REPORT)".
+        expected: &'static str,
         /// The report type.
         got: u32,
         /// Its IgvmAttestReportType name.
@@ -81,6 +96,41 @@ pub enum AzureError {
     Vmpl {
         /// The report's VMPL.
         got: u32,
+    },
+
+    /// The TD quote of Azure TDX evidence was refused (DCAP: signatures,
+    /// PCK chain, collateral, TCB), or does not parse.
+    #[error("Azure TDX TD quote: {0}")]
+    Tdx(crate::tdx::TdxError),
+    /// The TD quote is an SGX enclave quote.
+    #[error("Azure TDX TD quote: expected a TDX quote (TEE type 0x81), got an SGX quote")]
+    NotTdQuote,
+    /// The HCL report's TD report and the TD quote's body differ.
+    #[error(
+        "HCL TD report {field} differs from the TD quote's: the quote has {quote}, \
+         the HCL report {hcl}"
+    )]
+    TdReportMismatch {
+        /// The field (quote body name).
+        field: &'static str,
+        /// The verified quote's value, hex.
+        quote: String,
+        /// The HCL report's value, hex.
+        hcl: String,
+    },
+    /// A hash inside the HCL's TD report does not cover what it should.
+    #[error(
+        "HCL TD report {field}: expected {computed} (SHA-384 of {covers}), the report has {reported}"
+    )]
+    TdReportHash {
+        /// TEE_TCB_INFO_HASH or TEE_INFO_HASH.
+        field: &'static str,
+        /// The structure it covers.
+        covers: &'static str,
+        /// The hash computed over the report's bytes.
+        computed: String,
+        /// The hash the report carries.
+        reported: String,
     },
 
     /// REPORT_DATA does not start with the digest of the variable data.
@@ -255,22 +305,32 @@ fn precheck_tcb(
 
 /// REPORT_DATA = H(variable data) ‖ zeros.
 pub(crate) fn check_binding(hcl: &HclReport, report_data: &[u8; 64]) -> Result<(), AzureError> {
-    let digest = hcl.var_data_digest();
+    check_var_data_binding(hcl.hash_type, hcl.var_data(), report_data)
+}
+
+/// REPORT_DATA = H(`var_data`) ‖ zeros, H the HCL hash type (SEV-SNP
+/// REPORT_DATA, TDX REPORTDATA).
+pub(crate) fn check_var_data_binding(
+    hash_type: HclHashType,
+    var_data: &[u8],
+    report_data: &[u8; 64],
+) -> Result<(), AzureError> {
+    let digest = hash_type.alg().digest_parts(&[var_data]);
     let (head, tail) =
         report_data
             .split_at_checked(digest.len())
             .ok_or(AzureError::VarDataDigest {
-                hash: hcl.hash_type.alg(),
+                hash: hash_type.alg(),
                 expected: hex::encode(&digest),
                 got: hex::encode(report_data),
-                len: hcl.var_data().len(),
+                len: var_data.len(),
             })?;
     if head != digest.as_slice() {
         return Err(AzureError::VarDataDigest {
-            hash: hcl.hash_type.alg(),
+            hash: hash_type.alg(),
             expected: hex::encode(&digest),
             got: hex::encode(head),
-            len: hcl.var_data().len(),
+            len: var_data.len(),
         });
     }
     if tail.iter().any(|&b| b != 0) {
@@ -311,13 +371,26 @@ fn expected_selection() -> Result<PcrSelectionList, AzureError> {
     Ok(PcrSelectionList::new(&[(HashAlg::Sha256, &all)])?)
 }
 
+/// The vTPM quote of trustee-style Azure evidence and what it must say.
+#[derive(Debug, Clone, Copy)]
+pub struct VtpmQuoteInput<'a> {
+    /// The TPMS_ATTEST the vTPM signed.
+    pub quote: &'a [u8],
+    /// The bare RSASSA-PKCS1-v1_5 signature over `quote`.
+    pub signature: &'a [u8],
+    /// The sha256 bank, PCR 0 to 23.
+    pub pcrs: &'a [[u8; 32]; PCR_COUNT],
+    /// The nonce the quote's `extraData` must hold.
+    pub expected_nonce: &'a [u8],
+}
+
 /// Checks the quote: signature with the AK, type, nonce, selection and
 /// pcrDigest.
-fn check_vtpm_quote(
-    input: &AzureSnpInput<'_>,
+pub(crate) fn check_vtpm_quote(
+    input: &VtpmQuoteInput<'_>,
     ak: &RsaJwkKey,
 ) -> Result<(Vec<u8>, CheckedQuote), AzureError> {
-    check_quote_signature(ak, input.quote, input.quote_signature)?;
+    check_quote_signature(ak, input.quote, input.signature)?;
     let attest = Attest::parse(input.quote).map_err(|e| AzureError::Quote(e.into()))?;
     let mut values = PcrValues::new();
     for (index, value) in (0u32..).zip(input.pcrs.iter()) {
@@ -344,7 +417,7 @@ fn check_vtpm_quote(
     Ok((attest.extra_data().to_vec(), checked))
 }
 
-fn check_user_data(expected: &[u8], got: Option<&[u8]>) -> Result<(), AzureError> {
+pub(crate) fn check_user_data(expected: &[u8], got: Option<&[u8]>) -> Result<(), AzureError> {
     let matches = got
         .and_then(|g| g.split_at_checked(expected.len()))
         .is_some_and(|(head, tail)| head == expected && tail.iter().all(|&b| b == 0));
@@ -380,7 +453,15 @@ pub fn verify_azure_snp(input: &AzureSnpInput<'_>) -> Result<AzureSnpClaims, Azu
     let ak = runtime.ak_pub()?;
     let ek = runtime.ek_pub()?;
     let user_data = runtime.user_data_bytes()?;
-    let (nonce, quote) = check_vtpm_quote(input, &ak)?;
+    let (nonce, quote) = check_vtpm_quote(
+        &VtpmQuoteInput {
+            quote: input.quote,
+            signature: input.quote_signature,
+            pcrs: input.pcrs,
+            expected_nonce: input.expected_nonce,
+        },
+        &ak,
+    )?;
     if let Some(expected) = input.expected_user_data {
         check_user_data(expected, user_data.as_deref())?;
     }

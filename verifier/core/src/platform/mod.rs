@@ -187,7 +187,10 @@ impl Registry {
             verifiers: vec![
                 Box::new(TpmVerifier::new(anchors.tpm.clone())),
                 Box::new(SnpVerifier::new(anchors.amd.clone())),
-                Box::new(AzureVerifier::new(anchors.amd.clone(), anchors.tpm.clone())),
+                Box::new(
+                    AzureVerifier::new(anchors.amd.clone(), anchors.tpm.clone())
+                        .with_intel_root(anchors.intel.clone()),
+                ),
                 Box::new(TdxVerifier::new(anchors.intel.clone())),
             ],
         }

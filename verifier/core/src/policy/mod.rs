@@ -63,7 +63,11 @@
 //! SEV-SNP reference sets use `platform = "snp"` and a `[reference.snp]`
 //! table instead of PCRs; its fields are described in [`snp`]. Intel TDX
 //! reference sets use `platform = "tdx"` and a `[reference.tdx]` table
-//! ([`tdx`]).
+//! ([`tdx`]). Azure confidential VMs use `platform = "azure"` with the vTPM's
+//! PCRs and events and either a `[reference.snp]` table (SEV-SNP hardware)
+//! or a `[reference.tdx]` table (TDX hardware: its TCB statuses, debug,
+//! MRTD, … apply to the DCAP-verified TD quote); a set of one kind does not
+//! match evidence of the other.
 //!
 //! Parsing turns the document into typed values (banks, PCR indices < 24,
 //! digests of the bank's length, references that exist, unique names) or a
@@ -226,6 +230,14 @@ pub enum ReferenceRule {
     },
     /// `platform = "tdx"`: the `[reference.tdx]` table.
     Tdx(Box<TdxRule>),
+    /// `platform = "azure"` with a `[reference.tdx]` table: the TD quote of
+    /// the paravisor's TD report and the vTPM's PCRs and events.
+    AzureTdx {
+        /// The TDX rule.
+        tdx: Box<TdxRule>,
+        /// The vTPM rule.
+        vtpm: TpmRule,
+    },
 }
 
 impl ReferenceRule {
@@ -234,7 +246,7 @@ impl ReferenceRule {
         match self {
             Self::Tpm(_) => Platform::Tpm,
             Self::Snp(_) => Platform::Snp,
-            Self::Azure { .. } => Platform::Azure,
+            Self::Azure { .. } | Self::AzureTdx { .. } => Platform::Azure,
             Self::Tdx(_) => Platform::Tdx,
         }
     }
@@ -243,14 +255,14 @@ impl ReferenceRule {
     pub fn snp(&self) -> Option<&SnpRule> {
         match self {
             Self::Snp(r) | Self::Azure { snp: r, .. } => Some(r),
-            Self::Tpm(_) | Self::Tdx(_) => None,
+            Self::Tpm(_) | Self::Tdx(_) | Self::AzureTdx { .. } => None,
         }
     }
 
     /// The TPM rule, for platforms that have one.
     pub fn tpm(&self) -> Option<&TpmRule> {
         match self {
-            Self::Tpm(r) | Self::Azure { vtpm: r, .. } => Some(r),
+            Self::Tpm(r) | Self::Azure { vtpm: r, .. } | Self::AzureTdx { vtpm: r, .. } => Some(r),
             Self::Snp(_) | Self::Tdx(_) => None,
         }
     }
@@ -363,10 +375,10 @@ fn reference_rule(
     r: &ReferenceDoc,
     loc: &str,
 ) -> Result<ReferenceRule, PolicyError> {
-    if r.tdx.is_some() && platform != Platform::Tdx {
+    if r.tdx.is_some() && platform != Platform::Tdx && platform != Platform::Azure {
         return Err(invalid(
             loc,
-            "a [reference.tdx] table needs platform = \"tdx\"",
+            "a [reference.tdx] table needs platform = \"tdx\" or \"azure\"",
         ));
     }
     let snp_table = |platform: Platform| {
@@ -398,16 +410,35 @@ fn reference_rule(
             ReferenceRule::Snp(Box::new(snp::parse_rule(d, loc)?))
         }
         Platform::Azure => {
-            let d = snp_table(platform)?;
             if !r.ek_cas.is_empty() {
                 return Err(invalid(
                     loc,
                     "an azure reference set has no ek_cas (the HCL report vouches for the vTPM AK)",
                 ));
             }
-            ReferenceRule::Azure {
-                snp: Box::new(snp::parse_rule(d, loc)?),
-                vtpm: parse_tpm_rule(r, loc)?,
+            match (&r.snp, &r.tdx) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        loc,
+                        "an azure reference set has a [reference.snp] or a [reference.tdx] \
+                         table, not both",
+                    ))
+                }
+                (None, Some(d)) => ReferenceRule::AzureTdx {
+                    tdx: Box::new(tdx::parse_rule(d, loc)?),
+                    vtpm: parse_tpm_rule(r, loc)?,
+                },
+                (Some(d), None) => ReferenceRule::Azure {
+                    snp: Box::new(snp::parse_rule(d, loc)?),
+                    vtpm: parse_tpm_rule(r, loc)?,
+                },
+                (None, None) => {
+                    return Err(invalid(
+                        loc,
+                        "platform azure needs a [reference.snp] (SEV-SNP) or a \
+                         [reference.tdx] (TDX) table",
+                    ))
+                }
             }
         }
         Platform::Tdx => {
@@ -614,6 +645,19 @@ impl Policy {
     }
 }
 
+/// An Azure reference set of one TEE against evidence of the other.
+fn azure_tee_mismatch(reference: &str, expected: &str, got: &str) -> Reason {
+    Reason::new(
+        "azure_tee",
+        Some(expected.into()),
+        Some(got.into()),
+        format!(
+            "reference set '{reference}' describes Azure {expected} confidential VMs, \
+             the evidence comes from Azure {got} hardware"
+        ),
+    )
+}
+
 impl Appraiser for Policy {
     fn policy_id(&self) -> String {
         format!("sha256:{}", self.digest)
@@ -630,7 +674,18 @@ impl Appraiser for Policy {
                     snp_problems(&r.name, rule, c)
                 }
                 (ReferenceRule::Azure { snp, vtpm }, PlatformClaims::Azure(c)) => {
-                    let mut reasons = snp_problems(&r.name, snp, &c.snp);
+                    let mut reasons = match c.snp() {
+                        Some(s) => snp_problems(&r.name, snp, s),
+                        None => vec![azure_tee_mismatch(&r.name, "SEV-SNP", c.tee_name())],
+                    };
+                    reasons.extend(tpm::match_tpm(&r.name, vtpm, &c.tpm));
+                    reasons
+                }
+                (ReferenceRule::AzureTdx { tdx, vtpm }, PlatformClaims::Azure(c)) => {
+                    let mut reasons = match c.tdx() {
+                        Some(t) => tdx_problems(&r.name, tdx, t),
+                        None => vec![azure_tee_mismatch(&r.name, "TDX", c.tee_name())],
+                    };
                     reasons.extend(tpm::match_tpm(&r.name, vtpm, &c.tpm));
                     reasons
                 }

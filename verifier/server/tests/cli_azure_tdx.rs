@@ -1,0 +1,426 @@
+//! `sealbuild-verifier verify azure` on the real Azure TDX vTPM vectors of
+//! the test-data manifest §2.10 (trustee's az-tdx-vtpm test data; see
+//! tests/data/NOTICE.md).
+//!
+//! The DCAP collateral of that TD quote is not in the test data, so the CLI
+//! must reject with the reason `tdx_collateral` ("collateral missing",
+//! `verified: false`), while the collateral-free checks still run and
+//! report: the stated verdict of the binding, HCL and vTPM parts (no other
+//! reason, the stated claims) and each stated negative at its check.
+//! Collateral of another platform is refused. With collateral fetched into a
+//! directory (`sealbuild-verifier collateral fetch tdx --quote
+//! tests/data/azure/az-tdx-vtpm/td-quote.bin --dir D` on a machine that can
+//! reach Intel's PCS, then `SEALBUILD_AZ_TDX_COLLATERAL_DIR=D/tdx/<fmspc>-platform`),
+//! `with_fetched_collateral_the_stated_verdict_holds` checks the whole
+//! verdict; it is skipped without that variable.
+// Test code: a failed unwrap, expect or index is a failed test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use base64::Engine;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
+/// Inside the PCK certificate's validity (2023-09-13 → 2030-09-13).
+const JUNE_2025: &str = "2025-06-01T00:00:00Z";
+/// dcap-qvl's time for its own collateral (another FMSPC).
+const DCAP_QVL_AT: &str = "2025-07-19T10:00:34Z";
+/// ASCII "challenge".
+const CHALLENGE: &str = "6368616c6c656e6765";
+const PCR0: &str = "782b20b10f55cc46e2142cc2145d548698073e5beb82752c8d7f9279f0d8a273";
+const MRTD: &str = "024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b";
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/data")
+        .join(rel)
+}
+
+fn vtpm(file: &str) -> PathBuf {
+    data(&format!("azure/az-tdx-vtpm/{file}"))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Runs `verify azure ARGS`: exit code, JSON stdout (Null if none), all output.
+fn run(args: &[&str]) -> (i32, Value, String) {
+    let o = Command::new(BIN)
+        .args(["verify", "azure"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
+    (o.status.code().unwrap_or(-1), json, all)
+}
+
+fn checks(v: &Value) -> Vec<String> {
+    v["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reasons in {v}"))
+        .iter()
+        .map(|r| r["check"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Evidence as files: HCL report, TD quote, vTPM quote JSON.
+#[derive(Clone)]
+struct Evidence {
+    hcl: Vec<u8>,
+    td_quote: Vec<u8>,
+    quote: Value,
+}
+
+impl Evidence {
+    fn files() -> Self {
+        Self {
+            hcl: std::fs::read(vtpm("hcl-report.bin")).unwrap(),
+            td_quote: std::fs::read(vtpm("td-quote.bin")).unwrap(),
+            quote: serde_json::from_slice(&std::fs::read(vtpm("tpm-quote-v1.json")).unwrap())
+                .unwrap(),
+        }
+    }
+
+    /// One of trustee's two evidence encodings, split into the inputs.
+    fn from_json(file: &str) -> Self {
+        let v: Value = serde_json::from_slice(&std::fs::read(vtpm(file)).unwrap()).unwrap();
+        let bytes = |a: &Value| -> Vec<u8> {
+            a.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| u8::try_from(b.as_u64().unwrap()).unwrap())
+                .collect()
+        };
+        let b64 = |a: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(a.as_str().unwrap().trim_end_matches('='))
+                .unwrap()
+        };
+        if v.get("version").is_none() {
+            let q = &v["tpm_quote"];
+            let pcrs: Vec<String> = q["pcrs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| hex::encode(bytes(p)))
+                .collect();
+            Self {
+                hcl: bytes(&v["hcl_report"]),
+                td_quote: bytes(&v["td_quote"]),
+                quote: json!({
+                    "signature": hex::encode(bytes(&q["signature"])),
+                    "message": hex::encode(bytes(&q["message"])),
+                    "pcrs": pcrs,
+                }),
+            }
+        } else {
+            Self {
+                hcl: b64(&v["hcl_report"]),
+                td_quote: b64(&v["td_quote"]),
+                quote: v["tpm_quote"].clone(),
+            }
+        }
+    }
+
+    /// `verify azure --json` with this evidence, `nonce`, time `at` and
+    /// `extra` arguments.
+    fn verify(&self, nonce: &str, at: &str, extra: &[&str]) -> (i32, Value, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let (h, t, q) = (
+            dir.path().join("hcl.bin"),
+            dir.path().join("td-quote.bin"),
+            dir.path().join("quote.json"),
+        );
+        std::fs::write(&h, &self.hcl).unwrap();
+        std::fs::write(&t, &self.td_quote).unwrap();
+        std::fs::write(&q, self.quote.to_string()).unwrap();
+        let args = [
+            "--hcl-report",
+            s(&h),
+            "--quote-json",
+            s(&q),
+            "--td-quote",
+            s(&t),
+            "--nonce",
+            nonce,
+            "--at",
+            at,
+            "--json",
+        ];
+        run(&[&args[..], extra].concat())
+    }
+
+    fn flip_quote(&mut self, field: &str, pcr: usize, index: usize, mask: u8) {
+        let slot = if field == "pcrs" {
+            &mut self.quote["pcrs"][pcr]
+        } else {
+            &mut self.quote[field]
+        };
+        let mut b = hex::decode(slot.as_str().unwrap()).unwrap();
+        b[index] ^= mask;
+        *slot = json!(hex::encode(b));
+    }
+}
+
+/// Rejected (exit 1) with exactly `expected` checks; the JSON.
+fn assert_rejected(r: &(i32, Value, String), expected: &[&str]) -> Value {
+    let (code, v, out) = r;
+    assert_eq!(*code, 1, "{out}");
+    assert_eq!(v["verdict"], "rejected", "{out}");
+    assert_eq!(checks(v), expected, "{out}");
+    v.clone()
+}
+
+/// Without collateral: rejected for the missing collateral only; every
+/// collateral-free check passed and the claims are the stated ones.
+#[test]
+fn without_collateral_only_the_collateral_is_missing() {
+    for e in [
+        Evidence::files(),
+        Evidence::from_json("evidence-v0.json"),
+        Evidence::from_json("evidence-v1.json"),
+    ] {
+        let v = assert_rejected(&e.verify(CHALLENGE, JUNE_2025, &[]), &["tdx_collateral"]);
+        let r = &v["reasons"][0];
+        assert_eq!(r["observed"], "none");
+        let msg = r["message"].as_str().unwrap();
+        assert!(
+            msg.contains("collateral missing") && msg.contains("FMSPC"),
+            "{msg}"
+        );
+        assert_eq!(v["verified"], false);
+        assert_eq!(v["td_quote_verified"], false);
+        assert_eq!(v["hcl_report_type"], "tdx");
+        assert_eq!(v["mrtd"], MRTD);
+        assert_eq!(v["nonce"], CHALLENGE);
+        assert_eq!(v["pcrs"]["sha256"]["0"], PCR0);
+        assert_eq!(v["debug"], false);
+        assert_eq!(v["xfam"], "e718060000000000");
+        assert_eq!(v["rtmr0"], "00".repeat(48));
+    }
+    // The text form names the missing collateral too.
+    let (code, _, out) = run(&[
+        "--hcl-report",
+        s(&vtpm("hcl-report.bin")),
+        "--quote-json",
+        s(&vtpm("tpm-quote-v1.json")),
+        "--td-quote",
+        s(&vtpm("td-quote.bin")),
+        "--nonce",
+        CHALLENGE,
+        "--at",
+        JUNE_2025,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("verdict: rejected"), "{out}");
+    assert!(out.contains("[tdx_collateral]"), "{out}");
+    assert!(out.contains("TD quote NOT verified"), "{out}");
+}
+
+/// MANIFEST §2.10 negatives: each adds its own check to the missing
+/// collateral.
+#[test]
+fn stated_negatives_name_their_check() {
+    // hcl[0x880] += 1 → "TDX Quote report data mismatch".
+    let mut e = Evidence::files();
+    e.hcl[0x880] = e.hcl[0x880].wrapping_add(1);
+    let v = assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["tdx_collateral", "azure_binding"],
+    );
+    let r = &v["reasons"][1];
+    assert!(
+        r["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("9734504f161d104c"),
+        "{r}"
+    );
+    assert_ne!(r["expected"], r["observed"]);
+
+    // TPM signature[0] ^= 1.
+    let mut e = Evidence::files();
+    e.flip_quote("signature", 0, 0, 1);
+    assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["tdx_collateral", "quote_signature"],
+    );
+
+    // Nonce reversed.
+    let reversed: Vec<u8> = b"challenge".iter().rev().copied().collect();
+    let v = assert_rejected(
+        &Evidence::files().verify(&hex::encode(&reversed), JUNE_2025, &[]),
+        &["tdx_collateral", "nonce"],
+    );
+    assert_eq!(v["reasons"][1]["observed"], CHALLENGE);
+
+    // pcrs[0][0] ^= 1.
+    let mut e = Evidence::files();
+    e.flip_quote("pcrs", 0, 0, 1);
+    assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["tdx_collateral", "pcr_digest"],
+    );
+
+    // The HCL's TD report differs from the quoted one (its REPORTDATA).
+    let mut e = Evidence::files();
+    e.hcl[0x20 + 0x80 + 40] = 1;
+    assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["tdx_collateral", "azure_td_report"],
+    );
+}
+
+#[test]
+fn collateral_of_another_platform_is_refused() {
+    let c = data("tdx/dcap-qvl/tdx_quote_collateral.json");
+    let v = assert_rejected(
+        &Evidence::files().verify(CHALLENGE, DCAP_QVL_AT, &["--collateral", s(&c)]),
+        &["tdx_collateral"],
+    );
+    let r = &v["reasons"][0];
+    assert!(
+        r["message"].as_str().unwrap().contains("TCB Info FMSPC"),
+        "{r}"
+    );
+    assert_eq!(r["observed"], "b0c06f000000");
+    assert_eq!(v["td_quote_verified"], false);
+    // The collateral-free checks still passed.
+    assert_eq!(v["pcrs"]["sha256"]["0"], PCR0);
+}
+
+#[test]
+fn missing_or_malformed_td_quote_and_wrong_flags() {
+    // No --td-quote for a TDX HCL report.
+    let (code, v, out) = run(&[
+        "--hcl-report",
+        s(&vtpm("hcl-report.bin")),
+        "--quote-json",
+        s(&vtpm("tpm-quote-v1.json")),
+        "--nonce",
+        CHALLENGE,
+        "--json",
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(checks(&v), ["azure_td_quote"]);
+    assert_eq!(v["reasons"][0]["observed"], "none");
+
+    // A TD quote that does not parse.
+    let mut e = Evidence::files();
+    e.td_quote.truncate(600);
+    let v = assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["malformed_evidence"],
+    );
+    assert!(
+        v["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TD quote"),
+        "{v}"
+    );
+    // An SGX quote.
+    let mut e = Evidence::files();
+    e.td_quote = std::fs::read(data("tdx/dcap-qvl/sgx_quote")).unwrap();
+    assert_rejected(
+        &e.verify(CHALLENGE, JUNE_2025, &[]),
+        &["tdx_collateral", "azure_td_quote"],
+    );
+
+    // SEV-SNP flags with a TDX HCL report, TDX flags with an SEV-SNP one,
+    // collateral without a TD quote, a collateral folder that is not there.
+    let snp_vcek = data("azure/az-snp-vtpm/vcek.pem");
+    let (code, _, out) = Evidence::files().verify(CHALLENGE, JUNE_2025, &["--vcek", s(&snp_vcek)]);
+    assert_eq!(code, 2, "{out}");
+    let (code, _, out) = run(&[
+        "--hcl-report",
+        s(&vtpm("hcl-report.bin")),
+        "--quote-json",
+        s(&vtpm("tpm-quote-v1.json")),
+        "--certs",
+        s(&data("azure")),
+        "--nonce",
+        CHALLENGE,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("TDX report"), "{out}");
+    let (code, _, out) = run(&[
+        "--hcl-report",
+        s(&data("azure/az-snp-vtpm/hcl-report.bin")),
+        "--quote-json",
+        s(&data("azure/az-snp-vtpm/tpm-quote-v1.json")),
+        "--td-quote",
+        s(&vtpm("td-quote.bin")),
+        "--nonce",
+        CHALLENGE,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("SEV-SNP report"), "{out}");
+    let (code, _, out) = run(&[
+        "--hcl-report",
+        s(&vtpm("hcl-report.bin")),
+        "--quote-json",
+        s(&vtpm("tpm-quote-v1.json")),
+        "--collateral-dir",
+        "/nonexistent",
+        "--nonce",
+        CHALLENGE,
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("--td-quote"), "{out}");
+    let (code, _, out) =
+        Evidence::files().verify(CHALLENGE, JUNE_2025, &["--collateral-dir", "/nonexistent"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("/nonexistent"), "{out}");
+    let (code, _, out) =
+        Evidence::files().verify(CHALLENGE, JUNE_2025, &["--accept-tcb-status", "Fine"]);
+    assert_eq!(code, 2, "{out}");
+}
+
+/// The whole stated verdict with the TD quote's own collateral, when a
+/// directory of it is at hand (see the module documentation); any TCB
+/// status but Revoked is accepted (the collateral's date decides it, not
+/// the vector).
+#[test]
+fn with_fetched_collateral_the_stated_verdict_holds() {
+    let Ok(dir) = std::env::var("SEALBUILD_AZ_TDX_COLLATERAL_DIR") else {
+        eprintln!("SEALBUILD_AZ_TDX_COLLATERAL_DIR unset: skipped (no collateral for this quote)");
+        return;
+    };
+    let at = std::env::var("SEALBUILD_AZ_TDX_AT").ok();
+    let now = sealbuild_common::intoto::format_rfc3339_utc(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+    );
+    let at = at.unwrap_or(now);
+    let statuses = "UpToDate,SWHardeningNeeded,ConfigurationNeeded,\
+                    ConfigurationAndSWHardeningNeeded,OutOfDate,OutOfDateConfigurationNeeded";
+    let args = [
+        "--collateral-dir",
+        dir.as_str(),
+        "--accept-tcb-status",
+        statuses,
+    ];
+    let (code, v, out) = Evidence::files().verify(CHALLENGE, &at, &args);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(v["verdict"], "accepted");
+    assert_eq!(v["verified"], true);
+    assert_eq!(v["td_quote_verified"], true);
+    assert_eq!(v["pcrs"]["sha256"]["0"], PCR0);
+    assert_eq!(v["nonce"], CHALLENGE);
+    // And a stated negative still fails with the collateral.
+    let mut e = Evidence::files();
+    e.hcl[0x880] = e.hcl[0x880].wrapping_add(1);
+    assert_rejected(&e.verify(CHALLENGE, &at, &args), &["azure_binding"]);
+}
