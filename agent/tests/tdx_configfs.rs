@@ -215,9 +215,23 @@ fn register(path: &Path, ops: Vec<bool>, reg: Register) -> mpsc::Receiver<()> {
         let mut reader: Option<std::fs::File> = None;
         for extend in ops {
             if extend {
+                // The reader stays open across extensions (closing it
+                // could discard a digest written meanwhile); between two
+                // writers a read sees end-of-file, so it polls until the
+                // next writer's 48 bytes arrived.
                 let f = reader.get_or_insert_with(|| std::fs::File::open(&path).unwrap());
                 let mut digest = [0u8; 48];
-                f.read_exact(&mut digest).unwrap();
+                let mut filled = 0;
+                let start = Instant::now();
+                while filled < digest.len() {
+                    match f.read(&mut digest[filled..]).unwrap() {
+                        0 => {
+                            assert!(start.elapsed() < STEP_TIMEOUT, "no extension arrived");
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        n => filled += n,
+                    }
+                }
                 let mut r = reg.lock().unwrap();
                 let new = Sha384::new()
                     .chain_update(*r)
