@@ -351,7 +351,11 @@ fn provision_azure_vtpm(tpm: &Tpm, d: &Path, binding: &[u8; 32]) -> (Vec<u8>, Ve
         ),
         "{e}"
     );
-    let hcl: Vec<u8> = (0..2000u32).map(|i| (i * 7 + i / 256) as u8).collect();
+    // Opaque to the collector but for what it reads to tell SEV-SNP from
+    // TDX: the "HCLA" signature and report type 2 (SEV-SNP) at 0x4C8.
+    let mut hcl: Vec<u8> = (0..2000u32).map(|i| (i * 7 + i / 256) as u8).collect();
+    hcl[..4].copy_from_slice(b"HCLA");
+    hcl[0x4C8..0x4CC].copy_from_slice(&2u32.to_le_bytes());
     std::fs::write(d.join("hcl.bin"), &hcl).unwrap();
     let nv = format!("{HCL_REPORT_NV_INDEX:#010x}");
     let attrs = "ownerread|ownerwrite|authread|authwrite";
