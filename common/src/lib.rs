@@ -31,6 +31,7 @@ pub mod platform;
 pub mod reader;
 pub mod seal;
 pub mod snp;
+pub mod sorted_json;
 pub mod tdx;
 pub mod tpm;
 

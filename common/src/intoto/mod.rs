@@ -47,61 +47,7 @@ use crate::error::FormatError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// JSON objects inside statements serialized with their members sorted by
-/// name, whatever order `serde_json::Map` keeps (it keeps insertion order
-/// when any crate in the build enables serde_json's `preserve_order`): the
-/// payload's bytes, and so the statement digest, must not depend on the
-/// features of a dependency.
-mod sorted {
-    use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-    use serde_json::{Map, Value};
-
-    struct Sorted<'a>(&'a Value);
-
-    impl Serialize for Sorted<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            match self.0 {
-                Value::Object(m) => SortedMap(m).serialize(s),
-                Value::Array(items) => {
-                    let mut seq = s.serialize_seq(Some(items.len()))?;
-                    for item in items {
-                        seq.serialize_element(&Sorted(item))?;
-                    }
-                    seq.end()
-                }
-                other => other.serialize(s),
-            }
-        }
-    }
-
-    struct SortedMap<'a>(&'a Map<String, Value>);
-
-    impl Serialize for SortedMap<'_> {
-        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut members: Vec<(&String, &Value)> = self.0.iter().collect();
-            members.sort_by(|a, b| a.0.cmp(b.0));
-            let mut map = s.serialize_map(Some(members.len()))?;
-            for (k, v) in members {
-                map.serialize_entry(k, &Sorted(v))?;
-            }
-            map.end()
-        }
-    }
-
-    pub(super) fn value<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
-        Sorted(v).serialize(s)
-    }
-
-    pub(super) fn opt_map<S: Serializer>(
-        m: &Option<Map<String, Value>>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match m {
-            Some(m) => SortedMap(m).serialize(s),
-            None => s.serialize_none(),
-        }
-    }
-}
+use crate::sorted_json as sorted;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// `_type` of an in-toto Statement v1.

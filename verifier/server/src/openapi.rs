@@ -218,7 +218,11 @@ fn operation(r: &Route, g: &mut SchemaGenerator) -> Value {
 /// The document as `sealbuild-verifier openapi` prints it and
 /// `docs/openapi.json` holds it (pretty JSON and a newline).
 pub fn document_text() -> String {
-    let mut s = serde_json::to_string_pretty(&document()).unwrap_or_default();
+    // Sorted members: the committed bytes must not depend on whether
+    // serde_json keeps insertion order in this build.
+    let doc = document();
+    let mut s = serde_json::to_string_pretty(&sealbuild_common::sorted_json::Sorted(&doc))
+        .unwrap_or_default();
     s.push('\n');
     s
 }
