@@ -170,15 +170,13 @@ fn kernel_main(root: &Path, script: &Script, stop: &AtomicBool) -> (Vec<EntryLog
 }
 
 fn mkfifo(path: &Path) -> Result<(), String> {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .map_err(|e| format!("this test needs mkfifo(1) (coreutils): {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("mkfifo {} failed: {status}", path.display()))
-    }
+    // mkfifo(2) directly: no child process inherits other tests' FIFOs.
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| format!("mkfifo {}: {e}", path.display()))
 }
 
 /// Opens FIFO `path` for writing once the collector has opened it for

@@ -93,11 +93,13 @@ struct Seen {
 }
 
 fn mkfifo(path: &Path) {
-    let status = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()
-        .expect("this test needs mkfifo(1)");
-    assert!(status.success(), "mkfifo {}", path.display());
+    // mkfifo(2) directly: no child process inherits other tests' FIFOs.
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap_or_else(|e| panic!("mkfifo {}: {e}", path.display()));
 }
 
 /// Opens a FIFO for writing once the collector opens it for reading.
