@@ -36,8 +36,15 @@ refuses_insecure snp_insecure_test_chain insecure/snp-sim/test-chain/cert_chain_
 refuses_insecure tdx_insecure_test_root insecure/tdx-sim/test-chain/root.der insecure-tdx-sim
 rm -rf "$tmp"
 
+say "starting a throwaway PostgreSQL for the store and replica tests"
+pg_test_start
+trap pg_test_stop EXIT
+echo "    ${SEALBUILD_TEST_PG%%:*}://…@${SEALBUILD_TEST_PG##*@}"
+
 say "running the test suite"
 cargo test --workspace --locked -- --test-threads=2
+pg_test_stop
+trap - EXIT
 
 say "short load: 50 simulated SEV-SNP agents and 4 hostile clients for 10 s on a debug verifier"
 # The benchmark's bounded form (scripts/bench-load.sh is the long one): any
