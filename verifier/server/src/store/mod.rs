@@ -41,8 +41,8 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::{
-    is_postgres_url, redact_url, PgOptions, PgStore, AUDIT_LOCK, MIGRATION_LOCK, PG_MIGRATIONS,
-    PG_SCHEMA_VERSION,
+    is_postgres_url, redact_url, CopyReport, PgOptions, PgStore, AUDIT_LOCK, MIGRATION_LOCK,
+    PG_MIGRATIONS, PG_SCHEMA_VERSION,
 };
 pub use sqlite::{SqliteOptions, SqliteStore, MIGRATIONS, SCHEMA_VERSION};
 

@@ -36,7 +36,10 @@
 //!   connection caches its prepared statements. A connection the server
 //!   closed is dropped and replaced on the next use.
 
+mod copy;
 mod ops;
+
+pub use copy::CopyReport;
 
 use super::StoreError;
 use postgres::error::SqlState;
