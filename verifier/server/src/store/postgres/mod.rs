@@ -370,7 +370,8 @@ impl PgStore {
         let ms = self.options.lock_timeout.as_millis().max(1);
         client
             .batch_execute(&format!(
-                "SET lock_timeout = {ms}; SET default_transaction_isolation = 'read committed'"
+                "SET lock_timeout = {ms}; SET default_transaction_isolation = 'read committed'; \
+                 SET client_min_messages = warning"
             ))
             .map_err(pg("configuring a connection"))?;
         Ok(Conn {
