@@ -13,6 +13,7 @@ SEALBUILD_DEBIAN_PACKAGES=(
   openssl gnutls-bin  # certtool, used by swtpm_localca
   python3 python3-venv
   ovmf                 # OVMF.fd with SEV-SNP metadata, for the launch-digest tests
+  postgresql           # throwaway clusters for the PostgreSQL store and replica tests
 )
 
 # Installs whatever of SEALBUILD_DEBIAN_PACKAGES is missing (as root), or
@@ -38,4 +39,27 @@ ensure_debian_packages() {
 
 ensure_rust() {
   command -v cargo >/dev/null || die "cargo not found: install a Rust toolchain (rustup) first"
+}
+
+# pg_test_start: starts a throwaway PostgreSQL (scripts/pg-test-cluster.sh:
+# initdb in a temporary directory as an unprivileged user, a free loopback
+# port) as a coprocess and exports SEALBUILD_TEST_PG, which the Rust tests
+# and scripts use instead of starting clusters of their own. Fails, naming
+# the package, when PostgreSQL is not installed. pg_test_stop stops it.
+pg_test_start() {
+  coproc SEALBUILD_PG { exec scripts/pg-test-cluster.sh; }
+  local line=
+  read -r line <&"${SEALBUILD_PG[0]}" || true
+  [[ $line == SEALBUILD_TEST_PG=* ]] || die "could not start a throwaway PostgreSQL (see above); the PostgreSQL tests need the Debian package postgresql"
+  export SEALBUILD_TEST_PG=${line#SEALBUILD_TEST_PG=}
+  SEALBUILD_PG_PID=$SEALBUILD_PG_PID
+}
+
+pg_test_stop() {
+  [[ -n ${SEALBUILD_PG_PID:-} ]] || return 0
+  # Closing its standard input stops the server and removes its directory.
+  if [[ -n ${SEALBUILD_PG[1]:-} ]]; then exec {SEALBUILD_PG[1]}>&-; fi
+  wait "$SEALBUILD_PG_PID" 2>/dev/null || true
+  SEALBUILD_PG_PID=
+  unset SEALBUILD_TEST_PG
 }

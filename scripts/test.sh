@@ -38,8 +38,15 @@ refuses_insecure snp_insecure_test_chain insecure/snp-sim/test-chain/cert_chain_
 refuses_insecure tdx_insecure_test_root insecure/tdx-sim/test-chain/root.der insecure-tdx-sim
 rm -rf "$tmp"
 
+say "starting a throwaway PostgreSQL for the store and replica tests"
+pg_test_start
+trap pg_test_stop EXIT
+echo "    ${SEALBUILD_TEST_PG%%:*}://…@${SEALBUILD_TEST_PG##*@}"
+
 say "running the test suite"
 cargo test --workspace --locked -- --test-threads=2
+pg_test_stop
+trap - EXIT
 
 if [[ "${SEALBUILD_SKIP_VM:-0}" == 1 ]]; then
   say "SKIPPED (SEALBUILD_SKIP_VM=1): the QEMU build VM tests (qemu/test.sh)"

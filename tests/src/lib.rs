@@ -15,13 +15,18 @@ use sealbuild_verifier::http::Running;
 use sealbuild_verifier::keys::{KeyManager, MasterKey};
 use sealbuild_verifier::resultkey::ResultKey;
 use sealbuild_verifier::service::Verifier;
-use sealbuild_verifier::store::SqliteStore;
+use sealbuild_verifier::store::{SqliteStore, Store};
 use std::io::Read as _;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A throwaway PostgreSQL for the replica tests (the harness the verifier's
+/// store tests use).
+#[path = "../../verifier/server/tests/store_support/pg.rs"]
+pub mod pg;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -302,14 +307,19 @@ impl Drop for Tpm {
     }
 }
 
-/// A verifier serving HTTPS on 127.0.0.1 (free port) over a SQLite file.
+/// A verifier serving HTTPS on 127.0.0.1 (free port) over a SQLite file,
+/// or one of several replicas over one PostgreSQL database
+/// ([`TestVerifier::start_replicas`]).
 pub struct TestVerifier {
     /// Base URL.
     pub url: String,
     /// The service (for direct calls).
     pub service: Arc<Verifier>,
-    /// Its store.
-    pub store: Arc<SqliteStore>,
+    /// Its store (a PostgreSQL store blocks: call it off the async workers,
+    /// e.g. with `pg::off_async`).
+    pub store: Arc<dyn Store>,
+    /// The PostgreSQL database of replicas.
+    pub database_url: Option<String>,
     /// Its clock (tests move time with `advance`).
     pub clock: Arc<OffsetClock>,
     /// Database file.
@@ -319,8 +329,8 @@ pub struct TestVerifier {
     /// Admin token.
     pub admin_token: String,
     running: Option<Running>,
-    /// State directory.
-    pub dir: tempfile::TempDir,
+    /// State directory (shared by replicas).
+    pub dir: Arc<tempfile::TempDir>,
 }
 
 impl TestVerifier {
@@ -331,7 +341,37 @@ impl TestVerifier {
 
     /// [`Self::start`] with a hook that adjusts the configuration.
     pub async fn start_with(ek_ca_dir: &Path, configure: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::start_in(dir, ek_ca_dir, configure).await
+    }
+
+    /// `n` replicas over one new PostgreSQL database (a real server, see
+    /// [`pg`]), sharing one state directory: master key, result key and TLS
+    /// certificate, as replicas behind a load balancer do. Each has its own
+    /// store (connection pool), service and port.
+    pub async fn start_replicas(ek_ca_dir: &Path, n: usize) -> Vec<Self> {
+        let url = tokio::task::spawn_blocking(pg::fresh_database)
+            .await
+            .unwrap();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let u = url.clone();
+            out.push(
+                Self::start_in(dir.clone(), ek_ca_dir, move |c| {
+                    c.database_url = Some(sealbuild_verifier::config::DatabaseUrl::new(u));
+                })
+                .await,
+            );
+        }
+        out
+    }
+
+    async fn start_in(
+        dir: Arc<tempfile::TempDir>,
+        ek_ca_dir: &Path,
+        configure: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut cfg = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             state_dir: dir.path().to_path_buf(),
@@ -340,9 +380,23 @@ impl TestVerifier {
         };
         configure(&mut cfg);
         let db = cfg.database_path();
-        let store = Arc::new(SqliteStore::open(&db).unwrap());
+        let database_url = cfg.database_url.as_ref().map(|u| u.expose().to_string());
+        let store: Arc<dyn Store> = if database_url.is_some() {
+            let c = cfg.clone();
+            tokio::task::spawn_blocking(move || c.open_store())
+                .await
+                .unwrap()
+                .unwrap()
+        } else {
+            Arc::new(SqliteStore::open(&db).unwrap())
+        };
         let clock = Arc::new(OffsetClock::default());
-        let master = MasterKey::generate_to_file(&dir.path().join("master.key")).unwrap();
+        let master_path = dir.path().join("master.key");
+        let master = if master_path.exists() {
+            MasterKey::from_file(&master_path).unwrap()
+        } else {
+            MasterKey::generate_to_file(&master_path).unwrap()
+        };
         let result_key = ResultKey::load_or_create(dir.path()).unwrap();
         let anchors = load_ca_dir(ek_ca_dir).unwrap();
         let tls_files = sealbuild_verifier::tls::ensure_local_tls(dir.path(), &[]).unwrap();
@@ -372,6 +426,7 @@ impl TestVerifier {
             url: format!("https://127.0.0.1:{}", running.addr.port()),
             service,
             store,
+            database_url,
             clock,
             db,
             ca_pem: tls_files.ca.unwrap(),

@@ -32,7 +32,6 @@ use sealbuild_common::{HashAlg, Platform};
 use sealbuild_tests::{
     boot_log, reference_policy, require_tool, run_sealed_build, sample_repo, TestVerifier, Tpm,
 };
-use sealbuild_verifier::store::Store;
 use sealbuild_verifier_core::bundle::{verify_bundle, BundleInput};
 use sealbuild_verifier_core::quote::{verify_quote, QuoteError, QuoteOptions};
 use sha2::{Digest, Sha256};

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use sealbuild_tests::{data, TestVerifier};
-use sealbuild_verifier::store::Store;
 
 fn http(v: &TestVerifier) -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -14,7 +14,6 @@ use sealbuild_agent::tpm::collector::TpmCollector;
 use sealbuild_agent::tpm::{PcrSelection, TpmBackend};
 use sealbuild_common::api::{Evidence, Verdict};
 use sealbuild_tests::{boot_log, reference_policy, repo, sample_repo, TestVerifier, Tpm};
-use sealbuild_verifier::store::Store;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use sealbuild_verifier::audit::{list_json, verify_store, AuditHead};
 use sealbuild_verifier::clock::SystemClock;
-use sealbuild_verifier::config::{load_ca_dir, Config};
+use sealbuild_verifier::config::{load_ca_dir, Config, StoreLocation};
 use sealbuild_verifier::keys::{KeyAlgorithm, KeyError, KeyManager, MasterKey};
 use sealbuild_verifier::resultkey::ResultKey;
 use sealbuild_verifier::service::Verifier;
@@ -107,17 +107,94 @@ pub enum AuditCmd {
     },
 }
 
-fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>> {
-    let path = cfg.database_path();
+#[derive(Debug, Subcommand)]
+pub enum DbCmd {
+    /// Copies an embedded (SQLite) database into a new, empty PostgreSQL
+    /// database: audit chain, keys, agents, policy versions, releases. Both
+    /// audit logs are verified to the same head; the copy is recorded as a
+    /// notice in the destination.
+    Copy {
+        /// The source, `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The destination, `postgres://USER:PASSWORD@HOST:PORT/DB`
+        /// (default: the configured database_url / SEALBUILD_DATABASE_URL).
+        #[arg(long)]
+        to: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn db(state: &StateArgs, cmd: DbCmd) -> Result<Outcome> {
+    let cfg = state.load()?;
+    match cmd {
+        DbCmd::Copy { from, to, json } => {
+            let Some(src) = from.strip_prefix("sqlite:") else {
+                bail!("--from must be sqlite:PATH, got '{from}'");
+            };
+            let to = match to {
+                Some(t) => t,
+                None => match &cfg.database_url {
+                    Some(u) => u.expose().to_string(),
+                    None => bail!(
+                        "--to postgres://… (or database_url / SEALBUILD_DATABASE_URL) is required"
+                    ),
+                },
+            };
+            let redacted = sealbuild_verifier::store::redact_url(&to);
+            if !sealbuild_verifier::store::is_postgres_url(&to) {
+                bail!("--to must be a postgres:// or postgresql:// URL, got {redacted}");
+            }
+            let dst = sealbuild_verifier::store::PgStore::connect(&to, cfg.pg_options())
+                .with_context(|| format!("opening {redacted}"))?;
+            let now = sealbuild_verifier::clock::Clock::now(&SystemClock);
+            let report = dst
+                .copy_from_sqlite(std::path::Path::new(src), now)
+                .with_context(|| format!("copying sqlite:{src} to {redacted}"))?;
+            if json {
+                out!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                out!(
+                    "copied sqlite:{src} to {redacted}: {} audit entries (head {}), {} keys, \
+                     {} agents, {} policy versions, {} releases, {} challenges, {} used nonces; \
+                     both audit logs verify to that head",
+                    report.audit_entries,
+                    report.head,
+                    report.keys,
+                    report.agents,
+                    report.policies,
+                    report.releases,
+                    report.challenges,
+                    report.nonces
+                );
+            }
+            Ok(Outcome::Ok)
+        }
+    }
+}
+
+fn open_store(cfg: &Config) -> Result<Arc<dyn Store>> {
+    let path = match cfg.store_location() {
+        StoreLocation::Sqlite(path) => path,
+        StoreLocation::Postgres(url) => {
+            let redacted = url.redacted();
+            return cfg
+                .open_store()
+                .with_context(|| format!("opening the database {redacted}"));
+        }
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     // The database holds sealed keys and the audit log: private from birth
     // (SQLite gives its WAL and shared-memory files the database's mode).
     sealbuild_verifier::tls::create_private_if_missing(&path)?;
-    Ok(Arc::new(SqliteStore::open(&path).with_context(|| {
-        format!("opening the database {}", path.display())
-    })?))
+    Ok(Arc::new(
+        SqliteStore::open(&path)
+            .with_context(|| format!("opening the database {}", path.display()))?,
+    ) as Arc<dyn Store>)
 }
 
 /// The master key: configured file, then `SEALBUILD_MASTER_KEY`, then
@@ -144,20 +221,22 @@ pub fn master_key(cfg: &Config) -> Result<MasterKey> {
 /// file is checked when it is read.)
 fn check_secret_files(cfg: &Config, tls: &sealbuild_verifier::tls::TlsFiles) -> Result<()> {
     use sealbuild_verifier::tls::check_private;
-    let db = cfg.database_path();
-    let mut files = vec![
-        (db.clone(), "the database"),
-        (
+    let mut files = Vec::new();
+    if let StoreLocation::Sqlite(db) = cfg.store_location() {
+        files.push((db.clone(), "the database"));
+        files.push((
             std::path::PathBuf::from(format!("{}-wal", db.display())),
             "the database's write-ahead log",
-        ),
+        ));
+    }
+    files.extend([
         (
             cfg.state_dir.join("result-key.pem"),
             "the result signing key",
         ),
         (tls.key.clone(), "the TLS key"),
         (cfg.state_dir.join("tls/ca.key"), "the local CA key"),
-    ];
+    ]);
     if let Some(t) = &cfg.admin_token_file {
         files.push((t.clone(), "the admin token"));
     }
@@ -197,6 +276,12 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
         }
     };
     let store = open_store(&cfg)?;
+    match cfg.store_location() {
+        StoreLocation::Sqlite(p) => tracing::info!(database = %p.display(), "store: SQLite"),
+        StoreLocation::Postgres(u) => {
+            tracing::info!(database = %u.redacted(), "store: PostgreSQL (shared by replicas)")
+        }
+    }
     let keys = KeyManager::new(master_key(&cfg)?);
     let result_key = ResultKey::load_or_create(&cfg.state_dir)?;
     let tls_files = match (&cfg.tls_cert, &cfg.tls_key) {
@@ -398,9 +483,10 @@ pub fn policy(state: &StateArgs, cmd: PolicyCmd) -> Result<Outcome> {
 
 pub fn audit(state: &StateArgs, cmd: AuditCmd) -> Result<Outcome> {
     let cfg = state.load()?;
-    let path = cfg.database_path();
-    if !path.exists() {
-        bail!("no database at {}", path.display());
+    if let StoreLocation::Sqlite(path) = cfg.store_location() {
+        if !path.exists() {
+            bail!("no database at {}", path.display());
+        }
     }
     let store = open_store(&cfg)?;
     match cmd {

@@ -5,6 +5,11 @@
 //! listen = "127.0.0.1:8443"
 //! state_dir = "/var/lib/sealbuild-verifier"  # TLS material, result key, master key, database
 //! database = "/var/lib/sealbuild-verifier/verifier.db"  # default: state_dir/verifier.db
+//! # Or the shared PostgreSQL store of several replicas (or SEALBUILD_DATABASE_URL);
+//! # when set, `database` is not used. TLS: sslmode=require and the server's CA.
+//! database_url = "postgres://sealbuild:PASSWORD@db.example:5432/sealbuild?sslmode=require"
+//! database_ca_file = "/etc/sealbuild/db-ca.pem"
+//! database_max_connections = 16             # per replica
 //! ek_ca_dir = "/etc/sealbuild/ek-cas"       # PEM/DER TPM manufacturer CAs (roots and intermediates)
 //! master_key_file = "/etc/sealbuild/master.key"  # or SEALBUILD_MASTER_KEY (hex); default: state_dir/master.key
 //! admin_token_file = "/etc/sealbuild/admin.token" # or SEALBUILD_ADMIN_TOKEN
@@ -51,6 +56,43 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// A database URL; its `Debug` form hides the password.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// Wraps a URL.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(url.into())
+    }
+
+    /// The URL itself (with its password: never log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL without its password.
+    pub fn redacted(&self) -> String {
+        crate::store::redact_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+/// The store a configuration selects.
+#[derive(Debug, Clone)]
+pub enum StoreLocation {
+    /// The SQLite file (the default: `database`, else `state_dir/verifier.db`).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database shared by replicas.
+    Postgres(DatabaseUrl),
+}
+
 /// The verifier's configuration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -61,6 +103,12 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// SQLite database file.
     pub database: Option<PathBuf>,
+    /// PostgreSQL URL: the shared store of replicas instead of the SQLite file.
+    pub database_url: Option<DatabaseUrl>,
+    /// PEM CA certificate(s) of the PostgreSQL server (enables verified TLS).
+    pub database_ca_file: Option<PathBuf>,
+    /// PostgreSQL connections per replica at most.
+    pub database_max_connections: usize,
     /// TPM manufacturer CA directory.
     pub ek_ca_dir: Option<PathBuf>,
     /// Master key file (32 bytes raw or 64 hex characters).
@@ -120,6 +168,9 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             state_dir: PathBuf::from("/var/lib/sealbuild-verifier"),
             database: None,
+            database_url: None,
+            database_ca_file: None,
+            database_max_connections: 16,
             ek_ca_dir: None,
             master_key_file: None,
             admin_token_file: None,
@@ -176,6 +227,39 @@ impl Config {
             .unwrap_or_else(|| self.state_dir.join("verifier.db"))
     }
 
+    /// The store in effect: PostgreSQL when `database_url` is set, else the
+    /// SQLite file.
+    pub fn store_location(&self) -> StoreLocation {
+        match &self.database_url {
+            Some(u) => StoreLocation::Postgres(u.clone()),
+            None => StoreLocation::Sqlite(self.database_path()),
+        }
+    }
+
+    /// Options of the PostgreSQL store.
+    pub fn pg_options(&self) -> crate::store::PgOptions {
+        crate::store::PgOptions {
+            max_connections: self.database_max_connections.max(1),
+            ca_file: self.database_ca_file.clone(),
+            ..crate::store::PgOptions::default()
+        }
+    }
+
+    /// Opens the store in effect (creating or migrating its schema).
+    pub fn open_store(
+        &self,
+    ) -> std::result::Result<std::sync::Arc<dyn crate::store::Store>, crate::store::StoreError>
+    {
+        match self.store_location() {
+            StoreLocation::Sqlite(path) => {
+                Ok(std::sync::Arc::new(crate::store::SqliteStore::open(&path)?))
+            }
+            StoreLocation::Postgres(url) => Ok(std::sync::Arc::new(
+                crate::store::PgStore::connect(url.expose(), self.pg_options())?,
+            )),
+        }
+    }
+
     /// The SEV-SNP collateral directory in effect.
     pub fn snp_collateral_path(&self) -> PathBuf {
         self.snp_collateral_dir
@@ -206,6 +290,20 @@ impl Config {
         if let Some(p) = self.replay_pcrs.iter().find(|p| **p >= 24) {
             return Err(ServerError::Config(format!(
                 "replay_pcrs: {p} is not a PCR index 0..23"
+            )));
+        }
+        if let Some(u) = &self.database_url {
+            if !crate::store::is_postgres_url(u.expose()) {
+                return Err(ServerError::Config(format!(
+                    "database_url {} is not a postgres:// or postgresql:// URL",
+                    u.redacted()
+                )));
+            }
+        }
+        if self.database_max_connections == 0 || self.database_max_connections > 1024 {
+            return Err(ServerError::Config(format!(
+                "database_max_connections must be 1..=1024, got {}",
+                self.database_max_connections
             )));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {

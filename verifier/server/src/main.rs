@@ -57,6 +57,15 @@ pub struct StateArgs {
     /// Database file (overrides the configuration).
     #[arg(long, env = "SEALBUILD_DB", global = true)]
     pub db: Option<PathBuf>,
+    /// PostgreSQL URL, postgres://USER:PASSWORD@HOST:PORT/DB (overrides the
+    /// configuration; selects the shared store of replicas).
+    #[arg(
+        long,
+        env = "SEALBUILD_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
 }
 
 impl StateArgs {
@@ -71,6 +80,9 @@ impl StateArgs {
         }
         if let Some(d) = &self.db {
             cfg.database = Some(d.clone());
+        }
+        if let Some(u) = &self.database_url {
+            cfg.database_url = Some(sealbuild_verifier::config::DatabaseUrl::new(u.clone()));
         }
         cfg.validate()?;
         Ok(cfg)
@@ -103,6 +115,9 @@ enum Cmd {
     /// Reads and checks the audit log.
     #[command(subcommand)]
     Audit(cli_admin::AuditCmd),
+    /// Moves the verifier's database between stores.
+    #[command(subcommand)]
+    Db(cli_admin::DbCmd),
     /// Prints the public key that signs attestation results (PEM).
     ResultKey,
     /// Verifies evidence offline.
@@ -132,6 +147,7 @@ fn run(cli: Cli) -> Result<Outcome> {
         Cmd::Keys(c) => cli_admin::keys(&cli.state, c),
         Cmd::Policy(c) => cli_admin::policy(&cli.state, c),
         Cmd::Audit(c) => cli_admin::audit(&cli.state, c),
+        Cmd::Db(c) => cli_admin::db(&cli.state, c),
         Cmd::ResultKey => {
             let cfg = cli.state.load()?;
             let key = sealbuild_verifier::resultkey::ResultKey::load_or_create(&cfg.state_dir)

@@ -1,5 +1,6 @@
-//! The audit chain in a real database file: a valid log of 100 entries
-//! verifies; rows changed or deleted with plain SQL are named by seq.
+//! The audit chain in a real database (SQLite file and PostgreSQL): a valid
+//! log of 100 entries verifies; rows changed or deleted with plain SQL are
+//! named by seq.
 
 // Test code: panicking on an unexpected result is the point.
 #![allow(
@@ -17,16 +18,23 @@ use sealbuild_verifier::audit::{
     ReleaseRecord,
 };
 use sealbuild_verifier::keys::{KeyAlgorithm, KeyManager, MasterKey};
-use sealbuild_verifier::store::{SqliteStore, Store};
-use std::path::{Path, PathBuf};
 use store_support::*;
-use tempfile::TempDir;
+
+both_backends!(
+    a_valid_chain_of_100_entries_verifies,
+    the_triggers_refuse_plain_updates_and_deletes,
+    an_updated_body_is_named_by_its_seq,
+    a_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link,
+    a_deleted_row_is_named_as_a_gap,
+    a_cut_off_tail_is_found_only_with_a_checkpoint,
+    list_json_prints_entries_with_hex_hashes_and_json_bodies,
+);
 
 /// A log of exactly 100 entries of several kinds.
-fn hundred_entries() -> (TempDir, PathBuf) {
-    let (dir, path) = temp_db();
-    let store = open(&path);
-    active_agent(&store, "a1", NOW); // 2 entries
+fn hundred_entries(backend: Backend) -> TestDb {
+    let db = TestDb::new(backend);
+    let store = db.open();
+    active_agent(store.as_ref(), "a1", NOW); // 2 entries
     let km = KeyManager::new(MasterKey::from_bytes([1; 32]));
     store
         .insert_key(
@@ -58,33 +66,32 @@ fn hundred_entries() -> (TempDir, PathBuf) {
         }
     }
     assert_eq!(store.audit_head().unwrap().seq, 100);
-    (dir, path)
+    db
 }
 
-fn verify(path: &Path) -> Result<AuditHead, AuditVerifyError> {
-    let store = SqliteStore::open(path).unwrap();
-    verify_store(&store, None).map(|r| r.head)
+fn verify(db: &TestDb) -> Result<AuditHead, AuditVerifyError> {
+    let store = db.open();
+    verify_store(store.as_ref(), None).map(|r| r.head)
 }
 
-fn chain_error(path: &Path) -> AuditError {
-    match verify(path) {
+fn chain_error(db: &TestDb) -> AuditError {
+    match verify(db) {
         Err(AuditVerifyError::Chain(e)) => e,
         other => panic!("expected a chain error, got {other:?}"),
     }
 }
 
-#[test]
-fn a_valid_chain_of_100_entries_verifies() {
-    let (_dir, path) = hundred_entries();
-    let store = open(&path);
-    let report = verify_store(&store, None).unwrap();
+fn a_valid_chain_of_100_entries_verifies(backend: Backend) {
+    let db = hundred_entries(backend);
+    let store = db.open();
+    let report = verify_store(store.as_ref(), None).unwrap();
     assert_eq!(report.entries, 100);
     assert_eq!(report.head, store.audit_head().unwrap());
     assert_eq!(report.head.seq, 100);
     // Against a checkpoint taken earlier, and against the head itself.
     let e50 = store.audit_entries(50, 1).unwrap().remove(0);
-    verify_store(&store, Some(e50.head())).unwrap();
-    verify_store(&store, Some(report.head)).unwrap();
+    verify_store(store.as_ref(), Some(e50.head())).unwrap();
+    verify_store(store.as_ref(), Some(report.head)).unwrap();
     // The head's text form is what `audit verify` prints.
     assert_eq!(
         AuditHead::parse(&report.head.to_string()).unwrap(),
@@ -112,43 +119,36 @@ fn a_valid_chain_of_100_entries_verifies() {
     );
 }
 
-#[test]
-fn the_triggers_refuse_plain_updates_and_deletes() {
-    let (_dir, path) = hundred_entries();
-    let c = raw(&path);
-    let err = c
-        .execute("UPDATE audit SET body = '{}' WHERE seq = 37", [])
+fn the_triggers_refuse_plain_updates_and_deletes(backend: Backend) {
+    let db = hundred_entries(backend);
+    let err = db
+        .exec("UPDATE audit SET body = '{}' WHERE seq = 37")
         .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    let err = c
-        .execute("DELETE FROM audit WHERE seq = 50", [])
-        .unwrap_err();
-    assert!(err.to_string().contains("append-only"), "{err}");
-    assert_eq!(verify(&path).unwrap().seq, 100);
+    assert!(err.contains("append-only"), "{err}");
+    let err = db.exec("DELETE FROM audit WHERE seq = 50").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+    assert_eq!(verify(&db).unwrap().seq, 100);
 }
 
-#[test]
-fn an_updated_body_is_named_by_its_seq() {
-    let (_dir, path) = hundred_entries();
-    let c = raw(&path);
+fn an_updated_body_is_named_by_its_seq(backend: Backend) {
+    let db = hundred_entries(backend);
     // Turn the first accepted appraisal at or after entry 37 into a rejection.
-    let seq: u64 = c
-        .query_row(
-            "SELECT min(seq) FROM audit WHERE seq >= 37 AND kind = 'appraisal' \
-             AND body LIKE '%\"verdict\":\"accepted\"%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    c.execute_batch("DROP TRIGGER audit_no_update").unwrap();
-    let n = c
-        .execute(
-            "UPDATE audit SET body = replace(body, '\"accepted\"', '\"rejected\"') WHERE seq = ?1",
-            [seq],
-        )
-        .unwrap();
-    assert_eq!(n, 1);
-    let err = chain_error(&path);
+    let seq = db.int(
+        "SELECT min(seq) FROM audit WHERE seq >= 37 AND kind = 'appraisal' \
+         AND body LIKE '%\"verdict\":\"accepted\"%'",
+    ) as u64;
+    db.exec(&db.drop_trigger("audit_no_update")).unwrap();
+    db.exec(&format!(
+        "UPDATE audit SET body = replace(body, '\"accepted\"', '\"rejected\"') WHERE seq = {seq}"
+    ))
+    .unwrap();
+    assert_eq!(
+        db.int(&format!(
+            "SELECT count(*) FROM audit WHERE seq = {seq} AND body LIKE '%\"rejected\"%'"
+        )),
+        1
+    );
+    let err = chain_error(&db);
     let AuditError::HashMismatch { seq: bad, .. } = &err else {
         panic!("expected HashMismatch, got {err}")
     };
@@ -161,38 +161,33 @@ fn an_updated_body_is_named_by_its_seq() {
     assert!(msg.contains("does not match the recomputed"), "{msg}");
 
     // A changed time is found the same way.
-    let (_dir2, path2) = hundred_entries();
-    let c2 = raw(&path2);
-    c2.execute_batch(
-        "DROP TRIGGER audit_no_update; UPDATE audit SET time = time + 1 WHERE seq = 64",
-    )
+    let db2 = hundred_entries(backend);
+    db2.exec(&format!(
+        "{} UPDATE audit SET time = time + 1 WHERE seq = 64",
+        db2.drop_trigger("audit_no_update")
+    ))
     .unwrap();
     assert!(matches!(
-        chain_error(&path2),
+        chain_error(&db2),
         AuditError::HashMismatch { seq: 64, .. }
     ));
 }
 
-#[test]
-fn a_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link() {
-    let (_dir, path) = hundred_entries();
-    let c = raw(&path);
-    c.execute_batch("DROP TRIGGER audit_no_update").unwrap();
-    let (time, kind, prev): (u64, String, [u8; 32]) = c
-        .query_row(
-            "SELECT time, kind, prev_hash FROM audit WHERE seq = 37",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .unwrap();
+fn a_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link(backend: Backend) {
+    let db = hundred_entries(backend);
+    db.exec(&db.drop_trigger("audit_no_update")).unwrap();
+    let row = db.rows("SELECT time, kind, prev_hash FROM audit WHERE seq = 37");
+    let time: u64 = row[0][0].parse().unwrap();
+    let kind = row[0][1].clone();
+    let prev: [u8; 32] = hex::decode(&row[0][2]).unwrap().try_into().unwrap();
     let body = r#"{"forged":true}"#;
     let hash = entry_hash(37, time, &kind, body, &prev).unwrap();
-    c.execute(
-        "UPDATE audit SET body = ?1, entry_hash = ?2 WHERE seq = 37",
-        rusqlite::params![body, hash],
-    )
+    db.exec(&format!(
+        "UPDATE audit SET body = '{body}', entry_hash = {} WHERE seq = 37",
+        db.blob(&hash)
+    ))
     .unwrap();
-    let err = chain_error(&path);
+    let err = chain_error(&db);
     assert!(
         matches!(err, AuditError::PrevLinkBroken { seq: 38, .. }),
         "{err}"
@@ -200,25 +195,18 @@ fn a_rewritten_entry_with_a_recomputed_hash_breaks_the_next_link() {
     assert!(err.to_string().contains("entry 37"), "{err}");
 }
 
-#[test]
-fn a_deleted_row_is_named_as_a_gap() {
-    let (_dir, path) = hundred_entries();
-    let c = raw(&path);
+fn a_deleted_row_is_named_as_a_gap(backend: Backend) {
+    let db = hundred_entries(backend);
     // The releases table references audit rows; pick an entry without one.
-    let seq: u64 = c
-        .query_row(
-            "SELECT min(seq) FROM audit WHERE seq >= 50 AND kind = 'notice'",
-            [],
-            |r| r.get(0),
-        )
+    let seq = db.int("SELECT min(seq) FROM audit WHERE seq >= 50 AND kind = 'notice'") as u64;
+    db.exec(&db.drop_trigger("audit_no_delete")).unwrap();
+    db.exec(&format!("DELETE FROM audit WHERE seq = {seq}"))
         .unwrap();
-    c.execute_batch("DROP TRIGGER audit_no_delete").unwrap();
     assert_eq!(
-        c.execute("DELETE FROM audit WHERE seq = ?1", [seq])
-            .unwrap(),
-        1
+        db.int(&format!("SELECT count(*) FROM audit WHERE seq = {seq}")),
+        0
     );
-    let err = chain_error(&path);
+    let err = chain_error(&db);
     assert_eq!(
         err,
         AuditError::SeqGap {
@@ -235,9 +223,9 @@ fn a_deleted_row_is_named_as_a_gap() {
     );
 
     // Deleting the first entry is found too.
-    c.execute("DELETE FROM audit WHERE seq = 1", []).unwrap();
+    db.exec("DELETE FROM audit WHERE seq = 1").unwrap();
     assert_eq!(
-        chain_error(&path),
+        chain_error(&db),
         AuditError::SeqGap {
             expected: 1,
             found: 2
@@ -245,24 +233,25 @@ fn a_deleted_row_is_named_as_a_gap() {
     );
 }
 
-#[test]
-fn a_cut_off_tail_is_found_only_with_a_checkpoint() {
-    let (_dir, path) = hundred_entries();
-    let store = open(&path);
+fn a_cut_off_tail_is_found_only_with_a_checkpoint(backend: Backend) {
+    let db = hundred_entries(backend);
+    let store = db.open();
     let checkpoint = store.audit_head().unwrap();
-    let c = raw(&path);
-    let last_kind: String = c
-        .query_row("SELECT kind FROM audit WHERE seq = 100", [], |r| r.get(0))
-        .unwrap();
-    c.execute_batch(
-        "DROP TRIGGER audit_no_delete; PRAGMA foreign_keys = OFF; \
-         DELETE FROM releases WHERE audit_seq = 100; DELETE FROM audit WHERE seq = 100",
-    )
+    let last_kind = db.rows("SELECT kind FROM audit WHERE seq = 100")[0][0].clone();
+    let fk_off = match backend {
+        Backend::Sqlite => "PRAGMA foreign_keys = OFF;",
+        // Entry 100 is never an appraisal that a release references.
+        Backend::Postgres => "",
+    };
+    db.exec(&format!(
+        "{} {fk_off} DELETE FROM releases WHERE audit_seq = 100; DELETE FROM audit WHERE seq = 100",
+        db.drop_trigger("audit_no_delete")
+    ))
     .unwrap();
     // Without a checkpoint the shorter chain is self-consistent...
-    assert_eq!(verify(&path).unwrap().seq, 99, "last entry was {last_kind}");
+    assert_eq!(verify(&db).unwrap().seq, 99, "last entry was {last_kind}");
     // ...with one, the truncation is named.
-    let err = verify_store(&store, Some(checkpoint)).unwrap_err();
+    let err = verify_store(store.as_ref(), Some(checkpoint)).unwrap_err();
     assert!(
         matches!(
             err,
@@ -275,11 +264,10 @@ fn a_cut_off_tail_is_found_only_with_a_checkpoint() {
     );
 }
 
-#[test]
-fn list_json_prints_entries_with_hex_hashes_and_json_bodies() {
-    let (_dir, path) = hundred_entries();
-    let store = open(&path);
-    let page = list_json(&store, 98, 10).unwrap();
+fn list_json_prints_entries_with_hex_hashes_and_json_bodies(backend: Backend) {
+    let db = hundred_entries(backend);
+    let store = db.open();
+    let page = list_json(store.as_ref(), 98, 10).unwrap();
     assert_eq!(
         page.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [98, 99, 100]

@@ -1,7 +1,7 @@
-//! Concurrency on one database file through separate connections (separate
-//! `SqliteStore`s, as separate verifier processes would have): a nonce is
-//! consumed exactly once, and concurrent audit appends form one chain. And
-//! within one store: a burst of writers queues on the single writer, shares
+//! Concurrency on one database through separate connections (separate
+//! stores, as separate verifier processes or replicas would have), on both
+//! backends: a nonce is consumed exactly once, and concurrent audit appends
+//! form one chain. And within one SQLite store: a burst of writers queues on the single writer, shares
 //! commits (group commit) and never fails with "database busy".
 
 // Test code: panicking on an unexpected result is the point.
@@ -15,7 +15,7 @@
 mod store_support;
 
 use sealbuild_verifier::audit::verify_store;
-use sealbuild_verifier::store::{NonceUse, SqliteStore, Store, Take};
+use sealbuild_verifier::store::{NonceUse, Store, Take};
 use std::sync::{Arc, Barrier};
 use store_support::*;
 
@@ -30,14 +30,19 @@ fn used(b: u8) -> NonceUse {
     }
 }
 
-#[test]
-fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
-    let (_dir, path) = temp_db();
-    drop(open(&path));
+both_backends!(
+    eight_connections_race_for_nonces_and_exactly_one_wins_each,
+    concurrent_appends_from_separate_connections_form_one_chain,
+    a_failing_write_in_a_batch_rolls_back_only_itself,
+);
+
+fn eight_connections_race_for_nonces_and_exactly_one_wins_each(backend: Backend) {
+    let db = TestDb::new(backend);
+    drop(db.open());
     const NONCES: u8 = 40;
 
     // Each thread opens its own store (its own connection) before the race.
-    let stores: Vec<SqliteStore> = (0..THREADS).map(|_| open(&path)).collect();
+    let stores: Vec<Arc<dyn Store>> = (0..THREADS).map(|_| db.open()).collect();
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = stores
         .into_iter()
@@ -77,22 +82,21 @@ fn eight_connections_race_for_nonces_and_exactly_one_wins_each() {
         assert_eq!(taken[b], 1, "nonce {b} was taken {} times", taken[b]);
         assert_eq!(already[b], THREADS - 1, "nonce {b}");
     }
-    let check = open(&path);
+    let check = db.open();
     assert!(matches!(
         check.take_nonce(&used(0), NOW + 2).unwrap(),
         Take::AlreadyUsed(_)
     ));
 }
 
-#[test]
-fn concurrent_appends_from_separate_connections_form_one_chain() {
-    let (_dir, path) = temp_db();
-    drop(open(&path));
+fn concurrent_appends_from_separate_connections_form_one_chain(backend: Backend) {
+    let db = TestDb::new(backend);
+    drop(db.open());
     const PER_THREAD: u64 = 25;
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS as u64)
         .map(|t| {
-            let store = open(&path);
+            let store = db.open();
             let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
                 barrier.wait();
@@ -107,8 +111,8 @@ fn concurrent_appends_from_separate_connections_form_one_chain() {
     for h in handles {
         h.join().unwrap();
     }
-    let store = open(&path);
-    let report = verify_store(&store, None).unwrap();
+    let store = db.open();
+    let report = verify_store(store.as_ref(), None).unwrap();
     assert_eq!(report.entries, THREADS as u64 * PER_THREAD);
     assert_eq!(report.head, store.audit_head().unwrap());
     assert_eq!(report.head.seq, THREADS as u64 * PER_THREAD);
@@ -177,10 +181,9 @@ fn a_burst_on_one_store_queues_shares_commits_and_keeps_every_write() {
     verify_store(store.as_ref(), None).unwrap();
 }
 
-#[test]
-fn a_failing_write_in_a_batch_rolls_back_only_itself() {
-    let (_dir, path) = temp_db();
-    let store = Arc::new(open(&path));
+fn a_failing_write_in_a_batch_rolls_back_only_itself(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     const WRITERS: usize = 64;
     let barrier = Arc::new(Barrier::new(WRITERS));
     let handles: Vec<_> = (0..WRITERS)
@@ -203,6 +206,6 @@ fn a_failing_write_in_a_batch_rolls_back_only_itself() {
         assert!(h.join().unwrap());
     }
     let expected = (0..WRITERS).filter(|t| t % 3 != 0).count() as i64;
-    assert_eq!(count(&raw(&path), "audit"), expected);
+    assert_eq!(db.count("audit"), expected);
     verify_store(store.as_ref(), None).unwrap();
 }

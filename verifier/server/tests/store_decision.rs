@@ -1,5 +1,5 @@
 //! `record_decision`: the appraisal entry and its releases commit together or
-//! not at all, on a real database file.
+//! not at all, on a real database (SQLite file and PostgreSQL).
 
 // Test code: panicking on an unexpected result is the point.
 #![allow(
@@ -14,22 +14,28 @@ mod store_support;
 use sealbuild_common::api::Verdict;
 use sealbuild_verifier::audit::{verify_store, AuditHead, ReleaseBody, ReleaseRecord};
 use sealbuild_verifier::keys::{KeyAlgorithm, KeyManager, MasterKey};
-use sealbuild_verifier::store::{SqliteStore, Store, StoreError};
-use std::path::PathBuf;
+use sealbuild_verifier::store::{Store, StoreError};
+use std::sync::Arc;
 use store_support::*;
-use tempfile::TempDir;
+
+both_backends!(
+    an_accepted_decision_writes_appraisal_and_releases_together,
+    a_release_failing_its_foreign_key_rolls_back_the_appraisal,
+    a_disabled_key_refuses_the_whole_decision,
+    inconsistent_decisions_are_refused_before_writing,
+    rejections_are_recorded_even_for_unknown_agents,
+);
 
 struct Fixture {
-    _dir: TempDir,
-    path: PathBuf,
-    store: SqliteStore,
+    db: TestDb,
+    store: Arc<dyn Store>,
 }
 
 /// An active agent `a1`, a pending agent `p1` and keys `k1`, `k2`.
-fn fixture() -> Fixture {
-    let (dir, path) = temp_db();
-    let store = open(&path);
-    active_agent(&store, "a1", NOW);
+fn fixture(backend: Backend) -> Fixture {
+    let db = TestDb::new(backend);
+    let store = db.open();
+    active_agent(store.as_ref(), "a1", NOW);
     store
         .register_agent(&new_agent("p1"), &challenge("cp", NOW), NOW)
         .unwrap();
@@ -38,11 +44,7 @@ fn fixture() -> Fixture {
         let k = km.generate(KeyAlgorithm::Ed25519, Some(id)).unwrap();
         store.insert_key(&k, NOW).unwrap();
     }
-    Fixture {
-        _dir: dir,
-        path,
-        store,
-    }
+    Fixture { db, store }
 }
 
 fn release(key_id: &str) -> ReleaseRecord {
@@ -56,15 +58,13 @@ fn release(key_id: &str) -> ReleaseRecord {
 /// Asserts that nothing was written since `head`.
 fn assert_unchanged(f: &Fixture, head: AuditHead, releases: i64) {
     assert_eq!(f.store.audit_head().unwrap(), head);
-    let c = raw(&f.path);
-    assert_eq!(count(&c, "audit") as u64, head.seq);
-    assert_eq!(count(&c, "releases"), releases);
-    verify_store(&f.store, None).unwrap();
+    assert_eq!(f.db.count("audit") as u64, head.seq);
+    assert_eq!(f.db.count("releases"), releases);
+    verify_store(f.store.as_ref(), None).unwrap();
 }
 
-#[test]
-fn an_accepted_decision_writes_appraisal_and_releases_together() {
-    let f = fixture();
+fn an_accepted_decision_writes_appraisal_and_releases_together(backend: Backend) {
+    let f = fixture(backend);
     let before = f.store.audit_head().unwrap();
     let head = f
         .store
@@ -93,16 +93,19 @@ fn an_accepted_decision_writes_appraisal_and_releases_together() {
         assert_eq!(body.appraisal_seq, appraisal_seq);
         assert_eq!(e.time, NOW + 10);
     }
-    let c = raw(&f.path);
-    let rows: Vec<(u64, u64, String, String)> = c
-        .prepare(
-            "SELECT audit_seq, appraisal_seq, key_id, agent_id FROM releases ORDER BY audit_seq",
-        )
-        .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let rows: Vec<(u64, u64, String, String)> = f
+        .db
+        .rows("SELECT audit_seq, appraisal_seq, key_id, agent_id FROM releases ORDER BY audit_seq")
+        .into_iter()
+        .map(|r| {
+            (
+                r[0].parse().unwrap(),
+                r[1].parse().unwrap(),
+                r[2].clone(),
+                r[3].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
         rows,
         [
@@ -110,12 +113,11 @@ fn an_accepted_decision_writes_appraisal_and_releases_together() {
             (appraisal_seq + 2, appraisal_seq, "k2".into(), "a1".into())
         ]
     );
-    verify_store(&f.store, None).unwrap();
+    verify_store(f.store.as_ref(), None).unwrap();
 }
 
-#[test]
-fn a_release_failing_its_foreign_key_rolls_back_the_appraisal() {
-    let f = fixture();
+fn a_release_failing_its_foreign_key_rolls_back_the_appraisal(backend: Backend) {
+    let f = fixture(backend);
     let before = f.store.audit_head().unwrap();
     let err = f
         .store
@@ -144,9 +146,8 @@ fn a_release_failing_its_foreign_key_rolls_back_the_appraisal() {
     assert_eq!(head.seq, before.seq + 2);
 }
 
-#[test]
-fn a_disabled_key_refuses_the_whole_decision() {
-    let f = fixture();
+fn a_disabled_key_refuses_the_whole_decision(backend: Backend) {
+    let f = fixture(backend);
     f.store.set_key_disabled("k2", true, NOW + 1).unwrap();
     let before = f.store.audit_head().unwrap();
     let err = f
@@ -169,9 +170,8 @@ fn a_disabled_key_refuses_the_whole_decision() {
         .unwrap();
 }
 
-#[test]
-fn inconsistent_decisions_are_refused_before_writing() {
-    let f = fixture();
+fn inconsistent_decisions_are_refused_before_writing(backend: Backend) {
+    let f = fixture(backend);
     let before = f.store.audit_head().unwrap();
     let cases: Vec<(&str, Verdict, Vec<ReleaseRecord>, &str)> = vec![
         (
@@ -204,9 +204,8 @@ fn inconsistent_decisions_are_refused_before_writing() {
     }
 }
 
-#[test]
-fn rejections_are_recorded_even_for_unknown_agents() {
-    let f = fixture();
+fn rejections_are_recorded_even_for_unknown_agents(backend: Backend) {
+    let f = fixture(backend);
     let before = f.store.audit_head().unwrap();
     for agent in ["a1", "never-registered"] {
         f.store

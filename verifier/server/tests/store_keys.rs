@@ -1,5 +1,6 @@
 //! Release keys: generation and PKCS#8 import (keys made by OpenSSL, the RFC
-//! 8410 example), encryption at rest in a real database file, the AAD
+//! 8410 example), encryption at rest in a real database (SQLite file and
+//! PostgreSQL), the AAD
 //! binding to the row, wrong master keys and master key files.
 
 // Test code: panicking on an unexpected result is the point.
@@ -67,10 +68,16 @@ fn assert_key_pair_works(record: &KeyRecord, pkcs8_der: &[u8]) {
     }
 }
 
-#[test]
-fn generated_keys_round_trip_through_the_database() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+both_backends!(
+    generated_keys_round_trip_through_the_database,
+    openssl_keys_import_as_pem_and_der_with_identical_public_keys,
+    a_wrong_master_key_fails_with_a_clear_message,
+    blobs_moved_between_rows_do_not_decrypt,
+);
+
+fn generated_keys_round_trip_through_the_database(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     let km = KeyManager::new(MasterKey::from_bytes([0x42; 32]));
     for alg in KeyAlgorithm::ALL {
         let named = km.generate(alg, Some(&format!("key-{alg}"))).unwrap();
@@ -83,8 +90,8 @@ fn generated_keys_round_trip_through_the_database() {
             let stored = store.insert_key(&new, NOW).unwrap();
             assert_eq!(stored.public, new.public);
             assert!(!stored.disabled);
-            // Read back from the file through a second store.
-            let again = open(&path).key(&new.public.key_id).unwrap().unwrap();
+            // Read back from the database through a second store.
+            let again = db.open().key(&new.public.key_id).unwrap().unwrap();
             assert_eq!(again, stored);
             let pkcs8 = km.unseal(&again).unwrap();
             assert_key_pair_works(&again, &pkcs8);
@@ -127,10 +134,9 @@ fn generated_keys_round_trip_through_the_database() {
     assert!(!dbg.contains(&format!("{:?}", pkcs8.as_slice())));
 }
 
-#[test]
-fn openssl_keys_import_as_pem_and_der_with_identical_public_keys() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn openssl_keys_import_as_pem_and_der_with_identical_public_keys(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     let km = KeyManager::new(MasterKey::from_bytes([0x17; 32]));
     for (name, alg) in [
         ("ed25519", KeyAlgorithm::Ed25519),
@@ -286,10 +292,9 @@ fn other_algorithms_and_malformed_keys_are_refused() {
     assert!(KeyAlgorithm::from_name("rsa").is_none());
 }
 
-#[test]
-fn a_wrong_master_key_fails_with_a_clear_message() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn a_wrong_master_key_fails_with_a_clear_message(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     let km = KeyManager::new(MasterKey::from_bytes([1; 32]));
     store
         .insert_key(
@@ -310,10 +315,9 @@ fn a_wrong_master_key_fails_with_a_clear_message() {
     km.unseal(&rec).unwrap();
 }
 
-#[test]
-fn blobs_moved_between_rows_do_not_decrypt() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn blobs_moved_between_rows_do_not_decrypt(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     let km = KeyManager::new(MasterKey::from_bytes([9; 32]));
     for id in ["alpha", "beta"] {
         store
@@ -326,12 +330,10 @@ fn blobs_moved_between_rows_do_not_decrypt() {
             NOW,
         )
         .unwrap();
-    let c = raw(&path);
     // Same algorithm, other id: the key id in the AAD stops it.
-    c.execute(
+    db.exec(
         "UPDATE keys SET sealed_private_key = \
          (SELECT sealed_private_key FROM keys WHERE key_id = 'alpha') WHERE key_id = 'beta'",
-        [],
     )
     .unwrap();
     let beta = store.key("beta").unwrap().unwrap();
@@ -343,11 +345,8 @@ fn blobs_moved_between_rows_do_not_decrypt() {
     km.unseal(&store.key("alpha").unwrap().unwrap()).unwrap();
 
     // The algorithm in the AAD: gamma relabelled as Ed25519 does not decrypt.
-    c.execute(
-        "UPDATE keys SET algorithm = 'ed25519' WHERE key_id = 'gamma'",
-        [],
-    )
-    .unwrap();
+    db.exec("UPDATE keys SET algorithm = 'ed25519' WHERE key_id = 'gamma'")
+        .unwrap();
     let gamma = store.key("gamma").unwrap().unwrap();
     assert!(matches!(
         km.unseal(&gamma).unwrap_err(),
@@ -355,10 +354,9 @@ fn blobs_moved_between_rows_do_not_decrypt() {
     ));
 
     // A swapped public key column is found after decryption.
-    c.execute(
+    db.exec(
         "UPDATE keys SET public_key_pem = \
          (SELECT public_key_pem FROM keys WHERE key_id = 'beta') WHERE key_id = 'alpha'",
-        [],
     )
     .unwrap();
     let alpha = store.key("alpha").unwrap().unwrap();
@@ -375,10 +373,10 @@ fn blobs_moved_between_rows_do_not_decrypt() {
     );
 
     // A blob that is not a sealed key at all is reported as corrupt.
-    c.execute(
-        "UPDATE keys SET sealed_private_key = x'02' WHERE key_id = 'alpha'",
-        [],
-    )
+    db.exec(&format!(
+        "UPDATE keys SET sealed_private_key = {} WHERE key_id = 'alpha'",
+        db.blob(&[0x02])
+    ))
     .unwrap();
     let err = store.key("alpha").unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");

@@ -1,5 +1,6 @@
-//! The SQLite store on a real database file: schema creation and versioning,
-//! the agent → challenge → activation → nonce lifecycle, policies, purging.
+//! The stores on a real database: schema creation and versioning (SQLite
+//! file, PostgreSQL database), and on both backends the agent → challenge →
+//! activation → nonce lifecycle, policies, purging.
 
 // Test code: panicking on an unexpected result is the point.
 #![allow(
@@ -17,6 +18,14 @@ use sealbuild_verifier::store::{
 };
 use sha2::{Digest, Sha256};
 use store_support::*;
+
+both_backends!(
+    agent_registration_challenge_and_activation,
+    nonce_uses_are_recorded_once,
+    policies_are_versioned_and_switching_is_audited,
+    purge_removes_expired_rows_and_abandoned_registrations,
+    times_beyond_sqlite_integers_are_refused,
+);
 
 fn kinds(store: &dyn Store) -> Vec<String> {
     store
@@ -126,10 +135,9 @@ fn a_file_that_is_not_a_database_is_refused() {
     assert!(err.to_string().contains("verifier.db"), "{err}");
 }
 
-#[test]
-fn agent_registration_challenge_and_activation() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn agent_registration_challenge_and_activation(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
 
     let reg = store
         .register_agent(&new_agent("a1"), &challenge("c1", NOW), NOW)
@@ -226,7 +234,7 @@ fn agent_registration_challenge_and_activation() {
         .collect();
     assert_eq!(ids, ["a1", "a2", "a4"]);
     assert_eq!(
-        kinds(&store),
+        kinds(store.as_ref()),
         [
             "agent_registered",
             "agent_registered",
@@ -234,7 +242,7 @@ fn agent_registration_challenge_and_activation() {
             "agent_registered"
         ]
     );
-    verify_store(&store, None).unwrap();
+    verify_store(store.as_ref(), None).unwrap();
 }
 
 fn used(b: u8, agent: &str, expires_at: u64) -> NonceUse {
@@ -246,10 +254,9 @@ fn used(b: u8, agent: &str, expires_at: u64) -> NonceUse {
     }
 }
 
-#[test]
-fn nonce_uses_are_recorded_once() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn nonce_uses_are_recorded_once(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
 
     // First use wins, the second says AlreadyUsed with the first time.
     let Take::Taken(rec) = store
@@ -289,26 +296,25 @@ fn nonce_uses_are_recorded_once() {
     let err = store.take_nonce(&empty, NOW).unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err}");
 
-    // The state is in the file: a second store on the same file sees it.
-    let other = open(&path);
+    // The state is in the database: a second store on it sees it.
+    let other = db.open();
     assert!(matches!(
         other
             .take_nonce(&used(1, "a1", NOW + 60), NOW + 12)
             .unwrap(),
         Take::AlreadyUsed(_)
     ));
-    assert_eq!(count(&raw(&path), "nonces"), 2);
+    assert_eq!(db.count("nonces"), 2);
 
     // Used nonces go as soon as they expired (not before).
     assert_eq!(store.purge_used_nonces(NOW + 60).unwrap(), 0);
     assert_eq!(store.purge_used_nonces(NOW + 61).unwrap(), 2);
-    assert_eq!(count(&raw(&path), "nonces"), 0);
+    assert_eq!(db.count("nonces"), 0);
 }
 
-#[test]
-fn policies_are_versioned_and_switching_is_audited() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn policies_are_versioned_and_switching_is_audited(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     assert_eq!(store.current_policy().unwrap(), None);
 
     let doc1 = "version = 1\n# first\n";
@@ -396,11 +402,10 @@ fn policies_are_versioned_and_switching_is_audited() {
     );
 }
 
-#[test]
-fn purge_removes_expired_rows_and_abandoned_registrations() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
-    active_agent(&store, "active", NOW);
+fn purge_removes_expired_rows_and_abandoned_registrations(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
+    active_agent(store.as_ref(), "active", NOW);
     store
         .register_agent(&new_agent("abandoned"), &challenge("cx", NOW), NOW)
         .unwrap();
@@ -420,7 +425,7 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
     assert!(store.agent("active").unwrap().is_some());
     // The expired use is gone (the service refuses that nonce by its own
     // expiry); the unexpired one is kept and still refuses a replay.
-    assert_eq!(count(&raw(&path), "nonces"), 1);
+    assert_eq!(db.count("nonces"), 1);
     assert!(matches!(
         store
             .take_nonce(&used(2, "active", NOW + 10_000), NOW)
@@ -428,14 +433,13 @@ fn purge_removes_expired_rows_and_abandoned_registrations() {
         Take::AlreadyUsed(_)
     ));
     // The audit log is never purged.
-    verify_store(&store, None).unwrap();
-    assert_eq!(count(&raw(&path), "audit"), 3);
+    verify_store(store.as_ref(), None).unwrap();
+    assert_eq!(db.count("audit"), 3);
 }
 
-#[test]
-fn times_beyond_sqlite_integers_are_refused() {
-    let (_dir, path) = temp_db();
-    let store = open(&path);
+fn times_beyond_sqlite_integers_are_refused(backend: Backend) {
+    let db = TestDb::new(backend);
+    let store = db.open();
     let err = store
         .take_nonce(&used(1, "a1", NOW + 60), u64::MAX)
         .unwrap_err();
@@ -475,4 +479,96 @@ fn a_version_1_database_is_migrated_keeping_its_nonces() {
         store.take_nonce(&used(9, "snp:x", 200), 50).unwrap(),
         Take::Taken(_)
     ));
+}
+
+#[test]
+fn postgres_replicas_starting_together_migrate_once() {
+    use sealbuild_verifier::store::{PgOptions, PgStore, PG_SCHEMA_VERSION};
+    let db = TestDb::new(Backend::Postgres);
+    // Four stores connect at once to the empty database: the migration
+    // lock lets one create the schema; the others find it done.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (url, barrier) = (db.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                PgStore::connect(&url, PgOptions::default()).map(|s| s.schema_version())
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap().unwrap().unwrap(), PG_SCHEMA_VERSION);
+    }
+    assert_eq!(db.int("SELECT version FROM sealbuild_schema"), 1);
+    let tables: Vec<String> = db
+        .rows(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' \
+             AND tablename <> 'sealbuild_schema' ORDER BY tablename",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(
+        tables,
+        [
+            "agents",
+            "audit",
+            "challenges",
+            "current_policy",
+            "keys",
+            "nonces",
+            "policies",
+            "releases"
+        ]
+    );
+    let triggers: Vec<String> = db
+        .rows(
+            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit'::regclass \
+             AND NOT tgisinternal ORDER BY tgname",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(
+        triggers,
+        ["audit_no_delete", "audit_no_truncate", "audit_no_update"]
+    );
+    let err = db.exec("TRUNCATE audit CASCADE").unwrap_err();
+    assert!(err.contains("append-only"), "{err}");
+
+    // A database from a newer build is refused.
+    db.exec("UPDATE sealbuild_schema SET version = 99").unwrap();
+    let url = db.url.clone();
+    let err = std::thread::spawn(move || PgStore::connect(&url, PgOptions::default()).unwrap_err())
+        .join()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            StoreError::SchemaTooNew {
+                found: 99,
+                supported: 1
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_wrong_postgres_password_is_an_open_error_without_the_password() {
+    let db = TestDb::new(Backend::Postgres);
+    // postgres://USER:PASSWORD@HOST:PORT/DB with another password.
+    let (head, tail) = db.url.split_once('@').unwrap();
+    let user = head.rsplit_once(':').unwrap().0;
+    let url = format!("{user}:not-the-password@{tail}");
+    let err = std::thread::spawn(move || {
+        sealbuild_verifier::store::PgStore::connect(&url, Default::default()).unwrap_err()
+    })
+    .join()
+    .unwrap();
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(!msg.contains("not-the-password"), "{msg}");
+    assert!(msg.contains(":***@"), "{msg}");
 }

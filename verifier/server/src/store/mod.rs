@@ -37,8 +37,13 @@
 //!   server hands keys to the agent only after this call returned `Ok`.
 //! * The audit table is append-only: no method updates or deletes entries.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::{
+    is_postgres_url, redact_url, CopyReport, PgOptions, PgStore, AUDIT_LOCK, MIGRATION_LOCK,
+    PG_MIGRATIONS, PG_SCHEMA_VERSION,
+};
 pub use sqlite::{SqliteOptions, SqliteStore, MIGRATIONS, SCHEMA_VERSION};
 
 use crate::audit::{

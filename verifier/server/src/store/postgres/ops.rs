@@ -1,0 +1,901 @@
+//! [`Store`] operations of [`PgStore`]: every audited write in one
+//! transaction holding the audit lock, together with its audit entry.
+
+use super::{corrupt, is_unique_violation, to_i64, Db, PgStore, Write};
+use crate::audit::{
+    canonical_json, AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry,
+    AuditHead, AuditKind, KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef,
+    PolicyUpdateBody, Recipient, ReleaseBody, ReleaseRecord,
+};
+use crate::keyrecord::{KeyAlgorithm, KeyOrigin, PublicKeyInfo, SealedPrivateKey};
+use crate::store::{
+    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
+    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
+    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+};
+use postgres::Row;
+use sealbuild_common::api::Verdict;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+
+// --- row decoding ---
+
+fn get<'a, T: postgres::types::FromSql<'a>>(
+    r: &'a Row,
+    i: usize,
+    what: &'static str,
+) -> Result<T, StoreError> {
+    r.try_get(i).map_err(corrupt(what))
+}
+
+fn get_u64(r: &Row, i: usize, what: &'static str) -> Result<u64, StoreError> {
+    let v: i64 = get(r, i, what)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt {
+        what,
+        reason: format!("{v} is negative"),
+    })
+}
+
+fn get_opt_u64(r: &Row, i: usize, what: &'static str) -> Result<Option<u64>, StoreError> {
+    let v: Option<i64> = get(r, i, what)?;
+    v.map(|v| {
+        u64::try_from(v).map_err(|_| StoreError::Corrupt {
+            what,
+            reason: format!("{v} is negative"),
+        })
+    })
+    .transpose()
+}
+
+fn get_u32(r: &Row, i: usize, what: &'static str) -> Result<u32, StoreError> {
+    let v: i64 = get(r, i, what)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt {
+        what,
+        reason: format!("{v} is not a version number"),
+    })
+}
+
+fn get_32(r: &Row, i: usize, what: &'static str) -> Result<[u8; 32], StoreError> {
+    let v: Vec<u8> = get(r, i, what)?;
+    <[u8; 32]>::try_from(v.as_slice()).map_err(|_| StoreError::Corrupt {
+        what,
+        reason: format!("{} bytes, not 32", v.len()),
+    })
+}
+
+const AGENT_COLS: &str = "agent_id, ek_public, ek_certificate, ek_issuer, ak_public, ak_name, \
+                          status, created_at, activated_at";
+
+fn agent_row(r: &Row) -> Result<AgentRecord, StoreError> {
+    let w = "agent";
+    let status: String = get(r, 6, w)?;
+    Ok(AgentRecord {
+        agent_id: get(r, 0, w)?,
+        ek_public: get(r, 1, w)?,
+        ek_certificate: get(r, 2, w)?,
+        ek_issuer: get(r, 3, w)?,
+        ak_public: get(r, 4, w)?,
+        ak_name: get(r, 5, w)?,
+        status: AgentStatus::from_name(&status).ok_or_else(|| StoreError::Corrupt {
+            what: "agent status",
+            reason: format!("unknown agent status '{status}'"),
+        })?,
+        created_at: get_u64(r, 7, w)?,
+        activated_at: get_opt_u64(r, 8, w)?,
+    })
+}
+
+const CHALLENGE_COLS: &str =
+    "challenge_id, agent_id, secret_digest, created_at, expires_at, used_at";
+
+fn challenge_row(r: &Row) -> Result<ChallengeRecord, StoreError> {
+    let w = "challenge";
+    Ok(ChallengeRecord {
+        challenge_id: get(r, 0, w)?,
+        agent_id: get(r, 1, w)?,
+        secret_digest: get_32(r, 2, w)?,
+        created_at: get_u64(r, 3, w)?,
+        expires_at: get_u64(r, 4, w)?,
+        used_at: get_opt_u64(r, 5, w)?,
+    })
+}
+
+const NONCE_COLS: &str = "nonce, agent_id, created_at, expires_at, used_at";
+
+fn nonce_row(r: &Row) -> Result<NonceRecord, StoreError> {
+    let w = "nonce";
+    Ok(NonceRecord {
+        nonce: get(r, 0, w)?,
+        agent_id: get(r, 1, w)?,
+        created_at: get_u64(r, 2, w)?,
+        expires_at: get_u64(r, 3, w)?,
+        used_at: get_opt_u64(r, 4, w)?,
+    })
+}
+
+const POLICY_SELECT: &str = "SELECT p.policy_id, p.version, p.document, p.sha256, p.created_at, \
+     c.singleton IS NOT NULL \
+     FROM policies p LEFT JOIN current_policy c \
+     ON c.policy_id = p.policy_id AND c.version = p.version";
+
+fn policy_row(r: &Row) -> Result<PolicyRecord, StoreError> {
+    let w = "policy";
+    Ok(PolicyRecord {
+        policy_id: get(r, 0, w)?,
+        version: get_u32(r, 1, w)?,
+        document: get(r, 2, w)?,
+        sha256: get(r, 3, w)?,
+        created_at: get_u64(r, 4, w)?,
+        current: get(r, 5, w)?,
+    })
+}
+
+const KEY_COLS: &str = "key_id, algorithm, public_key_pem, fingerprint, sealed_private_key, \
+                        origin, created_at, disabled";
+
+fn key_row(r: &Row) -> Result<KeyRecord, StoreError> {
+    let w = "key";
+    let algorithm: String = get(r, 1, w)?;
+    let origin: String = get(r, 5, w)?;
+    let sealed: Vec<u8> = get(r, 4, w)?;
+    Ok(KeyRecord {
+        public: PublicKeyInfo {
+            key_id: get(r, 0, w)?,
+            algorithm: KeyAlgorithm::from_name(&algorithm).ok_or_else(|| StoreError::Corrupt {
+                what: "key algorithm",
+                reason: format!("unknown key algorithm {algorithm:?}"),
+            })?,
+            public_key_pem: get(r, 2, w)?,
+            fingerprint: get(r, 3, w)?,
+        },
+        sealed: SealedPrivateKey::parse(&sealed).map_err(|e| StoreError::Corrupt {
+            what: "sealed private key",
+            reason: e.to_string(),
+        })?,
+        origin: KeyOrigin::from_name(&origin).ok_or_else(|| StoreError::Corrupt {
+            what: "key origin",
+            reason: format!("unknown key origin '{origin}'"),
+        })?,
+        created_at: get_u64(r, 6, w)?,
+        disabled: get(r, 7, w)?,
+    })
+}
+
+const AUDIT_COLS: &str = "seq, time, kind, body, prev_hash, entry_hash";
+
+fn audit_row(r: &Row) -> Result<AuditEntry, StoreError> {
+    let w = "audit entry";
+    Ok(AuditEntry {
+        seq: get_u64(r, 0, w)?,
+        time: get_u64(r, 1, w)?,
+        kind: get(r, 2, w)?,
+        body: get(r, 3, w)?,
+        prev_hash: get_32(r, 4, w)?,
+        entry_hash: get_32(r, 5, w)?,
+    })
+}
+
+fn get_agent(db: &mut Db<'_>, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {AGENT_COLS} FROM agents WHERE agent_id = $1"),
+        &[&agent_id],
+    )?
+    .map(|r| agent_row(&r))
+    .transpose()
+}
+
+fn get_key(db: &mut Db<'_>, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+    db.query_opt(
+        &format!("SELECT {KEY_COLS} FROM keys WHERE key_id = $1"),
+        &[&key_id],
+    )?
+    .map(|r| key_row(&r))
+    .transpose()
+}
+
+fn get_policy(
+    db: &mut Db<'_>,
+    policy_id: &str,
+    version: u32,
+) -> Result<Option<PolicyRecord>, StoreError> {
+    db.query_opt(
+        &format!("{POLICY_SELECT} WHERE p.policy_id = $1 AND p.version = $2"),
+        &[&policy_id, &i64::from(version)],
+    )?
+    .map(|r| policy_row(&r))
+    .transpose()
+}
+
+fn get_current_policy(db: &mut Db<'_>) -> Result<Option<PolicyRecord>, StoreError> {
+    db.query_opt(&format!("{POLICY_SELECT} WHERE c.singleton = 1"), &[])?
+        .map(|r| policy_row(&r))
+        .transpose()
+}
+
+fn head(db: &mut Db<'_>) -> Result<AuditHead, StoreError> {
+    match db.query_opt(
+        "SELECT seq, entry_hash FROM audit ORDER BY seq DESC LIMIT 1",
+        &[],
+    )? {
+        Some(r) => Ok(AuditHead {
+            seq: get_u64(&r, 0, "audit head")?,
+            hash: get_32(&r, 1, "audit head")?,
+        }),
+        None => Ok(AuditHead::GENESIS),
+    }
+}
+
+/// Appends one entry after the current head. Call only inside a
+/// [`Write::Audited`] transaction (it holds the audit lock, so the head read
+/// and the insert do not interleave with another replica's append).
+fn append(
+    db: &mut Db<'_>,
+    time: u64,
+    kind: AuditKind,
+    body: &impl Serialize,
+) -> Result<AuditEntry, StoreError> {
+    let t = to_i64("audit time", time)?;
+    let entry = AuditEntry::next(head(db)?, time, kind.as_str(), canonical_json(body)?)?;
+    db.execute(
+        "INSERT INTO audit (seq, time, kind, body, prev_hash, entry_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &to_i64("audit seq", entry.seq)?,
+            &t,
+            &entry.kind,
+            &entry.body,
+            &entry.prev_hash.as_slice(),
+            &entry.entry_hash.as_slice(),
+        ],
+    )?;
+    Ok(entry)
+}
+
+fn set_current(db: &mut Db<'_>, policy_id: &str, version: u32) -> Result<(), StoreError> {
+    db.execute(
+        "INSERT INTO current_policy (singleton, policy_id, version) VALUES (1, $1, $2) \
+         ON CONFLICT (singleton) DO UPDATE SET policy_id = excluded.policy_id, \
+         version = excluded.version",
+        &[&policy_id, &i64::from(version)],
+    )?;
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn register_agent(
+        &self,
+        agent: &NewAgent,
+        challenge: &NewChallenge,
+        now: u64,
+    ) -> Result<Registration, StoreError> {
+        let t = to_i64("now", now)?;
+        let expires = to_i64("challenge expires_at", challenge.expires_at)?;
+        if challenge.expires_at < now {
+            return Err(StoreError::InvalidInput(format!(
+                "challenge '{}' expires at {} before now ({now})",
+                challenge.challenge_id, challenge.expires_at
+            )));
+        }
+        self.write("registering an agent", Write::Audited, |db| {
+            let existing = get_agent(db, &agent.agent_id)?;
+            let new_agent = match &existing {
+                Some(a) => {
+                    if a.ek_public != agent.ek_public
+                        || a.ak_public != agent.ak_public
+                        || a.ak_name != agent.ak_name
+                    {
+                        return Err(StoreError::Conflict(format!(
+                            "agent '{}' is already registered with a different EK or AK",
+                            agent.agent_id
+                        )));
+                    }
+                    false
+                }
+                None => {
+                    db.execute(
+                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+                         ak_public, ak_name, status, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+                        &[
+                            &agent.agent_id,
+                            &agent.ek_public,
+                            &agent.ek_certificate,
+                            &agent.ek_issuer,
+                            &agent.ak_public,
+                            &agent.ak_name,
+                            &t,
+                        ],
+                    )?;
+                    append(
+                        db,
+                        now,
+                        AuditKind::AgentRegistered,
+                        &AgentRegisteredBody {
+                            agent_id: agent.agent_id.clone(),
+                            ak_name: hex::encode(&agent.ak_name),
+                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
+                            ek_issuer: agent.ek_issuer.clone(),
+                        },
+                    )?;
+                    true
+                }
+            };
+            // The challenge id is checked first: a failed INSERT would
+            // abort the transaction (the audit lock makes check and insert
+            // one step across replicas).
+            if db
+                .query_opt(
+                    "SELECT 1 FROM challenges WHERE challenge_id = $1",
+                    &[&challenge.challenge_id],
+                )?
+                .is_some()
+            {
+                return Err(StoreError::AlreadyExists {
+                    what: "challenge",
+                    id: challenge.challenge_id.clone(),
+                });
+            }
+            db.execute(
+                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
+                 expires_at) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &challenge.challenge_id,
+                    &agent.agent_id,
+                    &challenge.secret_digest.as_slice(),
+                    &t,
+                    &expires,
+                ],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists {
+                        what: "challenge",
+                        id: challenge.challenge_id.clone(),
+                    }
+                } else {
+                    e
+                }
+            })?;
+            let agent = get_agent(db, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent.agent_id.clone(),
+            })?;
+            Ok(Registration { agent, new_agent })
+        })
+    }
+
+    fn agent(&self, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.read("reading an agent", |db| get_agent(db, agent_id))
+    }
+
+    fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.read("listing agents", |db| {
+            db.query(
+                &format!("SELECT {AGENT_COLS} FROM agents ORDER BY agent_id"),
+                &[],
+            )?
+            .iter()
+            .map(agent_row)
+            .collect()
+        })
+    }
+
+    fn take_challenge(
+        &self,
+        challenge_id: &str,
+        now: u64,
+    ) -> Result<Take<ChallengeRecord>, StoreError> {
+        let t = to_i64("now", now)?;
+        // One statement: a concurrent second UPDATE waits for the first and
+        // then finds used_at set.
+        let taken = self.read("taking a challenge", |db| {
+            db.query_opt(
+                &format!(
+                    "UPDATE challenges SET used_at = $2 \
+                     WHERE challenge_id = $1 AND used_at IS NULL RETURNING {CHALLENGE_COLS}"
+                ),
+                &[&challenge_id, &t],
+            )?
+            .map(|r| challenge_row(&r))
+            .transpose()
+        })?;
+        if let Some(rec) = taken {
+            return Ok(if now > rec.expires_at {
+                Take::Expired(rec)
+            } else {
+                Take::Taken(rec)
+            });
+        }
+        let old = self.read("taking a challenge", |db| {
+            db.query_opt(
+                &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
+                &[&challenge_id],
+            )?
+            .map(|r| challenge_row(&r))
+            .transpose()
+        })?;
+        Ok(old.map_or(Take::NotFound, Take::AlreadyUsed))
+    }
+
+    fn activate_agent(
+        &self,
+        agent_id: &str,
+        challenge_id: &str,
+        now: u64,
+    ) -> Result<AgentRecord, StoreError> {
+        let t = to_i64("now", now)?;
+        self.write("activating an agent", Write::Audited, |db| {
+            let agent = get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent_id.to_string(),
+            })?;
+            let challenge = db
+                .query_opt(
+                    &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
+                    &[&challenge_id],
+                )?
+                .map(|r| challenge_row(&r))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound {
+                    what: "challenge",
+                    id: challenge_id.to_string(),
+                })?;
+            if challenge.agent_id != agent_id {
+                return Err(StoreError::Conflict(format!(
+                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
+                    challenge.agent_id
+                )));
+            }
+            if challenge.used_at.is_none() {
+                return Err(StoreError::Conflict(format!(
+                    "challenge '{challenge_id}' has not been taken; take it before activating"
+                )));
+            }
+            if agent.status == AgentStatus::Active {
+                return Ok(agent);
+            }
+            db.execute(
+                "UPDATE agents SET status = 'active', activated_at = $2 \
+                 WHERE agent_id = $1 AND status = 'pending'",
+                &[&agent_id, &t],
+            )?;
+            append(
+                db,
+                now,
+                AuditKind::AgentActivated,
+                &AgentActivatedBody {
+                    agent_id: agent_id.to_string(),
+                    challenge_id: challenge_id.to_string(),
+                },
+            )?;
+            get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "agent",
+                id: agent_id.to_string(),
+            })
+        })
+    }
+
+    fn take_nonce(&self, nonce: &NonceUse, now: u64) -> Result<Take<NonceRecord>, StoreError> {
+        let t = to_i64("now", now)?;
+        let issued = to_i64("nonce issued_at", nonce.issued_at)?;
+        let expires = to_i64("nonce expires_at", nonce.expires_at)?;
+        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
+            return Err(StoreError::InvalidInput(format!(
+                "a nonce has 1 to 64 bytes, got {}",
+                nonce.nonce.len()
+            )));
+        }
+        // The one atomic step: only the caller whose INSERT adds the row gets
+        // `Taken`; on any replica, a concurrent second INSERT waits for the
+        // first one's transaction and then does nothing.
+        let inserted = self.write("recording a nonce's use", Write::Lazy, |db| {
+            db.query_opt(
+                &format!(
+                    "INSERT INTO nonces (nonce, agent_id, created_at, expires_at, used_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (nonce) DO NOTHING \
+                     RETURNING {NONCE_COLS}"
+                ),
+                &[&nonce.nonce, &nonce.agent_id, &issued, &expires, &t],
+            )?
+            .map(|r| nonce_row(&r))
+            .transpose()
+        })?;
+        if let Some(rec) = inserted {
+            return Ok(Take::Taken(rec));
+        }
+        // A new statement sees the row the winner committed.
+        let old = self.read("recording a nonce's use", |db| {
+            db.query_opt(
+                &format!("SELECT {NONCE_COLS} FROM nonces WHERE nonce = $1"),
+                &[&nonce.nonce],
+            )?
+            .map(|r| nonce_row(&r))
+            .transpose()
+        })?;
+        match old {
+            Some(rec) => Ok(Take::AlreadyUsed(rec)),
+            // Purged between the two statements: it was used all the same.
+            None => Err(StoreError::Conflict(
+                "the nonce's use was recorded and purged concurrently".into(),
+            )),
+        }
+    }
+
+    fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
+        let t = to_i64("now", now)?;
+        validate_policy_id(&policy.policy_id)?;
+        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
+        self.write("storing a policy", Write::Audited, |db| {
+            let row = db.query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
+                &[&policy.policy_id],
+            )?;
+            let last = get_u32(&row, 0, "policy version")?;
+            let version = last.checked_add(1).ok_or_else(|| {
+                StoreError::InvalidInput(format!(
+                    "policy '{}' has no versions left",
+                    policy.policy_id
+                ))
+            })?;
+            db.execute(
+                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &policy.policy_id,
+                    &i64::from(version),
+                    &policy.document,
+                    &sha256,
+                    &t,
+                ],
+            )?;
+            if policy.make_current {
+                set_current(db, &policy.policy_id, version)?;
+            }
+            append(
+                db,
+                now,
+                AuditKind::PolicyUpdate,
+                &PolicyUpdateBody {
+                    policy_id: policy.policy_id.clone(),
+                    version,
+                    sha256: sha256.clone(),
+                    current: policy.make_current,
+                },
+            )?;
+            get_policy(db, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
+                what: "policy",
+                id: format!("{} v{version}", policy.policy_id),
+            })
+        })
+    }
+
+    fn policy(&self, policy_id: &str, version: u32) -> Result<Option<PolicyRecord>, StoreError> {
+        self.read("reading a policy", |db| get_policy(db, policy_id, version))
+    }
+
+    fn current_policy(&self) -> Result<Option<PolicyRecord>, StoreError> {
+        self.read("reading the current policy", get_current_policy)
+    }
+
+    fn set_current_policy(
+        &self,
+        policy_id: &str,
+        version: u32,
+        now: u64,
+    ) -> Result<PolicyRecord, StoreError> {
+        to_i64("now", now)?;
+        self.write("switching the current policy", Write::Audited, |db| {
+            let target =
+                get_policy(db, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
+                    what: "policy",
+                    id: format!("{policy_id} v{version}"),
+                })?;
+            if target.current {
+                return Ok(target);
+            }
+            let previous = get_current_policy(db)?.map(|p| PolicyRef {
+                policy_id: p.policy_id,
+                version: p.version,
+            });
+            set_current(db, policy_id, version)?;
+            append(
+                db,
+                now,
+                AuditKind::PolicyCurrent,
+                &PolicyCurrentBody {
+                    policy_id: policy_id.to_string(),
+                    version,
+                    sha256: target.sha256.clone(),
+                    previous,
+                },
+            )?;
+            Ok(PolicyRecord {
+                current: true,
+                ..target
+            })
+        })
+    }
+
+    fn list_policies(&self) -> Result<Vec<PolicyRecord>, StoreError> {
+        self.read("listing policies", |db| {
+            db.query(
+                &format!("{POLICY_SELECT} ORDER BY p.policy_id, p.version"),
+                &[],
+            )?
+            .iter()
+            .map(policy_row)
+            .collect()
+        })
+    }
+
+    fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
+        let t = to_i64("now", now)?;
+        let p = &key.public;
+        self.write("storing a key", Write::Audited, |db| {
+            if let Some(r) = db.query_opt(
+                "SELECT key_id FROM keys WHERE fingerprint = $1",
+                &[&p.fingerprint],
+            )? {
+                return Err(StoreError::AlreadyExists {
+                    what: "key with this public key",
+                    id: get(&r, 0, "key id")?,
+                });
+            }
+            if db
+                .query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&p.key_id])?
+                .is_some()
+            {
+                return Err(StoreError::AlreadyExists {
+                    what: "key",
+                    id: p.key_id.clone(),
+                });
+            }
+            db.execute(
+                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+                 sealed_private_key, origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &p.key_id,
+                    &p.algorithm.as_str(),
+                    &p.public_key_pem,
+                    &p.fingerprint,
+                    &key.sealed.to_bytes(),
+                    &key.origin.as_str(),
+                    &t,
+                ],
+            )?;
+            let kind = match key.origin {
+                KeyOrigin::Generated => AuditKind::KeyCreated,
+                KeyOrigin::Imported => AuditKind::KeyImported,
+            };
+            append(
+                db,
+                now,
+                kind,
+                &KeyBody {
+                    key_id: p.key_id.clone(),
+                    algorithm: p.algorithm.as_str().to_string(),
+                    fingerprint: p.fingerprint.clone(),
+                },
+            )?;
+            get_key(db, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "key",
+                id: p.key_id.clone(),
+            })
+        })
+    }
+
+    fn key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.read("reading a key", |db| get_key(db, key_id))
+    }
+
+    fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read("listing keys", |db| {
+            db.query(&format!("SELECT {KEY_COLS} FROM keys ORDER BY key_id"), &[])?
+                .iter()
+                .map(key_row)
+                .collect()
+        })
+    }
+
+    fn set_key_disabled(
+        &self,
+        key_id: &str,
+        disabled: bool,
+        now: u64,
+    ) -> Result<KeyRecord, StoreError> {
+        to_i64("now", now)?;
+        self.write("changing a key's state", Write::Audited, |db| {
+            let key = get_key(db, key_id)?.ok_or_else(|| StoreError::NotFound {
+                what: "key",
+                id: key_id.to_string(),
+            })?;
+            if key.disabled == disabled {
+                return Ok(key);
+            }
+            db.execute(
+                "UPDATE keys SET disabled = $2 WHERE key_id = $1",
+                &[&key_id, &disabled],
+            )?;
+            let kind = if disabled {
+                AuditKind::KeyDisabled
+            } else {
+                AuditKind::KeyEnabled
+            };
+            append(
+                db,
+                now,
+                kind,
+                &KeyStateBody {
+                    key_id: key_id.to_string(),
+                    disabled,
+                },
+            )?;
+            Ok(KeyRecord { disabled, ..key })
+        })
+    }
+
+    fn record_decision(
+        &self,
+        appraisal: AppraisalRecord,
+        releases: Vec<ReleaseRecord>,
+    ) -> Result<AuditHead, StoreError> {
+        let body = &appraisal.body;
+        let time = to_i64("appraisal time", appraisal.time)?;
+        if !releases.is_empty() && body.verdict != Verdict::Accepted {
+            return Err(StoreError::InvalidInput(format!(
+                "{} key release(s) with a rejected verdict for agent '{}'",
+                releases.len(),
+                body.agent_id
+            )));
+        }
+        for (what, digest) in [
+            ("evidence_digest", &body.evidence_digest),
+            ("result_digest", &body.result_digest),
+        ] {
+            if digest.len() != 64
+                || !digest
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(StoreError::InvalidInput(format!(
+                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
+                )));
+            }
+        }
+        if let Some(r) = releases
+            .iter()
+            .find(|r| hex::encode(r.result_digest) != body.result_digest)
+        {
+            return Err(StoreError::InvalidInput(format!(
+                "release of key '{}' names result digest {}, the appraisal {}",
+                r.key_id,
+                hex::encode(r.result_digest),
+                body.result_digest
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
+            return Err(StoreError::InvalidInput(format!(
+                "key '{}' is released twice in one decision",
+                dup.key_id
+            )));
+        }
+        self.write("recording a decision", Write::Audited, |db| {
+            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
+                let agent = get_agent(db, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
+                    what: "agent",
+                    id: body.agent_id.clone(),
+                })?;
+                if agent.status != AgentStatus::Active {
+                    return Err(StoreError::Conflict(format!(
+                        "agent '{}' is {}: keys are released only to active agents",
+                        body.agent_id, agent.status
+                    )));
+                }
+            }
+            let appraisal_entry = append(db, appraisal.time, AuditKind::Appraisal, body)?;
+            let appraisal_seq = to_i64("audit seq", appraisal_entry.seq)?;
+            let mut last = appraisal_entry.head();
+            for r in &releases {
+                // Checked under the audit lock, which key state changes take
+                // too: a key disabled concurrently (on any replica) is
+                // disabled before or after this decision, never during it.
+                let disabled = db
+                    .query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&r.key_id])?
+                    .map(|row| get::<bool>(&row, 0, "key state"))
+                    .transpose()?;
+                if disabled == Some(true) {
+                    return Err(StoreError::Conflict(format!(
+                        "key '{}' is disabled and cannot be released",
+                        r.key_id
+                    )));
+                }
+                let entry = append(
+                    db,
+                    appraisal.time,
+                    AuditKind::Release,
+                    &ReleaseBody {
+                        key_id: r.key_id.clone(),
+                        recipient: Recipient {
+                            agent_id: body.agent_id.clone(),
+                            ephemeral_key_digest: r.ephemeral_key_digest,
+                        },
+                        result_digest: r.result_digest,
+                        appraisal_seq: appraisal_entry.seq,
+                    },
+                )?;
+                db.execute(
+                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+                     ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    &[
+                        &to_i64("audit seq", entry.seq)?,
+                        &appraisal_seq,
+                        &r.key_id,
+                        &body.agent_id,
+                        &r.ephemeral_key_digest.as_slice(),
+                        &time,
+                    ],
+                )
+                .map_err(|e| match e {
+                    StoreError::Constraint { op, message } => StoreError::Constraint {
+                        op,
+                        message: format!("release of key '{}': {message}", r.key_id),
+                    },
+                    other => other,
+                })?;
+                last = entry.head();
+            }
+            Ok(last)
+        })
+    }
+
+    fn append_notice(&self, notice: NoticeRecord) -> Result<AuditEntry, StoreError> {
+        self.write("appending a notice", Write::Audited, |db| {
+            append(db, notice.time, AuditKind::Notice, &notice.body)
+        })
+    }
+
+    fn audit_entries(&self, from_seq: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let from = to_i64("from_seq", from_seq)?;
+        let limit = i64::from(limit.min(MAX_AUDIT_PAGE));
+        self.read("reading the audit log", |db| {
+            db.query(
+                &format!("SELECT {AUDIT_COLS} FROM audit WHERE seq >= $1 ORDER BY seq LIMIT $2"),
+                &[&from, &limit],
+            )?
+            .iter()
+            .map(audit_row)
+            .collect()
+        })
+    }
+
+    fn audit_head(&self) -> Result<AuditHead, StoreError> {
+        self.read("reading the audit head", head)
+    }
+
+    fn purge_used_nonces(&self, before: u64) -> Result<u64, StoreError> {
+        let b = to_i64("before", before)?;
+        self.write("purging used nonces", Write::Lazy, |db| {
+            db.execute("DELETE FROM nonces WHERE expires_at < $1", &[&b])
+        })
+    }
+
+    fn purge_expired(&self, before: u64) -> Result<PurgeReport, StoreError> {
+        let b = to_i64("before", before)?;
+        self.write("purging expired rows", Write::Plain, |db| {
+            let nonces = db.execute("DELETE FROM nonces WHERE expires_at < $1", &[&b])?;
+            let challenges = db.execute("DELETE FROM challenges WHERE expires_at < $1", &[&b])?;
+            let pending_agents = db.execute(
+                "DELETE FROM agents WHERE status = 'pending' AND created_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM challenges c WHERE c.agent_id = agents.agent_id)",
+                &[&b],
+            )?;
+            Ok(PurgeReport {
+                nonces,
+                challenges,
+                pending_agents,
+            })
+        })
+    }
+}
