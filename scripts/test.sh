@@ -3,8 +3,8 @@
 # end-to-end and tpm2-tools interoperability tests, the QEMU build VM
 # (qemu/test.sh: a real measured boot under TCG, about 2-3 minutes;
 # SEALBUILD_SKIP_VM=1 skips it, saying so), a short load on a debug
-# verifier (sealbuild-loadgen), the SIGKILL crash test, then a bounded fuzz
-# run.
+# verifier (sealbuild-loadgen), the SIGKILL crash tests (one verifier on
+# SQLite; one of two replicas on PostgreSQL), then a bounded fuzz run.
 # Installs what is missing (Debian, as root) or says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +45,9 @@ echo "    ${SEALBUILD_TEST_PG%%:*}://…@${SEALBUILD_TEST_PG##*@}"
 
 say "running the test suite"
 cargo test --workspace --locked -- --test-threads=2
+
+say "PostgreSQL crash test: SIGKILLs of one of two replicas while agents receive keys (scripts/crash-test-pg.sh)"
+scripts/crash-test-pg.sh
 pg_test_stop
 trap - EXIT
 

@@ -48,9 +48,15 @@ enum Cmd {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// The verifier, https://HOST:PORT on loopback.
+    /// The verifier, https://HOST:PORT on loopback. Repeat it for several
+    /// replicas: agent i attests to the (i mod N)-th URL; the result-key
+    /// probe, the hostile clients and /proc figures use the first.
+    #[arg(long, required = true)]
+    url: Vec<String>,
+    /// The number of replicas (of `--url`s) the agents are spread over;
+    /// when given, it must equal the number of `--url`s.
     #[arg(long)]
-    url: String,
+    replicas: Option<usize>,
     /// The verifier's CA certificate (its state_dir/tls/ca.pem).
     #[arg(long)]
     ca: PathBuf,
@@ -131,7 +137,17 @@ fn secs(s: f64, what: &str) -> Result<Duration> {
 }
 
 async fn cmd_run(a: RunArgs) -> Result<bool> {
-    let base = target::loopback_base(&a.url)?;
+    let bases = a
+        .url
+        .iter()
+        .map(|u| target::loopback_base(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(n) = a.replicas.filter(|n| *n != bases.len()) {
+        bail!("--replicas {n} needs {n} --url, got {}", bases.len());
+    }
+    let Some(base) = bases.first().cloned() else {
+        bail!("--url is required");
+    };
     let duration = secs(a.duration, "duration")?;
     if a.agents == 0 {
         bail!("--agents must be at least 1");
@@ -143,6 +159,7 @@ async fn cmd_run(a: RunArgs) -> Result<bool> {
     }
     let report = run(RunOptions {
         base,
+        replica_bases: bases,
         ca_pem,
         agents: a.agents,
         hostile: a.hostile,

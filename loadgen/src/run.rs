@@ -30,6 +30,9 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(250);
 pub struct RunOptions {
     /// `https://host:port` (loopback, checked by the caller).
     pub base: String,
+    /// Every replica's base (the first is `base`); agent i attests to the
+    /// (i mod N)-th. Empty: `base` alone.
+    pub replica_bases: Vec<String>,
     /// The verifier's CA (PEM).
     pub ca_pem: Vec<u8>,
     /// Concurrent simulated agents.
@@ -184,14 +187,23 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
         .transpose()?
         .map(Arc::new);
     let replay = (o.hostile > 0).then(|| Arc::new(ReplaySlot::default()));
-    let setup = Arc::new(AgentSetup {
-        client: VerifierClient::new(&o.base, &VerifierTrust::CaPem(o.ca_pem.clone()))?,
-        key_id: o.key_id.clone(),
-        measurement: sim::measurement(),
-        retry_when_down: o.retry_when_down,
-        recorder,
-        replay: replay.clone(),
-    });
+    let bases = if o.replica_bases.is_empty() {
+        vec![o.base.clone()]
+    } else {
+        o.replica_bases.clone()
+    };
+    let mut setups = Vec::with_capacity(bases.len());
+    for (n, base) in bases.iter().enumerate() {
+        setups.push(Arc::new(AgentSetup {
+            client: VerifierClient::new(base, &VerifierTrust::CaPem(o.ca_pem.clone()))?,
+            key_id: o.key_id.clone(),
+            measurement: sim::measurement(),
+            retry_when_down: o.retry_when_down,
+            recorder: recorder.clone(),
+            // Agent 0 (of the first replica) feeds the hostile replays.
+            replay: if n == 0 { replay.clone() } else { None },
+        }));
+    }
 
     let start = Instant::now();
     let stop = Arc::new(Stop::new(o.duration, o.attestations));
@@ -213,7 +225,7 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
         hostile_tasks.push(tokio::spawn(async move { h.run(rps, &s).await }));
     }
     let mut agents = tokio::task::JoinSet::new();
-    for i in 0..o.agents {
+    for (i, setup) in (0..o.agents).zip(setups.iter().cycle()) {
         agents.spawn(sim::run_agent(i, setup.clone(), stop.clone()));
     }
     let (all, unfinished) = join_agents(agents, &stop, o.drain).await;
@@ -236,11 +248,11 @@ pub async fn run(o: RunOptions) -> Result<Report, RunError> {
         o.verifier_pid.and_then(|p| procfs::cpu_seconds(p).ok()),
     );
     // Let go of every connection before the last sample.
-    drop((setup, hostile_client));
+    drop((setups, hostile_client));
     tokio::time::sleep(o.settle).await;
 
     let mut report = Report {
-        url: o.base.clone(),
+        url: bases.join(" "),
         agents: o.agents,
         hostile_clients: o.hostile,
         elapsed_s: elapsed,
