@@ -16,6 +16,9 @@
 # with a pipe as standard input, so the cluster ends with them.
 # Fails (exit 2) with a message naming the package when PostgreSQL is not
 # installed.
+# With SEALBUILD_PG_TLS_DIR=DIR (holding server.pem, the certificate chain,
+# and server.key): ssl=on with that certificate, and pg_hba.conf accepts TCP
+# connections only over TLS (hostssl), so a plain connection is refused.
 set -euo pipefail
 
 die() { printf 'error: %s\n' "$*" >&2; exit 2; }
@@ -56,6 +59,16 @@ printf '%s\n' "$password" >"$dir/pwfile"
   >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
 rm -f "$dir/pwfile"
 
+tls_opts=
+if [[ -n ${SEALBUILD_PG_TLS_DIR:-} ]]; then
+  cp "$SEALBUILD_PG_TLS_DIR/server.pem" "$dir/server.crt"
+  cp "$SEALBUILD_PG_TLS_DIR/server.key" "$dir/server.key"
+  chmod 600 "$dir/server.key"
+  [[ ${#as_owner[@]} -eq 0 ]] || chown postgres: "$dir/server.crt" "$dir/server.key"
+  tls_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+  sed -i 's/^host /hostssl /' "$dir/data/pg_hba.conf"
+fi
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null \
     || echo $((20000 + RANDOM % 20000))
@@ -65,7 +78,7 @@ for _ in 1 2 3 4 5; do
   port=$(free_port)
   # fsync stays on: the tests check what commits, on a real server.
   if pgctl start -w -t 30 -l "$dir/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=32MB" \
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=200 -c shared_buffers=32MB $tls_opts" \
     >/dev/null 2>&1; then
     started=1
     break

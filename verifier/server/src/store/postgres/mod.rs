@@ -130,6 +130,29 @@ pub fn redact_url(url: &str) -> String {
     format!("{scheme}://{authority}{tail}")
 }
 
+/// Why connecting failed, with the server's message (a refusal by
+/// pg_hba.conf, a wrong password) or the chain of causes (a TLS handshake
+/// refused for the certificate): `postgres::Error` alone says only "db
+/// error" or "error performing TLS handshake".
+fn connect_reason(e: &postgres::Error) -> String {
+    if let Some(dbe) = e.as_db_error() {
+        return format!(
+            "{} {}: {}",
+            dbe.severity(),
+            dbe.code().code(),
+            dbe.message()
+        );
+    }
+    let mut reason = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        reason.push_str(": ");
+        reason.push_str(&s.to_string());
+        source = s.source();
+    }
+    reason
+}
+
 /// Maps a PostgreSQL error to [`StoreError`] for operation `op`.
 pub(super) fn pg(op: &'static str) -> impl Fn(postgres::Error) -> StoreError + Copy {
     move |e| {
@@ -365,7 +388,7 @@ impl PgStore {
         };
         let mut client = connected.map_err(|e| StoreError::Open {
             path: self.target.clone(),
-            reason: e.to_string(),
+            reason: connect_reason(&e),
         })?;
         let ms = self.options.lock_timeout.as_millis().max(1);
         client
