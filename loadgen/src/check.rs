@@ -60,6 +60,9 @@ pub enum CheckError {
         /// SQLite's message.
         reason: String,
     },
+    /// The audit log could not be read from PostgreSQL.
+    #[error("audit log in PostgreSQL: {0}")]
+    Postgres(#[from] sealbuild_verifier::store::StoreError),
 }
 
 /// What the check found.
@@ -123,6 +126,33 @@ pub fn read_audit(path: &Path) -> Result<Vec<AuditEntryJson>, CheckError> {
         if !l.trim().is_empty() {
             out.push(serde_json::from_str(l).map_err(|e| err(i + 1, e))?);
         }
+    }
+    Ok(out)
+}
+
+/// The whole audit log of the PostgreSQL database at `url` (a replicas'
+/// shared store), read through the verifier's own store code
+/// ([`sealbuild_verifier::store::PgStore`], page by page, as `audit list`
+/// does); `ca_file` as the verifier's `database_ca_file`.
+pub fn read_audit_postgres(
+    url: &str,
+    ca_file: Option<&Path>,
+) -> Result<Vec<AuditEntryJson>, CheckError> {
+    use sealbuild_verifier::store::{PgOptions, PgStore, Store, MAX_AUDIT_PAGE};
+    let store = PgStore::connect(
+        url,
+        PgOptions {
+            ca_file: ca_file.map(Path::to_path_buf),
+            ..PgOptions::default()
+        },
+    )?;
+    let mut out = Vec::new();
+    let mut from = 0;
+    loop {
+        let page = store.audit_entries(from, MAX_AUDIT_PAGE)?;
+        let Some(last) = page.last() else { break };
+        from = last.seq.saturating_add(1);
+        out.extend(page.iter().map(|e| e.to_json()));
     }
     Ok(out)
 }

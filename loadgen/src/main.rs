@@ -9,7 +9,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use sealbuild_loadgen::check::{check, integrity_check, read_audit};
+use sealbuild_loadgen::check::{check, integrity_check, read_audit, read_audit_postgres};
 use sealbuild_loadgen::record::read_records;
 use sealbuild_loadgen::run::{run, RunOptions};
 use sealbuild_loadgen::{procfs, sim, target};
@@ -116,8 +116,21 @@ struct CheckArgs {
     #[arg(long)]
     record: PathBuf,
     /// `sealbuild-verifier audit list` output (JSON lines) after the run.
+    #[arg(
+        long,
+        required_unless_present = "database_url",
+        conflicts_with = "database_url"
+    )]
+    audit: Option<PathBuf>,
+    /// Read the audit log from this PostgreSQL database (the replicas'
+    /// shared store, postgres://USER:PASSWORD@HOST:PORT/DB) instead of
+    /// `--audit`.
     #[arg(long)]
-    audit: PathBuf,
+    database_url: Option<String>,
+    /// The CA of the PostgreSQL server's certificate (the verifier's
+    /// database_ca_file), for TLS to the database.
+    #[arg(long, requires = "database_url")]
+    database_ca_file: Option<PathBuf>,
     /// The verifier's database: `PRAGMA integrity_check` must answer ok.
     #[arg(long)]
     db: Option<PathBuf>,
@@ -186,7 +199,11 @@ async fn cmd_run(a: RunArgs) -> Result<bool> {
 
 fn cmd_check(a: CheckArgs) -> Result<bool> {
     let records = read_records(&a.record)?;
-    let audit = read_audit(&a.audit)?;
+    let audit = match (&a.audit, &a.database_url) {
+        (Some(path), None) => read_audit(path)?,
+        (None, Some(url)) => read_audit_postgres(url, a.database_ca_file.as_deref())?,
+        _ => bail!("give one of --audit and --database-url"),
+    };
     let mut report = check(&records, &audit);
     if let Some(db) = &a.db {
         report.integrity = Some(integrity_check(db)?);
