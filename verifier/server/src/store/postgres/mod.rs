@@ -38,6 +38,7 @@
 
 mod copy;
 mod ops;
+mod rows;
 
 pub use copy::CopyReport;
 
