@@ -6,7 +6,15 @@
 # time. Prints the figures and the targets (reported, not asserted).
 #
 #   scripts/bench-load.sh [--agents N] [--hostile N] [--duration SECS] [--json]
+#                         [--rounds N] [--compare-free-memory]
 #   scripts/bench-load.sh --stores [--agents N] [--duration SECS]
+#
+# --rounds N runs the load N times against one verifier process and prints
+# its RSS after each round next to its RSS at idle before the first, so
+# memory kept across runs shows. --compare-free-memory does all of that
+# twice, each time on a new verifier: first with return_free_memory = false
+# (memory stays with the allocator), then with the default true, and
+# prints both series.
 #
 # --stores measures, in one run and with the same load (no hostile clients),
 # one replica on SQLite, one on PostgreSQL and two on PostgreSQL (agents
@@ -25,7 +33,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 source scripts/loadgen-lib.sh
 
-AGENTS=1000 HOSTILE=4 DURATION=40 JSON=() STORES=0
+AGENTS=1000 HOSTILE=4 DURATION=40 JSON=() STORES=0 ROUNDS=1 COMPARE=0
 while (($#)); do
   case $1 in
     --agents) AGENTS=$2; shift 2 ;;
@@ -33,6 +41,8 @@ while (($#)); do
     --duration) DURATION=$2; shift 2 ;;
     --json) JSON=(--json); shift ;;
     --stores) STORES=1; shift ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --compare-free-memory) COMPARE=1; shift ;;
     *) die "unknown argument $1 (see the header of $0)" ;;
   esac
 done
@@ -54,10 +64,40 @@ if ((STORES)); then
   bench_stores
   exit 0
 fi
-say "verifier state, policy and configuration in $WORK"
-lg_setup "$WORK"
-lg_start "$WORK"
-say "verifier pid $LG_PID on $LG_URL; load: $AGENTS agents, $HOSTILE hostile clients, $DURATION s"
-"$LG_LOADGEN" run --url "$LG_URL" --ca "$WORK/state/tls/ca.pem" --agents "$AGENTS" \
-  --hostile "$HOSTILE" --duration "$DURATION" --verifier-pid "$LG_PID" "${JSON[@]}"
-kill -0 "$LG_PID" 2>/dev/null || die "the verifier died during the run (see above)"
+# rss_mib PID: the process's resident set in MiB (one decimal).
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# measure FREE_MEMORY: a new verifier (return_free_memory = FREE_MEMORY)
+# loaded ROUNDS times; appends its RSS series to $WORK/memory.txt.
+measure() {
+  local dir=$WORK/free-memory-$1 idle after series=""
+  say "verifier state, policy and configuration in $dir"
+  lg_setup "$dir"
+  echo "return_free_memory = $1" >>"$dir/verifier.toml"
+  lg_start "$dir"
+  sleep 1
+  idle=$(rss_mib "$LG_PID")
+  for r in $(seq "$ROUNDS"); do
+    say "verifier pid $LG_PID on $LG_URL (return_free_memory = $1); round $r of $ROUNDS:" \
+      "$AGENTS agents, $HOSTILE hostile clients, $DURATION s"
+    "$LG_LOADGEN" run --url "$LG_URL" --ca "$dir/state/tls/ca.pem" --agents "$AGENTS" \
+      --hostile "$HOSTILE" --duration "$DURATION" --verifier-pid "$LG_PID" "${JSON[@]}"
+    kill -0 "$LG_PID" 2>/dev/null || die "the verifier died during the run (see above)"
+    after=$(rss_mib "$LG_PID")
+    series+=" $after"
+  done
+  lg_stop TERM
+  printf 'return_free_memory = %-5s  idle %s MiB; after each round:%s MiB\n' \
+    "$1" "$idle" "$series" >>"$WORK/memory.txt"
+}
+
+if ((COMPARE)); then
+  measure false
+  measure true
+else
+  measure true
+fi
+if ((COMPARE || ROUNDS > 1)); then
+  say "verifier RSS at idle and after each round (target: within 20 % of idle)"
+  cat "$WORK/memory.txt"
+fi

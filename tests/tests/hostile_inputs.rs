@@ -16,6 +16,18 @@ fn http(v: &TestVerifier) -> reqwest::Client {
         .unwrap()
 }
 
+/// The metrics text, read with the admin token.
+async fn metrics(c: &reqwest::Client, v: &TestVerifier) -> String {
+    let r = c
+        .get(format!("{}/metrics", v.url))
+        .bearer_auth(&v.admin_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap()
+}
+
 fn attest_body(agent_id: &str) -> serde_json::Value {
     serde_json::json!({
         "agent_id": agent_id,
@@ -136,14 +148,7 @@ async fn oversized_and_ill_formed_fields_are_refused_without_storing_anything() 
     // the input).
     let r = c.get(url("/metrics")).send().await.unwrap();
     assert_eq!(r.status(), 401);
-    let r = c
-        .get(url("/metrics"))
-        .bearer_auth(&v.admin_token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let m = r.text().await.unwrap();
+    let m = metrics(&c, &v).await;
     assert!(
         m.contains("sealbuild_http_requests_total{route=\"/v1/attest\",status=\"400\"}"),
         "{m}"
@@ -686,4 +691,43 @@ async fn exhausted_file_descriptors_do_not_spin_the_accept_loop() {
         ok,
         "the verifier did not serve again after the descriptors came back"
     );
+}
+
+/// After a burst of connections closes, the verifier hands its free memory
+/// back to the system (glibc keeps it otherwise; README "Operating the
+/// verifier"), and says so in its metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_memory_is_returned_after_a_burst_of_connections() {
+    let v = TestVerifier::start(&data("tpm/go-tpm-tools/gce-ca-certs")).await;
+    let url = |p: &str| format!("{}{p}", v.url);
+    let trims = |m: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix("sealbuild_memory_trims_total "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no sealbuild_memory_trims_total in\n{m}"))
+    };
+    let admin = http(&v);
+    let before = trims(&metrics(&admin, &v).await);
+    // 40 clients, each on its own connection, held open together.
+    let clients: Vec<reqwest::Client> = (0..40).map(|_| http(&v)).collect();
+    for c in &clients {
+        let r = c.get(url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    drop(clients);
+    // Within two ticks of the schedule the fall from 41 connections to 1
+    // (the admin client's) is seen and the memory returned.
+    let mut after = before;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        after = trims(&metrics(&admin, &v).await);
+        if after > before {
+            break;
+        }
+    }
+    assert!(
+        after > before,
+        "no trim after the burst: {before} before, {after} after"
+    );
+    v.stop().await;
 }

@@ -42,6 +42,10 @@
 //! # Refusals that concern no registered agent, key or verified TEE are
 //! # counted and written as one aggregate audit entry per interval.
 //! audit_refusal_interval_secs = 60
+//! # After a burst of connections has passed, hand the allocator's free pages
+//! # back to the system (glibc keeps them otherwise); false with an allocator
+//! # that does this by itself.
+//! return_free_memory = true
 //! # INSECURE, test builds only (feature insecure-snp-sim): trust a test SEV-SNP chain
 //! # (PEM, ASK then ARK) for one product. A default build refuses to start with it.
 //! snp_insecure_test_chain = "insecure/snp-sim/test-chain/cert_chain_vcek.pem"
@@ -160,6 +164,8 @@ pub struct Config {
     pub rate_limit_burst: f64,
     /// Seconds between aggregate entries of refusals (`crate::refusals`).
     pub audit_refusal_interval_secs: u64,
+    /// Return free memory to the system after bursts (`crate::memory`).
+    pub return_free_memory: bool,
 }
 
 impl Default for Config {
@@ -195,6 +201,7 @@ impl Default for Config {
             rate_limit_per_source: 20.0,
             rate_limit_burst: 60.0,
             audit_refusal_interval_secs: 60,
+            return_free_memory: true,
         }
     }
 }
@@ -217,6 +224,7 @@ impl Config {
             max_per_source: self.http_max_connections_per_source.max(1),
             rate_per_source: self.rate_limit_per_source.max(0.001),
             burst_per_source: self.rate_limit_burst.max(1.0),
+            return_free_memory: self.return_free_memory,
         }
     }
 

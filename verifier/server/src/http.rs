@@ -221,6 +221,9 @@ pub struct HttpLimits {
     pub rate_per_source: f64,
     /// Burst of requests per source on those routes.
     pub burst_per_source: f64,
+    /// Hand free memory back to the system after a burst of connections
+    /// ([`crate::memory`]).
+    pub return_free_memory: bool,
 }
 
 impl Default for HttpLimits {
@@ -233,6 +236,7 @@ impl Default for HttpLimits {
             max_per_source: 64,
             rate_per_source: 20.0,
             burst_per_source: 60.0,
+            return_free_memory: true,
         }
     }
 }
@@ -241,6 +245,8 @@ impl Default for HttpLimits {
 #[derive(Default)]
 struct Connections {
     total: usize,
+    /// Highest `total` since [`trim_memory`] last looked.
+    peak: usize,
     per_source: HashMap<IpAddr, usize>,
 }
 
@@ -275,6 +281,7 @@ fn admit(
         return None;
     }
     c.total += 1;
+    c.peak = c.peak.max(c.total);
     c.per_source.insert(source, mine + 1);
     Some(Admitted {
         counts: counts.clone(),
@@ -352,6 +359,34 @@ async fn flush_refusals(v: Shared) {
     }
 }
 
+/// Returns free memory to the system when a burst of connections has
+/// passed ([`crate::memory::TrimSchedule`]), off the async workers.
+async fn trim_memory(v: Shared, counts: Arc<Mutex<Connections>>) {
+    let mut schedule = crate::memory::TrimSchedule::default();
+    let mut tick = tokio::time::interval(crate::memory::TRIM_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(open) = counts.lock().ok().map(|mut c| {
+            schedule.observe(c.peak);
+            c.peak = c.total;
+            c.total
+        }) else {
+            return;
+        };
+        if schedule.due(open) {
+            let started = std::time::Instant::now();
+            match tokio::task::spawn_blocking(crate::memory::release_free_memory).await {
+                Ok(released) => {
+                    v.metrics.memory_trimmed();
+                    tracing::debug!(open, released, took = ?started.elapsed(), "returned free memory to the system");
+                }
+                Err(e) => tracing::warn!(error = %e, "returning free memory failed"),
+            }
+        }
+    }
+}
+
 /// Binds `addr` and serves the API over TLS until stopped. Accept errors
 /// (for example EMFILE when file descriptors run out) back off up to one
 /// second instead of spinning, and are logged at most once a second.
@@ -375,6 +410,9 @@ pub async fn serve_with(
     let flusher = tokio::spawn(flush_refusals(v.clone()));
     let app = router(v.clone(), limiter);
     let counts = Arc::new(Mutex::new(Connections::default()));
+    let trimmer = limits
+        .return_free_memory
+        .then(|| tokio::spawn(trim_memory(v.clone(), counts.clone())));
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -427,6 +465,9 @@ pub async fn serve_with(
         // The refusals counted since the last aggregate entry are written
         // before the process goes.
         flusher.abort();
+        if let Some(t) = trimmer {
+            t.abort();
+        }
         if let Err(e) = v.flush_refusals().await {
             tracing::warn!(error = %e, "writing the last aggregate of refusals failed");
         }

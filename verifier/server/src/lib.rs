@@ -22,6 +22,7 @@ pub mod evidence;
 pub mod http;
 pub mod keyrecord;
 pub mod keys;
+pub mod memory;
 pub mod metrics;
 pub mod nonce;
 pub mod openapi;

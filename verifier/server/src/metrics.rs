@@ -1,7 +1,8 @@
 //! Prometheus metrics (text exposition format 0.0.4) of the service:
 //! requests by route and status, appraisal latency, verdicts by the check
 //! that decided them, key releases by key, verifications waiting for a core,
-//! and the audit log's size. Every label comes from a bounded set (the
+//! the audit log's size, and how often free memory went back to the
+//! system after a burst. Every label comes from a bounded set (the
 //! router's route templates, the code's check names, the policy's key ids),
 //! never from request input, so the exposition stays small whatever callers
 //! send.
@@ -29,6 +30,7 @@ struct Inner {
     verdicts: BTreeMap<(&'static str, String), u64>,
     releases: BTreeMap<String, u64>,
     appraisal: Histogram,
+    memory_trims: u64,
 }
 
 /// The service's counters.
@@ -75,6 +77,14 @@ impl Metrics {
             if secs <= bound {
                 *slot += 1;
             }
+        }
+    }
+
+    /// Free memory was handed back to the system after a burst
+    /// ([`crate::memory`]).
+    pub fn memory_trimmed(&self) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.memory_trims += 1;
         }
     }
 
@@ -127,6 +137,9 @@ impl Metrics {
         );
         let _ = writeln!(out, "sealbuild_appraisal_seconds_sum {}", h.sum);
         let _ = writeln!(out, "sealbuild_appraisal_seconds_count {}", h.count);
+        let _ = writeln!(out, "# HELP sealbuild_memory_trims_total Times free memory was returned to the system after connections closed.");
+        let _ = writeln!(out, "# TYPE sealbuild_memory_trims_total counter");
+        let _ = writeln!(out, "sealbuild_memory_trims_total {}", m.memory_trims);
         for (name, help, v) in [
             (
                 "sealbuild_verifications_waiting",
@@ -163,6 +176,7 @@ mod tests {
         m.request("/v1/attest", 200);
         m.appraisal(true, "none", Duration::from_millis(3), &["k".into()]);
         m.appraisal(false, "snp_signature", Duration::from_millis(30), &[]);
+        m.memory_trimmed();
         let t = m.render(Gauges {
             verifications_waiting: 1,
             verifications_running: 2,
@@ -177,5 +191,6 @@ mod tests {
         assert!(t.contains("sealbuild_appraisal_seconds_bucket{le=\"0.05\"} 2"));
         assert!(t.contains("sealbuild_appraisal_seconds_count 2"));
         assert!(t.contains("sealbuild_audit_entries 7"));
+        assert!(t.contains("sealbuild_memory_trims_total 1"));
     }
 }
