@@ -64,8 +64,12 @@ if ((STORES)); then
   bench_stores
   exit 0
 fi
-# rss_mib PID: the process's resident set in MiB (one decimal).
-rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+# rss_mib PID: the process's resident set in MiB, and its anonymous part
+# (heap and stacks, not the binary's pages) in parentheses.
+rss_mib() {
+  awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { printf "%.1f (%.1f)", r / 1024, a / 1024 }' \
+    "/proc/$1/status"
+}
 
 # measure FREE_MEMORY: a new verifier (return_free_memory = FREE_MEMORY)
 # loaded ROUNDS times; appends its RSS series to $WORK/memory.txt.
@@ -84,10 +88,10 @@ measure() {
       --hostile "$HOSTILE" --duration "$DURATION" --verifier-pid "$LG_PID" "${JSON[@]}"
     kill -0 "$LG_PID" 2>/dev/null || die "the verifier died during the run (see above)"
     after=$(rss_mib "$LG_PID")
-    series+=" $after"
+    series+=", $after"
   done
   lg_stop TERM
-  printf 'return_free_memory = %-5s  idle %s MiB; after each round:%s MiB\n' \
+  printf 'return_free_memory = %-5s  idle %s MiB; after each round%s MiB\n' \
     "$1" "$idle" "$series" >>"$WORK/memory.txt"
 }
 
@@ -98,6 +102,6 @@ else
   measure true
 fi
 if ((COMPARE || ROUNDS > 1)); then
-  say "verifier RSS at idle and after each round (target: within 20 % of idle)"
+  say "verifier RSS (anonymous part) at idle and after each round (target: within 20 % of idle)"
   cat "$WORK/memory.txt"
 fi

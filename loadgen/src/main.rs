@@ -88,8 +88,9 @@ struct RunArgs {
     #[arg(long, default_value_t = 2.0)]
     appraisal_secs: f64,
     /// Seconds to wait after the run before the last /proc sample (the
-    /// verifier's idle blocking threads end after 10 s).
-    #[arg(long, default_value_t = 15.0)]
+    /// verifier's idle blocking threads end after 10 s, and it returns free
+    /// memory once more 14 s after the connections closed).
+    #[arg(long, default_value_t = 20.0)]
     settle_secs: f64,
     /// Seconds that cycles in flight at the deadline may take to finish.
     #[arg(long, default_value_t = 60.0)]

@@ -36,6 +36,9 @@ pub enum ProcError {
 pub struct ProcSample {
     /// VmRSS in MiB.
     pub rss_mib: f64,
+    /// RssAnon in MiB: the part of VmRSS that is not the binary's and the
+    /// libraries' pages (heap, stacks).
+    pub anon_mib: f64,
     /// Threads.
     pub threads: u64,
 }
@@ -45,6 +48,7 @@ impl ProcSample {
     pub fn max(self, other: ProcSample) -> ProcSample {
         ProcSample {
             rss_mib: self.rss_mib.max(other.rss_mib),
+            anon_mib: self.anon_mib.max(other.anon_mib),
             threads: self.threads.max(other.threads),
         }
     }
@@ -57,12 +61,12 @@ fn read(path: PathBuf) -> Result<(PathBuf, String), ProcError> {
     }
 }
 
-/// `VmRSS` and `Threads` of `/proc/<pid>/status`.
+/// `VmRSS`, `RssAnon` and `Threads` of `/proc/<pid>/status`.
 pub fn sample(pid: u32) -> Result<ProcSample, ProcError> {
     let (path, text) = read(PathBuf::from(format!("/proc/{pid}/status")))?;
     parse_status(&text).ok_or(ProcError::Field {
         path,
-        field: "VmRSS or Threads",
+        field: "VmRSS, RssAnon or Threads",
     })
 }
 
@@ -76,6 +80,7 @@ fn status_field(text: &str, name: &str) -> Option<u64> {
 fn parse_status(text: &str) -> Option<ProcSample> {
     Some(ProcSample {
         rss_mib: status_field(text, "VmRSS")? as f64 / 1024.0,
+        anon_mib: status_field(text, "RssAnon")? as f64 / 1024.0,
         threads: status_field(text, "Threads")?,
     })
 }
@@ -129,11 +134,12 @@ mod tests {
     #[test]
     fn status_and_stat_parse() {
         let status =
-            "Name:\tsealbuild-verif\nVmPeak:\t  100 kB\nVmRSS:\t   20480 kB\nThreads:\t7\n";
+            "Name:\tsealbuild-verif\nVmPeak:\t  100 kB\nVmRSS:\t   20480 kB\nRssAnon:\t    1536 kB\nThreads:\t7\n";
         assert_eq!(
             parse_status(status),
             Some(ProcSample {
                 rss_mib: 20.0,
+                anon_mib: 1.5,
                 threads: 7
             })
         );
@@ -147,7 +153,10 @@ mod tests {
     fn this_process_can_be_read() {
         let me = std::process::id();
         let s = sample(me).unwrap();
-        assert!(s.rss_mib > 0.0 && s.threads >= 1, "{s:?}");
+        assert!(
+            s.rss_mib > 0.0 && s.anon_mib > 0.0 && s.anon_mib <= s.rss_mib && s.threads >= 1,
+            "{s:?}"
+        );
         assert!(cpu_seconds(me).unwrap() >= 0.0);
         assert!(open_files_limit().unwrap() > 0);
         assert!(load_average().unwrap() >= 0.0);

@@ -258,7 +258,10 @@ impl Report {
         if let Some(v) = &self.verifier {
             let f = |p: Option<ProcSample>| {
                 p.map_or("?".to_string(), |p| {
-                    format!("{:.1} MiB / {} threads", p.rss_mib, p.threads)
+                    format!(
+                        "{:.1} MiB (anonymous {:.1}) / {} threads",
+                        p.rss_mib, p.anon_mib, p.threads
+                    )
                 })
             };
             let _ = writeln!(
@@ -324,14 +327,17 @@ mod tests {
                 pid: 1,
                 idle: Some(ProcSample {
                     rss_mib: 20.0,
+                    anon_mib: 1.0,
                     threads: 5,
                 }),
                 peak: Some(ProcSample {
                     rss_mib: 300.0,
+                    anon_mib: 1.0,
                     threads: 9,
                 }),
                 after: Some(ProcSample {
                     rss_mib: 23.0,
+                    anon_mib: 1.0,
                     threads: 5,
                 }),
                 cpu_s: Some(2.0),

@@ -311,7 +311,7 @@ pub fn serve(state: &StateArgs, a: ServeArgs) -> Result<Outcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(MAX_BLOCKING_THREADS)
-        .thread_keep_alive(std::time::Duration::from_secs(10))
+        .thread_keep_alive(sealbuild_verifier::memory::BLOCKING_THREAD_KEEP_ALIVE)
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async move {

@@ -376,7 +376,8 @@ async fn trim_memory(v: Shared, counts: Arc<Mutex<Connections>>) {
         };
         if schedule.due(open) {
             let started = std::time::Instant::now();
-            match tokio::task::spawn_blocking(crate::memory::release_free_memory).await {
+            let v2 = v.clone();
+            match tokio::task::spawn_blocking(move || v2.release_memory()).await {
                 Ok(released) => {
                     v.metrics.memory_trimmed();
                     tracing::debug!(open, released, took = ?started.elapsed(), "returned free memory to the system");

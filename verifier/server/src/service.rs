@@ -205,6 +205,16 @@ impl Verifier {
         std::time::Duration::from_secs(self.config.audit_refusal_interval_secs.max(1))
     }
 
+    /// Releases the store's rebuildable caches, then the allocator's free
+    /// pages ([`crate::memory`]); blocks, so call it off the async workers.
+    /// Whether the allocator returned any memory.
+    pub fn release_memory(&self) -> bool {
+        if let Err(e) = self.store.release_memory() {
+            tracing::warn!(error = %e, "releasing the store's caches failed");
+        }
+        crate::memory::release_free_memory()
+    }
+
     /// PEM of the EAR verification key.
     pub fn result_key_pem(&self) -> Result<String> {
         self.result_key.public_pem()

@@ -538,6 +538,12 @@ pub trait Store: Send + Sync {
     /// refused by its own bytes, so its row can go as soon as it expires);
     /// returns how many.
     fn purge_used_nonces(&self, before: u64) -> Result<u64, StoreError>;
+
+    /// Lets go of caches the store can rebuild (called after a burst of
+    /// load, [`crate::memory`]). Nothing by default.
+    fn release_memory(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Checks a policy name: 1–64 characters `[A-Za-z0-9._-]`, starting with a

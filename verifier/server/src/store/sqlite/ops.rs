@@ -652,6 +652,10 @@ impl Store for SqliteStore {
         })
     }
 
+    fn release_memory(&self) -> Result<(), StoreError> {
+        self.shrink_caches()
+    }
+
     fn purge_expired(&self, before: u64) -> Result<PurgeReport, StoreError> {
         check_time("before", before)?;
         let d = db("purging expired rows");
