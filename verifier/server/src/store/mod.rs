@@ -37,6 +37,7 @@
 //!   server hands keys to the agent only after this call returned `Ok`.
 //! * The audit table is append-only: no method updates or deletes entries.
 
+mod audit_body;
 mod postgres;
 mod sqlite;
 

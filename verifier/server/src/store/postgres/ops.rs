@@ -7,20 +7,15 @@ use super::rows::{
 };
 use super::{is_unique_violation, to_i64, Db, PgStore, Write};
 use crate::audit::{
-    canonical_json, AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry,
-    AuditHead, AuditKind, KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef,
-    PolicyUpdateBody, Recipient, ReleaseBody, ReleaseRecord,
+    canonical_json, AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
-use crate::keyrecord::KeyOrigin;
+use crate::store::audit_body;
 use crate::store::{
     validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
     NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
     Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
 };
-use sealbuild_common::api::Verdict;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 
 fn get_agent(db: &mut Db<'_>, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
     db.query_opt(
@@ -117,25 +112,12 @@ impl Store for PgStore {
     ) -> Result<Registration, StoreError> {
         let t = to_i64("now", now)?;
         let expires = to_i64("challenge expires_at", challenge.expires_at)?;
-        if challenge.expires_at < now {
-            return Err(StoreError::InvalidInput(format!(
-                "challenge '{}' expires at {} before now ({now})",
-                challenge.challenge_id, challenge.expires_at
-            )));
-        }
+        audit_body::check_challenge_expiry(challenge, now)?;
         self.write("registering an agent", Write::Audited, |db| {
             let existing = get_agent(db, &agent.agent_id)?;
             let new_agent = match &existing {
                 Some(a) => {
-                    if a.ek_public != agent.ek_public
-                        || a.ak_public != agent.ak_public
-                        || a.ak_name != agent.ak_name
-                    {
-                        return Err(StoreError::Conflict(format!(
-                            "agent '{}' is already registered with a different EK or AK",
-                            agent.agent_id
-                        )));
-                    }
+                    audit_body::check_same_agent(a, agent)?;
                     false
                 }
                 None => {
@@ -153,17 +135,8 @@ impl Store for PgStore {
                             &t,
                         ],
                     )?;
-                    append(
-                        db,
-                        now,
-                        AuditKind::AgentRegistered,
-                        &AgentRegisteredBody {
-                            agent_id: agent.agent_id.clone(),
-                            ak_name: hex::encode(&agent.ak_name),
-                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
-                            ek_issuer: agent.ek_issuer.clone(),
-                        },
-                    )?;
+                    let (kind, body) = audit_body::agent_registered(agent);
+                    append(db, now, kind, &body)?;
                     true
                 }
             };
@@ -287,17 +260,7 @@ impl Store for PgStore {
                     what: "challenge",
                     id: challenge_id.to_string(),
                 })?;
-            if challenge.agent_id != agent_id {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
-                    challenge.agent_id
-                )));
-            }
-            if challenge.used_at.is_none() {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' has not been taken; take it before activating"
-                )));
-            }
+            audit_body::check_activation(&challenge, agent_id, challenge_id)?;
             if agent.status == AgentStatus::Active {
                 return Ok(agent);
             }
@@ -306,15 +269,8 @@ impl Store for PgStore {
                  WHERE agent_id = $1 AND status = 'pending'",
                 &[&agent_id, &t],
             )?;
-            append(
-                db,
-                now,
-                AuditKind::AgentActivated,
-                &AgentActivatedBody {
-                    agent_id: agent_id.to_string(),
-                    challenge_id: challenge_id.to_string(),
-                },
-            )?;
+            let (kind, body) = audit_body::agent_activated(agent_id, challenge_id);
+            append(db, now, kind, &body)?;
             get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
                 what: "agent",
                 id: agent_id.to_string(),
@@ -326,12 +282,7 @@ impl Store for PgStore {
         let t = to_i64("now", now)?;
         let issued = to_i64("nonce issued_at", nonce.issued_at)?;
         let expires = to_i64("nonce expires_at", nonce.expires_at)?;
-        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
-            return Err(StoreError::InvalidInput(format!(
-                "a nonce has 1 to 64 bytes, got {}",
-                nonce.nonce.len()
-            )));
-        }
+        audit_body::check_nonce(nonce)?;
         // The one atomic step: only the caller whose INSERT adds the row gets
         // `Taken`; on any replica, a concurrent second INSERT waits for the
         // first one's transaction and then does nothing.
@@ -371,19 +322,14 @@ impl Store for PgStore {
     fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
         let t = to_i64("now", now)?;
         validate_policy_id(&policy.policy_id)?;
-        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
+        let sha256 = audit_body::policy_sha256(policy);
         self.write("storing a policy", Write::Audited, |db| {
             let row = db.query_one(
                 "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
                 &[&policy.policy_id],
             )?;
             let last = get_u32(&row, 0, "policy version")?;
-            let version = last.checked_add(1).ok_or_else(|| {
-                StoreError::InvalidInput(format!(
-                    "policy '{}' has no versions left",
-                    policy.policy_id
-                ))
-            })?;
+            let version = audit_body::next_policy_version(policy, last)?;
             db.execute(
                 "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
                  VALUES ($1, $2, $3, $4, $5)",
@@ -398,17 +344,8 @@ impl Store for PgStore {
             if policy.make_current {
                 set_current(db, &policy.policy_id, version)?;
             }
-            append(
-                db,
-                now,
-                AuditKind::PolicyUpdate,
-                &PolicyUpdateBody {
-                    policy_id: policy.policy_id.clone(),
-                    version,
-                    sha256: sha256.clone(),
-                    current: policy.make_current,
-                },
-            )?;
+            let (kind, body) = audit_body::policy_update(policy, version, &sha256);
+            append(db, now, kind, &body)?;
             get_policy(db, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
                 what: "policy",
                 id: format!("{} v{version}", policy.policy_id),
@@ -440,22 +377,10 @@ impl Store for PgStore {
             if target.current {
                 return Ok(target);
             }
-            let previous = get_current_policy(db)?.map(|p| PolicyRef {
-                policy_id: p.policy_id,
-                version: p.version,
-            });
+            let previous = get_current_policy(db)?;
             set_current(db, policy_id, version)?;
-            append(
-                db,
-                now,
-                AuditKind::PolicyCurrent,
-                &PolicyCurrentBody {
-                    policy_id: policy_id.to_string(),
-                    version,
-                    sha256: target.sha256.clone(),
-                    previous,
-                },
-            )?;
+            let (kind, body) = audit_body::policy_current(&target, previous);
+            append(db, now, kind, &body)?;
             Ok(PolicyRecord {
                 current: true,
                 ..target
@@ -510,20 +435,8 @@ impl Store for PgStore {
                     &t,
                 ],
             )?;
-            let kind = match key.origin {
-                KeyOrigin::Generated => AuditKind::KeyCreated,
-                KeyOrigin::Imported => AuditKind::KeyImported,
-            };
-            append(
-                db,
-                now,
-                kind,
-                &KeyBody {
-                    key_id: p.key_id.clone(),
-                    algorithm: p.algorithm.as_str().to_string(),
-                    fingerprint: p.fingerprint.clone(),
-                },
-            )?;
+            let (kind, body) = audit_body::key_stored(key);
+            append(db, now, kind, &body)?;
             get_key(db, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
                 what: "key",
                 id: p.key_id.clone(),
@@ -563,20 +476,8 @@ impl Store for PgStore {
                 "UPDATE keys SET disabled = $2 WHERE key_id = $1",
                 &[&key_id, &disabled],
             )?;
-            let kind = if disabled {
-                AuditKind::KeyDisabled
-            } else {
-                AuditKind::KeyEnabled
-            };
-            append(
-                db,
-                now,
-                kind,
-                &KeyStateBody {
-                    key_id: key_id.to_string(),
-                    disabled,
-                },
-            )?;
+            let (kind, body) = audit_body::key_state(key_id, disabled);
+            append(db, now, kind, &body)?;
             Ok(KeyRecord { disabled, ..key })
         })
     }
@@ -588,57 +489,11 @@ impl Store for PgStore {
     ) -> Result<AuditHead, StoreError> {
         let body = &appraisal.body;
         let time = to_i64("appraisal time", appraisal.time)?;
-        if !releases.is_empty() && body.verdict != Verdict::Accepted {
-            return Err(StoreError::InvalidInput(format!(
-                "{} key release(s) with a rejected verdict for agent '{}'",
-                releases.len(),
-                body.agent_id
-            )));
-        }
-        for (what, digest) in [
-            ("evidence_digest", &body.evidence_digest),
-            ("result_digest", &body.result_digest),
-        ] {
-            if digest.len() != 64
-                || !digest
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
-                )));
-            }
-        }
-        if let Some(r) = releases
-            .iter()
-            .find(|r| hex::encode(r.result_digest) != body.result_digest)
-        {
-            return Err(StoreError::InvalidInput(format!(
-                "release of key '{}' names result digest {}, the appraisal {}",
-                r.key_id,
-                hex::encode(r.result_digest),
-                body.result_digest
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
-            return Err(StoreError::InvalidInput(format!(
-                "key '{}' is released twice in one decision",
-                dup.key_id
-            )));
-        }
+        audit_body::check_decision(&appraisal, &releases)?;
         self.write("recording a decision", Write::Audited, |db| {
             if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(db, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                    what: "agent",
-                    id: body.agent_id.clone(),
-                })?;
-                if agent.status != AgentStatus::Active {
-                    return Err(StoreError::Conflict(format!(
-                        "agent '{}' is {}: keys are released only to active agents",
-                        body.agent_id, agent.status
-                    )));
-                }
+                let agent = get_agent(db, &body.agent_id)?;
+                audit_body::check_release_agent(agent, &body.agent_id)?;
             }
             let appraisal_entry = append(db, appraisal.time, AuditKind::Appraisal, body)?;
             let appraisal_seq = to_i64("audit seq", appraisal_entry.seq)?;
@@ -651,26 +506,9 @@ impl Store for PgStore {
                     .query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&r.key_id])?
                     .map(|row| get::<bool>(&row, 0, "key state"))
                     .transpose()?;
-                if disabled == Some(true) {
-                    return Err(StoreError::Conflict(format!(
-                        "key '{}' is disabled and cannot be released",
-                        r.key_id
-                    )));
-                }
-                let entry = append(
-                    db,
-                    appraisal.time,
-                    AuditKind::Release,
-                    &ReleaseBody {
-                        key_id: r.key_id.clone(),
-                        recipient: Recipient {
-                            agent_id: body.agent_id.clone(),
-                            ephemeral_key_digest: r.ephemeral_key_digest,
-                        },
-                        result_digest: r.result_digest,
-                        appraisal_seq: appraisal_entry.seq,
-                    },
-                )?;
+                audit_body::check_key_enabled(&r.key_id, disabled)?;
+                let (kind, release) = audit_body::release(r, &body.agent_id, appraisal_entry.seq);
+                let entry = append(db, appraisal.time, kind, &release)?;
                 db.execute(
                     "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
                      ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -683,13 +521,7 @@ impl Store for PgStore {
                         &time,
                     ],
                 )
-                .map_err(|e| match e {
-                    StoreError::Constraint { op, message } => StoreError::Constraint {
-                        op,
-                        message: format!("release of key '{}': {message}", r.key_id),
-                    },
-                    other => other,
-                })?;
+                .map_err(|e| audit_body::release_row_error(&r.key_id, e))?;
                 last = entry.head();
             }
             Ok(last)

@@ -8,20 +8,15 @@ use super::rows::{
 };
 use super::{check_time, db, is_unique_violation, SqliteStore};
 use crate::audit::{
-    AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry, AuditHead, AuditKind,
-    KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef, PolicyUpdateBody, Recipient,
-    ReleaseBody, ReleaseRecord,
+    AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
-use crate::keyrecord::KeyOrigin;
+use crate::store::audit_body;
 use crate::store::{
     validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
     NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
     Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
 };
 use rusqlite::{params, OptionalExtension};
-use sealbuild_common::api::Verdict;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 
 impl Store for SqliteStore {
     fn register_agent(
@@ -32,26 +27,13 @@ impl Store for SqliteStore {
     ) -> Result<Registration, StoreError> {
         check_time("now", now)?;
         check_time("challenge expires_at", challenge.expires_at)?;
-        if challenge.expires_at < now {
-            return Err(StoreError::InvalidInput(format!(
-                "challenge '{}' expires at {} before now ({now})",
-                challenge.challenge_id, challenge.expires_at
-            )));
-        }
+        audit_body::check_challenge_expiry(challenge, now)?;
         let d = db("registering an agent");
         self.write("registering an agent", |tx| {
             let existing = get_agent(tx, &agent.agent_id)?;
             let new_agent = match &existing {
                 Some(a) => {
-                    if a.ek_public != agent.ek_public
-                        || a.ak_public != agent.ak_public
-                        || a.ak_name != agent.ak_name
-                    {
-                        return Err(StoreError::Conflict(format!(
-                            "agent '{}' is already registered with a different EK or AK",
-                            agent.agent_id
-                        )));
-                    }
+                    audit_body::check_same_agent(a, agent)?;
                     false
                 }
                 None => {
@@ -72,17 +54,8 @@ impl Store for SqliteStore {
                         ])
                     })
                     .map_err(d)?;
-                    append(
-                        tx,
-                        now,
-                        AuditKind::AgentRegistered,
-                        &AgentRegisteredBody {
-                            agent_id: agent.agent_id.clone(),
-                            ak_name: hex::encode(&agent.ak_name),
-                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
-                            ek_issuer: agent.ek_issuer.clone(),
-                        },
-                    )?;
+                    let (kind, body) = audit_body::agent_registered(agent);
+                    append(tx, now, kind, &body)?;
                     true
                 }
             };
@@ -192,17 +165,7 @@ impl Store for SqliteStore {
                     what: "challenge",
                     id: challenge_id.to_string(),
                 })?;
-            if challenge.agent_id != agent_id {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
-                    challenge.agent_id
-                )));
-            }
-            if challenge.used_at.is_none() {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' has not been taken; take it before activating"
-                )));
-            }
+            audit_body::check_activation(&challenge, agent_id, challenge_id)?;
             if agent.status == AgentStatus::Active {
                 return Ok(agent);
             }
@@ -212,15 +175,8 @@ impl Store for SqliteStore {
             )
             .and_then(|mut s| s.execute(params![agent_id, now]))
             .map_err(d)?;
-            append(
-                tx,
-                now,
-                AuditKind::AgentActivated,
-                &AgentActivatedBody {
-                    agent_id: agent_id.to_string(),
-                    challenge_id: challenge_id.to_string(),
-                },
-            )?;
+            let (kind, body) = audit_body::agent_activated(agent_id, challenge_id);
+            append(tx, now, kind, &body)?;
             get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
                 what: "agent",
                 id: agent_id.to_string(),
@@ -232,12 +188,7 @@ impl Store for SqliteStore {
         check_time("now", now)?;
         check_time("nonce issued_at", nonce.issued_at)?;
         check_time("nonce expires_at", nonce.expires_at)?;
-        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
-            return Err(StoreError::InvalidInput(format!(
-                "a nonce has 1 to 64 bytes, got {}",
-                nonce.nonce.len()
-            )));
-        }
+        audit_body::check_nonce(nonce)?;
         let d = db("recording a nonce's use");
         // Lazy: no fsync of its own (see `Store::take_nonce`).
         self.write_lazy("recording a nonce's use", |tx| {
@@ -278,7 +229,7 @@ impl Store for SqliteStore {
     fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
         check_time("now", now)?;
         validate_policy_id(&policy.policy_id)?;
-        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
+        let sha256 = audit_body::policy_sha256(policy);
         let d = db("storing a policy");
         self.write("storing a policy", |tx| {
             let last: u32 = tx
@@ -287,12 +238,7 @@ impl Store for SqliteStore {
                 )
                 .and_then(|mut s| s.query_row([&policy.policy_id], |r| r.get(0)))
                 .map_err(d)?;
-            let version = last.checked_add(1).ok_or_else(|| {
-                StoreError::InvalidInput(format!(
-                    "policy '{}' has no versions left",
-                    policy.policy_id
-                ))
-            })?;
+            let version = audit_body::next_policy_version(policy, last)?;
             tx.prepare_cached(
                 "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -310,17 +256,8 @@ impl Store for SqliteStore {
             if policy.make_current {
                 set_current(tx, &policy.policy_id, version)?;
             }
-            append(
-                tx,
-                now,
-                AuditKind::PolicyUpdate,
-                &PolicyUpdateBody {
-                    policy_id: policy.policy_id.clone(),
-                    version,
-                    sha256: sha256.clone(),
-                    current: policy.make_current,
-                },
-            )?;
+            let (kind, body) = audit_body::policy_update(policy, version, &sha256);
+            append(tx, now, kind, &body)?;
             get_policy(tx, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
                 what: "policy",
                 id: format!("{} v{version}", policy.policy_id),
@@ -352,22 +289,10 @@ impl Store for SqliteStore {
             if target.current {
                 return Ok(target);
             }
-            let previous = get_current_policy(tx)?.map(|p| PolicyRef {
-                policy_id: p.policy_id,
-                version: p.version,
-            });
+            let previous = get_current_policy(tx)?;
             set_current(tx, policy_id, version)?;
-            append(
-                tx,
-                now,
-                AuditKind::PolicyCurrent,
-                &PolicyCurrentBody {
-                    policy_id: policy_id.to_string(),
-                    version,
-                    sha256: target.sha256.clone(),
-                    previous,
-                },
-            )?;
+            let (kind, body) = audit_body::policy_current(&target, previous);
+            append(tx, now, kind, &body)?;
             Ok(PolicyRecord {
                 current: true,
                 ..target
@@ -426,20 +351,8 @@ impl Store for SqliteStore {
                     d(e)
                 }
             })?;
-            let kind = match key.origin {
-                KeyOrigin::Generated => AuditKind::KeyCreated,
-                KeyOrigin::Imported => AuditKind::KeyImported,
-            };
-            append(
-                tx,
-                now,
-                kind,
-                &KeyBody {
-                    key_id: p.key_id.clone(),
-                    algorithm: p.algorithm.as_str().to_string(),
-                    fingerprint: p.fingerprint.clone(),
-                },
-            )?;
+            let (kind, body) = audit_body::key_stored(key);
+            append(tx, now, kind, &body)?;
             get_key(tx, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
                 what: "key",
                 id: p.key_id.clone(),
@@ -480,20 +393,8 @@ impl Store for SqliteStore {
             tx.prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
                 .and_then(|mut s| s.execute(params![key_id, disabled]))
                 .map_err(db("changing a key's state"))?;
-            let kind = if disabled {
-                AuditKind::KeyDisabled
-            } else {
-                AuditKind::KeyEnabled
-            };
-            append(
-                tx,
-                now,
-                kind,
-                &KeyStateBody {
-                    key_id: key_id.to_string(),
-                    disabled,
-                },
-            )?;
+            let (kind, body) = audit_body::key_state(key_id, disabled);
+            append(tx, now, kind, &body)?;
             Ok(KeyRecord { disabled, ..key })
         })
     }
@@ -504,58 +405,12 @@ impl Store for SqliteStore {
         releases: Vec<ReleaseRecord>,
     ) -> Result<AuditHead, StoreError> {
         let body = &appraisal.body;
-        if !releases.is_empty() && body.verdict != Verdict::Accepted {
-            return Err(StoreError::InvalidInput(format!(
-                "{} key release(s) with a rejected verdict for agent '{}'",
-                releases.len(),
-                body.agent_id
-            )));
-        }
-        for (what, digest) in [
-            ("evidence_digest", &body.evidence_digest),
-            ("result_digest", &body.result_digest),
-        ] {
-            if digest.len() != 64
-                || !digest
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
-                )));
-            }
-        }
-        if let Some(r) = releases
-            .iter()
-            .find(|r| hex::encode(r.result_digest) != body.result_digest)
-        {
-            return Err(StoreError::InvalidInput(format!(
-                "release of key '{}' names result digest {}, the appraisal {}",
-                r.key_id,
-                hex::encode(r.result_digest),
-                body.result_digest
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
-            return Err(StoreError::InvalidInput(format!(
-                "key '{}' is released twice in one decision",
-                dup.key_id
-            )));
-        }
+        audit_body::check_decision(&appraisal, &releases)?;
         let op = "recording a decision";
         self.write(op, |tx| {
             if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(tx, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                    what: "agent",
-                    id: body.agent_id.clone(),
-                })?;
-                if agent.status != AgentStatus::Active {
-                    return Err(StoreError::Conflict(format!(
-                        "agent '{}' is {}: keys are released only to active agents",
-                        body.agent_id, agent.status
-                    )));
-                }
+                let agent = get_agent(tx, &body.agent_id)?;
+                audit_body::check_release_agent(agent, &body.agent_id)?;
             }
             let appraisal_entry = append(tx, appraisal.time, AuditKind::Appraisal, body)?;
             let mut last = appraisal_entry.head();
@@ -567,26 +422,9 @@ impl Store for SqliteStore {
                     .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
                     .and_then(|mut s| s.query_row([&r.key_id], |row| row.get(0)).optional())
                     .map_err(db(op))?;
-                if disabled == Some(true) {
-                    return Err(StoreError::Conflict(format!(
-                        "key '{}' is disabled and cannot be released",
-                        r.key_id
-                    )));
-                }
-                let entry = append(
-                    tx,
-                    appraisal.time,
-                    AuditKind::Release,
-                    &ReleaseBody {
-                        key_id: r.key_id.clone(),
-                        recipient: Recipient {
-                            agent_id: body.agent_id.clone(),
-                            ephemeral_key_digest: r.ephemeral_key_digest,
-                        },
-                        result_digest: r.result_digest,
-                        appraisal_seq: appraisal_entry.seq,
-                    },
-                )?;
+                audit_body::check_key_enabled(&r.key_id, disabled)?;
+                let (kind, release) = audit_body::release(r, &body.agent_id, appraisal_entry.seq);
+                let entry = append(tx, appraisal.time, kind, &release)?;
                 tx.prepare_cached(
                     "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
                      ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -601,13 +439,7 @@ impl Store for SqliteStore {
                         appraisal.time
                     ])
                 })
-                .map_err(|e| match db(op)(e) {
-                    StoreError::Constraint { op, message } => StoreError::Constraint {
-                        op,
-                        message: format!("release of key '{}': {message}", r.key_id),
-                    },
-                    other => other,
-                })?;
+                .map_err(|e| audit_body::release_row_error(&r.key_id, db(op)(e)))?;
                 last = entry.head();
             }
             Ok(last)
