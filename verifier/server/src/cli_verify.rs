@@ -1,6 +1,11 @@
 //! `verify tpm` and `eventlog replay`: offline checks of files written by
 //! tpm2-tools or `sealbuild-agent quote`, and the replay of TPM event logs and
 //! of TDX CC event logs (`--ccel`, `common::eventlog::ccel`).
+//!
+//! Also what every `verify` subcommand shares: the verification time
+//! (`--at`), the `--policy` text and its reference sets of one platform, the
+//! verdict's JSON fields and text lines, the exit outcome, and the answer to
+//! evidence that does not parse ([`malformed`]).
 
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
