@@ -38,6 +38,7 @@
 //! * The audit table is append-only: no method updates or deletes entries.
 
 mod audit_body;
+mod audited;
 mod postgres;
 mod sqlite;
 

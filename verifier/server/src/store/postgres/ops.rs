@@ -1,5 +1,7 @@
 //! [`Store`] operations of [`PgStore`]: every audited write in one
-//! transaction holding the audit lock, together with its audit entry.
+//! transaction holding the audit lock, together with its audit entry. The
+//! audited writes' logic is `store::audited`'s; here are its statements
+//! (`Txn` for [`Db`]) and the reads.
 
 use super::rows::{
     agent_row, audit_row, challenge_row, get, get_32, get_u32, get_u64, key_row, nonce_row,
@@ -10,10 +12,11 @@ use crate::audit::{
     canonical_json, AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
 use crate::store::audit_body;
+use crate::store::audited::{self, ReleaseRow, TxResult, Txn};
 use crate::store::{
-    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
-    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+    validate_policy_id, AgentRecord, ChallengeRecord, KeyRecord, NewAgent, NewChallenge, NewKey,
+    NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport, Registration, Store, StoreError,
+    Take, MAX_AUDIT_PAGE,
 };
 use serde::Serialize;
 
@@ -103,6 +106,190 @@ fn set_current(db: &mut Db<'_>, policy_id: &str, version: u32) -> Result<(), Sto
     Ok(())
 }
 
+/// The statements of the audited operations ([`audited`]) on PostgreSQL.
+impl Txn for Db<'_> {
+    fn agent(&mut self, agent_id: &str) -> TxResult<Option<AgentRecord>> {
+        get_agent(self, agent_id)
+    }
+
+    fn insert_agent(&mut self, agent: &NewAgent, now: u64) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+             ak_public, ak_name, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+            &[
+                &agent.agent_id,
+                &agent.ek_public,
+                &agent.ek_certificate,
+                &agent.ek_issuer,
+                &agent.ak_public,
+                &agent.ak_name,
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_challenge(&mut self, agent_id: &str, ch: &NewChallenge, now: u64) -> TxResult<()> {
+        let exists = || StoreError::AlreadyExists {
+            what: "challenge",
+            id: ch.challenge_id.clone(),
+        };
+        // The challenge id is checked first: a failed INSERT would abort the
+        // transaction (the audit lock makes check and insert one step across
+        // replicas).
+        if self
+            .query_opt(
+                "SELECT 1 FROM challenges WHERE challenge_id = $1",
+                &[&ch.challenge_id],
+            )?
+            .is_some()
+        {
+            return Err(exists());
+        }
+        self.execute(
+            "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &ch.challenge_id,
+                &agent_id,
+                &ch.secret_digest.as_slice(),
+                &to_i64("now", now)?,
+                &to_i64("challenge expires_at", ch.expires_at)?,
+            ],
+        )
+        .map_err(|e| if is_unique_violation(&e) { exists() } else { e })?;
+        Ok(())
+    }
+
+    fn challenge(&mut self, challenge_id: &str) -> TxResult<Option<ChallengeRecord>> {
+        self.query_opt(
+            &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
+            &[&challenge_id],
+        )?
+        .map(|r| challenge_row(&r))
+        .transpose()
+    }
+
+    fn activate_agent(&mut self, agent_id: &str, now: u64) -> TxResult<()> {
+        self.execute(
+            "UPDATE agents SET status = 'active', activated_at = $2 \
+             WHERE agent_id = $1 AND status = 'pending'",
+            &[&agent_id, &to_i64("now", now)?],
+        )?;
+        Ok(())
+    }
+
+    fn policy(&mut self, policy_id: &str, version: u32) -> TxResult<Option<PolicyRecord>> {
+        get_policy(self, policy_id, version)
+    }
+
+    fn current_policy(&mut self) -> TxResult<Option<PolicyRecord>> {
+        get_current_policy(self)
+    }
+
+    fn last_policy_version(&mut self, policy_id: &str) -> TxResult<u32> {
+        let row = self.query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
+            &[&policy_id],
+        )?;
+        get_u32(&row, 0, "policy version")
+    }
+
+    fn insert_policy(&mut self, p: &NewPolicy, v: u32, sha256: &str, now: u64) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &p.policy_id,
+                &i64::from(v),
+                &p.document,
+                &sha256,
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_current(&mut self, policy_id: &str, version: u32) -> TxResult<()> {
+        set_current(self, policy_id, version)
+    }
+
+    fn key(&mut self, key_id: &str) -> TxResult<Option<KeyRecord>> {
+        get_key(self, key_id)
+    }
+
+    fn insert_key(&mut self, key: &NewKey, now: u64) -> TxResult<()> {
+        let p = &key.public;
+        if let Some(r) = self.query_opt(
+            "SELECT key_id FROM keys WHERE fingerprint = $1",
+            &[&p.fingerprint],
+        )? {
+            return Err(StoreError::AlreadyExists {
+                what: "key with this public key",
+                id: get(&r, 0, "key id")?,
+            });
+        }
+        if self
+            .query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&p.key_id])?
+            .is_some()
+        {
+            return Err(StoreError::AlreadyExists {
+                what: "key",
+                id: p.key_id.clone(),
+            });
+        }
+        self.execute(
+            "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+             sealed_private_key, origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &p.key_id,
+                &p.algorithm.as_str(),
+                &p.public_key_pem,
+                &p.fingerprint,
+                &key.sealed.to_bytes(),
+                &key.origin.as_str(),
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_key_disabled(&mut self, key_id: &str, disabled: bool) -> TxResult<()> {
+        self.execute(
+            "UPDATE keys SET disabled = $2 WHERE key_id = $1",
+            &[&key_id, &disabled],
+        )?;
+        Ok(())
+    }
+
+    fn key_disabled(&mut self, key_id: &str) -> TxResult<Option<bool>> {
+        self.query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&key_id])?
+            .map(|row| get::<bool>(&row, 0, "key state"))
+            .transpose()
+    }
+
+    fn insert_release(&mut self, row: &ReleaseRow<'_>) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+             ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &to_i64("audit seq", row.audit_seq)?,
+                &to_i64("audit seq", row.appraisal_seq)?,
+                &row.release.key_id,
+                &row.agent_id,
+                &row.release.ephemeral_key_digest.as_slice(),
+                &to_i64("appraisal time", row.time)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn append(&mut self, at: u64, kind: AuditKind, body: &impl Serialize) -> TxResult<AuditEntry> {
+        append(self, at, kind, body)
+    }
+}
+
 impl Store for PgStore {
     fn register_agent(
         &self,
@@ -110,77 +297,11 @@ impl Store for PgStore {
         challenge: &NewChallenge,
         now: u64,
     ) -> Result<Registration, StoreError> {
-        let t = to_i64("now", now)?;
-        let expires = to_i64("challenge expires_at", challenge.expires_at)?;
+        to_i64("now", now)?;
+        to_i64("challenge expires_at", challenge.expires_at)?;
         audit_body::check_challenge_expiry(challenge, now)?;
         self.write("registering an agent", Write::Audited, |db| {
-            let existing = get_agent(db, &agent.agent_id)?;
-            let new_agent = match &existing {
-                Some(a) => {
-                    audit_body::check_same_agent(a, agent)?;
-                    false
-                }
-                None => {
-                    db.execute(
-                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
-                         ak_public, ak_name, status, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
-                        &[
-                            &agent.agent_id,
-                            &agent.ek_public,
-                            &agent.ek_certificate,
-                            &agent.ek_issuer,
-                            &agent.ak_public,
-                            &agent.ak_name,
-                            &t,
-                        ],
-                    )?;
-                    let (kind, body) = audit_body::agent_registered(agent);
-                    append(db, now, kind, &body)?;
-                    true
-                }
-            };
-            // The challenge id is checked first: a failed INSERT would
-            // abort the transaction (the audit lock makes check and insert
-            // one step across replicas).
-            if db
-                .query_opt(
-                    "SELECT 1 FROM challenges WHERE challenge_id = $1",
-                    &[&challenge.challenge_id],
-                )?
-                .is_some()
-            {
-                return Err(StoreError::AlreadyExists {
-                    what: "challenge",
-                    id: challenge.challenge_id.clone(),
-                });
-            }
-            db.execute(
-                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &challenge.challenge_id,
-                    &agent.agent_id,
-                    &challenge.secret_digest.as_slice(),
-                    &t,
-                    &expires,
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "challenge",
-                        id: challenge.challenge_id.clone(),
-                    }
-                } else {
-                    e
-                }
-            })?;
-            let agent = get_agent(db, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent.agent_id.clone(),
-            })?;
-            Ok(Registration { agent, new_agent })
+            audited::register_agent(db, agent, challenge, now)
         })
     }
 
@@ -243,38 +364,9 @@ impl Store for PgStore {
         challenge_id: &str,
         now: u64,
     ) -> Result<AgentRecord, StoreError> {
-        let t = to_i64("now", now)?;
+        to_i64("now", now)?;
         self.write("activating an agent", Write::Audited, |db| {
-            let agent = get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })?;
-            let challenge = db
-                .query_opt(
-                    &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
-                    &[&challenge_id],
-                )?
-                .map(|r| challenge_row(&r))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "challenge",
-                    id: challenge_id.to_string(),
-                })?;
-            audit_body::check_activation(&challenge, agent_id, challenge_id)?;
-            if agent.status == AgentStatus::Active {
-                return Ok(agent);
-            }
-            db.execute(
-                "UPDATE agents SET status = 'active', activated_at = $2 \
-                 WHERE agent_id = $1 AND status = 'pending'",
-                &[&agent_id, &t],
-            )?;
-            let (kind, body) = audit_body::agent_activated(agent_id, challenge_id);
-            append(db, now, kind, &body)?;
-            get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })
+            audited::activate_agent(db, agent_id, challenge_id, now)
         })
     }
 
@@ -320,36 +412,11 @@ impl Store for PgStore {
     }
 
     fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
-        let t = to_i64("now", now)?;
+        to_i64("now", now)?;
         validate_policy_id(&policy.policy_id)?;
         let sha256 = audit_body::policy_sha256(policy);
         self.write("storing a policy", Write::Audited, |db| {
-            let row = db.query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
-                &[&policy.policy_id],
-            )?;
-            let last = get_u32(&row, 0, "policy version")?;
-            let version = audit_body::next_policy_version(policy, last)?;
-            db.execute(
-                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &policy.policy_id,
-                    &i64::from(version),
-                    &policy.document,
-                    &sha256,
-                    &t,
-                ],
-            )?;
-            if policy.make_current {
-                set_current(db, &policy.policy_id, version)?;
-            }
-            let (kind, body) = audit_body::policy_update(policy, version, &sha256);
-            append(db, now, kind, &body)?;
-            get_policy(db, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                what: "policy",
-                id: format!("{} v{version}", policy.policy_id),
-            })
+            audited::put_policy(db, policy, &sha256, now)
         })
     }
 
@@ -369,22 +436,7 @@ impl Store for PgStore {
     ) -> Result<PolicyRecord, StoreError> {
         to_i64("now", now)?;
         self.write("switching the current policy", Write::Audited, |db| {
-            let target =
-                get_policy(db, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                    what: "policy",
-                    id: format!("{policy_id} v{version}"),
-                })?;
-            if target.current {
-                return Ok(target);
-            }
-            let previous = get_current_policy(db)?;
-            set_current(db, policy_id, version)?;
-            let (kind, body) = audit_body::policy_current(&target, previous);
-            append(db, now, kind, &body)?;
-            Ok(PolicyRecord {
-                current: true,
-                ..target
-            })
+            audited::set_current_policy(db, policy_id, version, now)
         })
     }
 
@@ -401,46 +453,9 @@ impl Store for PgStore {
     }
 
     fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
-        let t = to_i64("now", now)?;
-        let p = &key.public;
+        to_i64("now", now)?;
         self.write("storing a key", Write::Audited, |db| {
-            if let Some(r) = db.query_opt(
-                "SELECT key_id FROM keys WHERE fingerprint = $1",
-                &[&p.fingerprint],
-            )? {
-                return Err(StoreError::AlreadyExists {
-                    what: "key with this public key",
-                    id: get(&r, 0, "key id")?,
-                });
-            }
-            if db
-                .query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&p.key_id])?
-                .is_some()
-            {
-                return Err(StoreError::AlreadyExists {
-                    what: "key",
-                    id: p.key_id.clone(),
-                });
-            }
-            db.execute(
-                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
-                 sealed_private_key, origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &p.key_id,
-                    &p.algorithm.as_str(),
-                    &p.public_key_pem,
-                    &p.fingerprint,
-                    &key.sealed.to_bytes(),
-                    &key.origin.as_str(),
-                    &t,
-                ],
-            )?;
-            let (kind, body) = audit_body::key_stored(key);
-            append(db, now, kind, &body)?;
-            get_key(db, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: p.key_id.clone(),
-            })
+            audited::insert_key(db, key, now)
         })
     }
 
@@ -465,20 +480,7 @@ impl Store for PgStore {
     ) -> Result<KeyRecord, StoreError> {
         to_i64("now", now)?;
         self.write("changing a key's state", Write::Audited, |db| {
-            let key = get_key(db, key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: key_id.to_string(),
-            })?;
-            if key.disabled == disabled {
-                return Ok(key);
-            }
-            db.execute(
-                "UPDATE keys SET disabled = $2 WHERE key_id = $1",
-                &[&key_id, &disabled],
-            )?;
-            let (kind, body) = audit_body::key_state(key_id, disabled);
-            append(db, now, kind, &body)?;
-            Ok(KeyRecord { disabled, ..key })
+            audited::set_key_disabled(db, key_id, disabled, now)
         })
     }
 
@@ -487,44 +489,10 @@ impl Store for PgStore {
         appraisal: AppraisalRecord,
         releases: Vec<ReleaseRecord>,
     ) -> Result<AuditHead, StoreError> {
-        let body = &appraisal.body;
-        let time = to_i64("appraisal time", appraisal.time)?;
+        to_i64("appraisal time", appraisal.time)?;
         audit_body::check_decision(&appraisal, &releases)?;
         self.write("recording a decision", Write::Audited, |db| {
-            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(db, &body.agent_id)?;
-                audit_body::check_release_agent(agent, &body.agent_id)?;
-            }
-            let appraisal_entry = append(db, appraisal.time, AuditKind::Appraisal, body)?;
-            let appraisal_seq = to_i64("audit seq", appraisal_entry.seq)?;
-            let mut last = appraisal_entry.head();
-            for r in &releases {
-                // Checked under the audit lock, which key state changes take
-                // too: a key disabled concurrently (on any replica) is
-                // disabled before or after this decision, never during it.
-                let disabled = db
-                    .query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&r.key_id])?
-                    .map(|row| get::<bool>(&row, 0, "key state"))
-                    .transpose()?;
-                audit_body::check_key_enabled(&r.key_id, disabled)?;
-                let (kind, release) = audit_body::release(r, &body.agent_id, appraisal_entry.seq);
-                let entry = append(db, appraisal.time, kind, &release)?;
-                db.execute(
-                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
-                     ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &to_i64("audit seq", entry.seq)?,
-                        &appraisal_seq,
-                        &r.key_id,
-                        &body.agent_id,
-                        &r.ephemeral_key_digest.as_slice(),
-                        &time,
-                    ],
-                )
-                .map_err(|e| audit_body::release_row_error(&r.key_id, e))?;
-                last = entry.head();
-            }
-            Ok(last)
+            audited::record_decision(db, &appraisal, &releases)
         })
     }
 

@@ -1,5 +1,7 @@
 //! [`Store`] operations of [`SqliteStore`]: every write in one
-//! `BEGIN IMMEDIATE` transaction together with its audit entry.
+//! `BEGIN IMMEDIATE` transaction together with its audit entry. The
+//! audited writes' logic is `store::audited`'s; here are its statements
+//! (`Txn` for `SqliteTx`) and the reads.
 
 use super::rows::{
     agent_row, append, audit_row, challenge_row, get_agent, get_current_policy, get_key,
@@ -11,12 +13,214 @@ use crate::audit::{
     AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
 use crate::store::audit_body;
+use crate::store::audited::{self, ReleaseRow, TxResult, Txn};
 use crate::store::{
-    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
-    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+    validate_policy_id, AgentRecord, ChallengeRecord, KeyRecord, NewAgent, NewChallenge, NewKey,
+    NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport, Registration, Store, StoreError,
+    Take, MAX_AUDIT_PAGE,
 };
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// [`StoreError::AlreadyExists`] (`what`, `id`) for a unique violation,
+/// else the error of operation `op`.
+fn exists_or<'a>(
+    op: &'static str,
+    what: &'static str,
+    id: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists {
+                what,
+                id: id.to_string(),
+            }
+        } else {
+            db(op)(e)
+        }
+    }
+}
+
+/// One write of an audited operation on SQLite: the connection inside the
+/// writer's transaction and the operation's name (for its errors).
+struct SqliteTx<'a> {
+    c: &'a Connection,
+    op: &'static str,
+}
+
+/// The statements of the audited operations ([`audited`]) on SQLite.
+impl Txn for SqliteTx<'_> {
+    fn agent(&mut self, agent_id: &str) -> TxResult<Option<AgentRecord>> {
+        get_agent(self.c, agent_id)
+    }
+
+    fn insert_agent(&mut self, agent: &NewAgent, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+                 ak_public, ak_name, status, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    agent.agent_id,
+                    agent.ek_public,
+                    agent.ek_certificate,
+                    agent.ek_issuer,
+                    agent.ak_public,
+                    agent.ak_name,
+                    now
+                ])
+            })
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn insert_challenge(&mut self, agent_id: &str, ch: &NewChallenge, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
+                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    ch.challenge_id,
+                    agent_id,
+                    ch.secret_digest,
+                    now,
+                    ch.expires_at
+                ])
+            })
+            .map_err(exists_or(self.op, "challenge", &ch.challenge_id))?;
+        Ok(())
+    }
+
+    fn challenge(&mut self, challenge_id: &str) -> TxResult<Option<ChallengeRecord>> {
+        self.c
+            .prepare_cached(&format!(
+                "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
+            .map_err(db(self.op))
+    }
+
+    fn activate_agent(&mut self, agent_id: &str, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "UPDATE agents SET status = 'active', activated_at = ?2 \
+                 WHERE agent_id = ?1 AND status = 'pending'",
+            )
+            .and_then(|mut s| s.execute(params![agent_id, now]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn policy(&mut self, policy_id: &str, version: u32) -> TxResult<Option<PolicyRecord>> {
+        get_policy(self.c, policy_id, version)
+    }
+
+    fn current_policy(&mut self) -> TxResult<Option<PolicyRecord>> {
+        get_current_policy(self.c)
+    }
+
+    fn last_policy_version(&mut self, policy_id: &str) -> TxResult<u32> {
+        self.c
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = ?1")
+            .and_then(|mut s| s.query_row([policy_id], |r| r.get(0)))
+            .map_err(db(self.op))
+    }
+
+    fn insert_policy(&mut self, p: &NewPolicy, v: u32, sha256: &str, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![p.policy_id, v, p.document, sha256, now]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn set_current(&mut self, policy_id: &str, version: u32) -> TxResult<()> {
+        set_current(self.c, policy_id, version)
+    }
+
+    fn key(&mut self, key_id: &str) -> TxResult<Option<KeyRecord>> {
+        get_key(self.c, key_id)
+    }
+
+    fn insert_key(&mut self, key: &NewKey, now: u64) -> TxResult<()> {
+        let p = &key.public;
+        let same_public: Option<String> = self
+            .c
+            .prepare_cached("SELECT key_id FROM keys WHERE fingerprint = ?1")
+            .and_then(|mut s| s.query_row([&p.fingerprint], |r| r.get(0)).optional())
+            .map_err(db(self.op))?;
+        if let Some(existing) = same_public {
+            return Err(StoreError::AlreadyExists {
+                what: "key with this public key",
+                id: existing,
+            });
+        }
+        self.c
+            .prepare_cached(
+                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+                 sealed_private_key, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    p.key_id,
+                    p.algorithm.as_str(),
+                    p.public_key_pem,
+                    p.fingerprint,
+                    key.sealed.to_bytes(),
+                    key.origin.as_str(),
+                    now
+                ])
+            })
+            .map_err(exists_or(self.op, "key", &p.key_id))?;
+        Ok(())
+    }
+
+    fn set_key_disabled(&mut self, key_id: &str, disabled: bool) -> TxResult<()> {
+        self.c
+            .prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
+            .and_then(|mut s| s.execute(params![key_id, disabled]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn key_disabled(&mut self, key_id: &str) -> TxResult<Option<bool>> {
+        self.c
+            .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
+            .and_then(|mut s| s.query_row([key_id], |row| row.get(0)).optional())
+            .map_err(db(self.op))
+    }
+
+    fn insert_release(&mut self, row: &ReleaseRow<'_>) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+                 ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row.audit_seq,
+                    row.appraisal_seq,
+                    row.release.key_id,
+                    row.agent_id,
+                    row.release.ephemeral_key_digest,
+                    row.time
+                ])
+            })
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn append(&mut self, at: u64, kind: AuditKind, body: &impl Serialize) -> TxResult<AuditEntry> {
+        append(self.c, at, kind, body)
+    }
+}
 
 impl Store for SqliteStore {
     fn register_agent(
@@ -28,65 +232,9 @@ impl Store for SqliteStore {
         check_time("now", now)?;
         check_time("challenge expires_at", challenge.expires_at)?;
         audit_body::check_challenge_expiry(challenge, now)?;
-        let d = db("registering an agent");
-        self.write("registering an agent", |tx| {
-            let existing = get_agent(tx, &agent.agent_id)?;
-            let new_agent = match &existing {
-                Some(a) => {
-                    audit_body::check_same_agent(a, agent)?;
-                    false
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
-                         ak_public, ak_name, status, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            agent.agent_id,
-                            agent.ek_public,
-                            agent.ek_certificate,
-                            agent.ek_issuer,
-                            agent.ak_public,
-                            agent.ak_name,
-                            now
-                        ])
-                    })
-                    .map_err(d)?;
-                    let (kind, body) = audit_body::agent_registered(agent);
-                    append(tx, now, kind, &body)?;
-                    true
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    challenge.challenge_id,
-                    agent.agent_id,
-                    challenge.secret_digest,
-                    now,
-                    challenge.expires_at
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "challenge",
-                        id: challenge.challenge_id.clone(),
-                    }
-                } else {
-                    d(e)
-                }
-            })?;
-            let agent = get_agent(tx, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent.agent_id.clone(),
-            })?;
-            Ok(Registration { agent, new_agent })
+        let op = "registering an agent";
+        self.write(op, |c| {
+            audited::register_agent(&mut SqliteTx { c, op }, agent, challenge, now)
         })
     }
 
@@ -149,38 +297,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<AgentRecord, StoreError> {
         check_time("now", now)?;
-        let d = db("activating an agent");
-        self.write("activating an agent", |tx| {
-            let agent = get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })?;
-            let challenge = tx
-                .prepare_cached(&format!(
-                    "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
-                ))
-                .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
-                .map_err(d)?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "challenge",
-                    id: challenge_id.to_string(),
-                })?;
-            audit_body::check_activation(&challenge, agent_id, challenge_id)?;
-            if agent.status == AgentStatus::Active {
-                return Ok(agent);
-            }
-            tx.prepare_cached(
-                "UPDATE agents SET status = 'active', activated_at = ?2 \
-                 WHERE agent_id = ?1 AND status = 'pending'",
-            )
-            .and_then(|mut s| s.execute(params![agent_id, now]))
-            .map_err(d)?;
-            let (kind, body) = audit_body::agent_activated(agent_id, challenge_id);
-            append(tx, now, kind, &body)?;
-            get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })
+        let op = "activating an agent";
+        self.write(op, |c| {
+            audited::activate_agent(&mut SqliteTx { c, op }, agent_id, challenge_id, now)
         })
     }
 
@@ -230,38 +349,9 @@ impl Store for SqliteStore {
         check_time("now", now)?;
         validate_policy_id(&policy.policy_id)?;
         let sha256 = audit_body::policy_sha256(policy);
-        let d = db("storing a policy");
-        self.write("storing a policy", |tx| {
-            let last: u32 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = ?1",
-                )
-                .and_then(|mut s| s.query_row([&policy.policy_id], |r| r.get(0)))
-                .map_err(d)?;
-            let version = audit_body::next_policy_version(policy, last)?;
-            tx.prepare_cached(
-                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    policy.policy_id,
-                    version,
-                    policy.document,
-                    sha256,
-                    now
-                ])
-            })
-            .map_err(d)?;
-            if policy.make_current {
-                set_current(tx, &policy.policy_id, version)?;
-            }
-            let (kind, body) = audit_body::policy_update(policy, version, &sha256);
-            append(tx, now, kind, &body)?;
-            get_policy(tx, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                what: "policy",
-                id: format!("{} v{version}", policy.policy_id),
-            })
+        let op = "storing a policy";
+        self.write(op, |c| {
+            audited::put_policy(&mut SqliteTx { c, op }, policy, &sha256, now)
         })
     }
 
@@ -280,23 +370,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<PolicyRecord, StoreError> {
         check_time("now", now)?;
-        self.write("switching the current policy", |tx| {
-            let target =
-                get_policy(tx, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                    what: "policy",
-                    id: format!("{policy_id} v{version}"),
-                })?;
-            if target.current {
-                return Ok(target);
-            }
-            let previous = get_current_policy(tx)?;
-            set_current(tx, policy_id, version)?;
-            let (kind, body) = audit_body::policy_current(&target, previous);
-            append(tx, now, kind, &body)?;
-            Ok(PolicyRecord {
-                current: true,
-                ..target
-            })
+        let op = "switching the current policy";
+        self.write(op, |c| {
+            audited::set_current_policy(&mut SqliteTx { c, op }, policy_id, version, now)
         })
     }
 
@@ -313,50 +389,9 @@ impl Store for SqliteStore {
 
     fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
         check_time("now", now)?;
-        let d = db("storing a key");
-        let p = &key.public;
-        self.write("storing a key", |tx| {
-            let same_public: Option<String> = tx
-                .prepare_cached("SELECT key_id FROM keys WHERE fingerprint = ?1")
-                .and_then(|mut s| s.query_row([&p.fingerprint], |r| r.get(0)).optional())
-                .map_err(d)?;
-            if let Some(existing) = same_public {
-                return Err(StoreError::AlreadyExists {
-                    what: "key with this public key",
-                    id: existing,
-                });
-            }
-            tx.prepare_cached(
-                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
-                 sealed_private_key, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    p.key_id,
-                    p.algorithm.as_str(),
-                    p.public_key_pem,
-                    p.fingerprint,
-                    key.sealed.to_bytes(),
-                    key.origin.as_str(),
-                    now
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "key",
-                        id: p.key_id.clone(),
-                    }
-                } else {
-                    d(e)
-                }
-            })?;
-            let (kind, body) = audit_body::key_stored(key);
-            append(tx, now, kind, &body)?;
-            get_key(tx, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: p.key_id.clone(),
-            })
+        let op = "storing a key";
+        self.write(op, |c| {
+            audited::insert_key(&mut SqliteTx { c, op }, key, now)
         })
     }
 
@@ -382,20 +417,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<KeyRecord, StoreError> {
         check_time("now", now)?;
-        self.write("changing a key's state", |tx| {
-            let key = get_key(tx, key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: key_id.to_string(),
-            })?;
-            if key.disabled == disabled {
-                return Ok(key);
-            }
-            tx.prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
-                .and_then(|mut s| s.execute(params![key_id, disabled]))
-                .map_err(db("changing a key's state"))?;
-            let (kind, body) = audit_body::key_state(key_id, disabled);
-            append(tx, now, kind, &body)?;
-            Ok(KeyRecord { disabled, ..key })
+        let op = "changing a key's state";
+        self.write(op, |c| {
+            audited::set_key_disabled(&mut SqliteTx { c, op }, key_id, disabled, now)
         })
     }
 
@@ -404,45 +428,10 @@ impl Store for SqliteStore {
         appraisal: AppraisalRecord,
         releases: Vec<ReleaseRecord>,
     ) -> Result<AuditHead, StoreError> {
-        let body = &appraisal.body;
         audit_body::check_decision(&appraisal, &releases)?;
         let op = "recording a decision";
-        self.write(op, |tx| {
-            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(tx, &body.agent_id)?;
-                audit_body::check_release_agent(agent, &body.agent_id)?;
-            }
-            let appraisal_entry = append(tx, appraisal.time, AuditKind::Appraisal, body)?;
-            let mut last = appraisal_entry.head();
-            for r in &releases {
-                // Checked inside the transaction, so a key disabled
-                // concurrently is either disabled before or after this
-                // decision, never during it.
-                let disabled: Option<bool> = tx
-                    .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
-                    .and_then(|mut s| s.query_row([&r.key_id], |row| row.get(0)).optional())
-                    .map_err(db(op))?;
-                audit_body::check_key_enabled(&r.key_id, disabled)?;
-                let (kind, release) = audit_body::release(r, &body.agent_id, appraisal_entry.seq);
-                let entry = append(tx, appraisal.time, kind, &release)?;
-                tx.prepare_cached(
-                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
-                     ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        entry.seq,
-                        appraisal_entry.seq,
-                        r.key_id,
-                        body.agent_id,
-                        r.ephemeral_key_digest,
-                        appraisal.time
-                    ])
-                })
-                .map_err(|e| audit_body::release_row_error(&r.key_id, db(op)(e)))?;
-                last = entry.head();
-            }
-            Ok(last)
+        self.write(op, |c| {
+            audited::record_decision(&mut SqliteTx { c, op }, &appraisal, &releases)
         })
     }
 
