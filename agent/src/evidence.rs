@@ -48,14 +48,30 @@ pub trait EvidenceCollector: Send {
 
     /// Starts registration with the verifier: `Some(request)` for platforms
     /// whose attesters register (TPM: the EK, its certificate and a new AK),
-    /// `None` for hardware-vouched platforms, which register nothing.
-    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError>;
+    /// `None` for hardware-vouched platforms, which register nothing (the
+    /// default).
+    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
+        Ok(None)
+    }
 
     /// Answers the verifier's registration challenge and returns the
     /// recovered secret (TPM: checks that the verifier named the agent after
     /// the new AK, stores the AK, runs TPM2_ActivateCredential). Only after
-    /// [`Self::registration`] returned a request.
-    fn activate(&mut self, challenge: &RegisterResponse) -> Result<Zeroizing<Vec<u8>>, AgentError>;
+    /// [`Self::registration`] returned a request; the default, for
+    /// hardware-vouched platforms, refuses: there is no challenge to answer.
+    fn activate(
+        &mut self,
+        _challenge: &RegisterResponse,
+    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
+        let platform = self.platform();
+        Err(AgentError::CollectorState {
+            platform,
+            reason: format!(
+                "{} attesters do not register, so there is no challenge to answer",
+                attester_kind(platform)
+            ),
+        })
+    }
 
     /// Starts the runtime log of a sealed build with `events` (the source
     /// identity, then the command), measured in order. TPM: resets the
@@ -80,6 +96,16 @@ pub trait EvidenceCollector: Send {
     /// quote.sig, ak.pub, …; SEV-SNP: snpguest's report.bin and
     /// certificates). Evidence of another platform is refused.
     fn write_evidence(&self, evidence: &Evidence, dir: &Path) -> Result<(), AgentError>;
+}
+
+/// What the attesters of `platform` are called in messages.
+fn attester_kind(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Tpm => "TPM",
+        Platform::Snp => "SEV-SNP",
+        Platform::Azure => "Azure",
+        Platform::Tdx => "TDX",
+    }
 }
 
 /// The agent id a hardware-vouched attester uses when none is given:

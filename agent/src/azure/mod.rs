@@ -42,16 +42,13 @@ use crate::evidence::{
 use crate::tpm::collector::{tpm_evidence, write_tpm_files};
 use crate::tpm::{PcrSelection, RuntimeRegister, TpmBackend};
 use imds::TdQuoteService;
-use sealbuild_common::api::{
-    AzureEvidence, Evidence, RegisterRequest, RegisterResponse, SnpCertKind, SnpCertificate,
-};
+use sealbuild_common::api::{AzureEvidence, Evidence, SnpCertKind, SnpCertificate};
 use sealbuild_common::cel::RuntimeEvent;
 use sealbuild_common::reader::Reader;
 use sealbuild_common::tdx::{Quote, TdReportStruct, TDREPORT_SIZE};
 use sealbuild_common::FormatError;
 use sealbuild_common::{HashAlg, Platform};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 /// The vTPM NV index the paravisor writes the HCL report to.
 pub const HCL_REPORT_NV_INDEX: u32 = 0x0140_0001;
@@ -254,20 +251,8 @@ impl EvidenceCollector for AzureCollector {
         Some(self.agent_id.clone())
     }
 
-    /// Nothing to register: the HCL report vouches for the AK.
-    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
-        Ok(None)
-    }
-
-    fn activate(
-        &mut self,
-        _challenge: &RegisterResponse,
-    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        Err(AgentError::CollectorState {
-            platform: Platform::Azure,
-            reason: "Azure attesters do not register, so there is no challenge to answer".into(),
-        })
-    }
+    // `registration` and `activate`: the defaults; nothing to register,
+    // the HCL report vouches for the AK.
 
     fn begin_runtime_log(&mut self, events: &[RuntimeEvent]) -> Result<(), AgentError> {
         self.runtime.begin(&mut self.backend, events)

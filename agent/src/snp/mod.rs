@@ -39,15 +39,12 @@ use crate::evidence::{
     EvidenceCollector,
 };
 use certtable::Guid;
-use sealbuild_common::api::{
-    Evidence, RegisterRequest, RegisterResponse, SnpCertificate, SnpEvidence,
-};
+use sealbuild_common::api::{Evidence, SnpCertificate, SnpEvidence};
 use sealbuild_common::binding::snp_report_data;
 use sealbuild_common::cel::RuntimeEvent;
 use sealbuild_common::snp::AttestationReport;
 use sealbuild_common::Platform;
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 pub use configfs::ConfigfsTsm;
 pub use sevguest::{SevGuest, SevGuestDevice};
@@ -232,20 +229,8 @@ impl EvidenceCollector for SnpCollector {
         Some(self.agent_id.clone())
     }
 
-    /// Nothing to register: the report's AMD signature vouches for it.
-    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
-        Ok(None)
-    }
-
-    fn activate(
-        &mut self,
-        _challenge: &RegisterResponse,
-    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        Err(AgentError::CollectorState {
-            platform: Platform::Snp,
-            reason: "SEV-SNP attesters do not register, so there is no challenge to answer".into(),
-        })
-    }
+    // `registration` and `activate`: the defaults; nothing to register,
+    // the report's AMD signature vouches for it.
 
     /// No runtime register: the statement digest reaches REPORT_DATA
     /// through the binding.
@@ -330,7 +315,7 @@ pub fn check_report(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealbuild_common::api::SnpCertKind;
+    use sealbuild_common::api::{RegisterResponse, SnpCertKind};
 
     const MILAN: &[u8] = include_bytes!(concat!(
         env!("CARGO_MANIFEST_DIR"),

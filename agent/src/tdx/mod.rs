@@ -57,13 +57,12 @@ pub mod rtmr;
 use crate::evidence::{
     default_agent_id, write_evidence_file, wrong_evidence, AgentError, EvidenceCollector,
 };
-use sealbuild_common::api::{Evidence, RegisterRequest, RegisterResponse, TdxEvidence};
+use sealbuild_common::api::{Evidence, TdxEvidence};
 use sealbuild_common::binding::snp_report_data;
 use sealbuild_common::cel::RuntimeEvent;
 use sealbuild_common::tdx::Quote;
 use sealbuild_common::{FormatError, Platform};
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
 pub use ccel::{CcelPaths, CcelSource};
 pub use configfs::ConfigfsTsm;
@@ -191,20 +190,8 @@ impl EvidenceCollector for TdxCollector {
         Some(self.agent_id.clone())
     }
 
-    /// Nothing to register: the quote's PCK chain vouches for it.
-    fn registration(&mut self) -> Result<Option<RegisterRequest>, AgentError> {
-        Ok(None)
-    }
-
-    fn activate(
-        &mut self,
-        _challenge: &RegisterResponse,
-    ) -> Result<Zeroizing<Vec<u8>>, AgentError> {
-        Err(AgentError::CollectorState {
-            platform: Platform::Tdx,
-            reason: "TDX attesters do not register, so there is no challenge to answer".into(),
-        })
-    }
+    // `registration` and `activate`: the defaults; nothing to register,
+    // the quote's PCK chain vouches for it.
 
     /// Requires RTMR3 all zeros, then extends `events` into it ([`rtmr`]).
     fn begin_runtime_log(&mut self, events: &[RuntimeEvent]) -> Result<(), AgentError> {

@@ -26,8 +26,10 @@
 //! that does not parse is rejected (exit 1) with the reason
 //! `malformed_evidence` naming the structure and field.
 
-use crate::cli_snp::{parse_rfc3339, read_cert, report_json};
-use crate::cli_verify::malformed;
+use crate::cli_snp::{print_report_lines, read_cert, report_json};
+use crate::cli_verify::{
+    insert_verdict_json, malformed, outcome, print_verdict, verification_time,
+};
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
 use sealbuild_common::api::Reason;
@@ -295,18 +297,7 @@ fn claims_json(hcl: Option<&HclReport>, v: &Verdict) -> serde_json::Value {
         o.insert("product".into(), json!(product));
     }
     if let Some(c) = &v.azure {
-        insert_vtpm_json(
-            o,
-            &VtpmFields {
-                ak: &c.ak,
-                ek: c.ek.as_ref(),
-                nonce: &c.nonce,
-                pcrs: &c.pcrs,
-                user_data: c.user_data.as_deref(),
-                runtime: &c.runtime,
-                firmware_version: c.quote.firmware_version,
-            },
-        );
+        insert_vtpm_json(o, &vtpm_fields!(c));
     }
     out
 }
@@ -321,6 +312,24 @@ pub(crate) struct VtpmFields<'a> {
     pub runtime: &'a RuntimeClaims,
     pub firmware_version: u64,
 }
+
+/// The [`VtpmFields`] of verified Azure claims: the SEV-SNP ones
+/// (`AzureSnpClaims`) and the TDX ones (`AzureTdxOffline`) name them alike.
+macro_rules! vtpm_fields {
+    ($c:expr) => {{
+        let c = $c;
+        $crate::cli_azure::VtpmFields {
+            ak: &c.ak,
+            ek: c.ek.as_ref(),
+            nonce: &c.nonce,
+            pcrs: &c.pcrs,
+            user_data: c.user_data.as_deref(),
+            runtime: &c.runtime,
+            firmware_version: c.quote.firmware_version,
+        }
+    }};
+}
+pub(crate) use vtpm_fields;
 
 /// AK, EK, nonce, PCRs, user-data, VM configuration and vTPM firmware.
 pub(crate) fn insert_vtpm_json(
@@ -364,13 +373,7 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
     let quote_bytes = read(&a.quote_json)?;
     let nonce = hex::decode(a.nonce.trim_start_matches("0x"))
         .with_context(|| format!("--nonce {:?} is not hex", a.nonce))?;
-    let at = match &a.at {
-        Some(s) => parse_rfc3339(s)?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs(),
-    };
+    let at = verification_time(a.at.as_deref())?;
 
     // Evidence that does not parse is malformed (exit 1, the parser names
     // the field); an HCL report of another TEE parses and is refused below.
@@ -427,13 +430,7 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
     if a.json {
         let mut out = claims_json(hcl.as_ref(), &verdict);
         if let Some(o) = out.as_object_mut() {
-            o.insert("verified".into(), json!(verified));
-            o.insert("verdict".into(), json!(label));
-            o.insert("reasons".into(), serde_json::to_value(&verdict.reasons)?);
-            o.insert(
-                "verification_time".into(),
-                json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
-            );
+            insert_verdict_json(o, verified, label, &verdict.reasons, at)?;
         }
         out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -445,25 +442,17 @@ pub fn verify_azure_files(a: AzureArgs) -> Result<Outcome> {
                 s.product,
                 s.signing_key.as_str().to_uppercase()
             );
-            out!("measurement: {}", hex::encode(r.measurement));
-            out!("report_data: {}", hex::encode(r.report_data));
-            out!(
-                "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
-                r.policy.0,
-                r.vmpl,
-                r.reported_tcb.0
-            );
-            out!("vTPM AK (modulus SHA-256): {}", c.ak.fingerprint());
-            out!("nonce: {}", hex::encode(&c.nonce));
+            print_report_lines(r);
+            print_vtpm_lines(&c.ak, &c.nonce);
         }
-        out!("verdict: {label}");
-        for r in &verdict.reasons {
-            out!("  - [{}] {}", r.check, r.message);
-        }
+        print_verdict(label, &verdict.reasons);
     }
-    Ok(if accepted {
-        Outcome::Ok
-    } else {
-        Outcome::Rejected
-    })
+    Ok(outcome(accepted))
+}
+
+/// The vTPM AK and nonce lines of the text output (either kind of Azure
+/// evidence).
+pub(crate) fn print_vtpm_lines(ak: &RsaJwkKey, nonce: &[u8]) {
+    out!("vTPM AK (modulus SHA-256): {}", ak.fingerprint());
+    out!("nonce: {}", hex::encode(nonce));
 }

@@ -24,8 +24,9 @@
 //! report without `--td-quote` is rejected with `azure_td_quote`; a TD quote
 //! that does not parse is `malformed_evidence`.
 
-use crate::cli_azure::{azure_reason, insert_vtpm_json, VtpmFields};
-use crate::cli_verify::malformed;
+use crate::cli_azure::{azure_reason, insert_vtpm_json, print_vtpm_lines, vtpm_fields};
+use crate::cli_tdx::{read_collateral_opt, td_claims};
+use crate::cli_verify::{insert_verdict_json, malformed, outcome, print_verdict};
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
 use sealbuild_common::api::Reason;
@@ -35,7 +36,7 @@ use sealbuild_verifier_core::claims::TdxClaims;
 use sealbuild_verifier_core::platform::tdx_reason;
 use sealbuild_verifier_core::policy::{parse_tdx_statuses, tdx_problems, TdxRule};
 use sealbuild_verifier_core::tdx::pck::unverified_pck_identity;
-use sealbuild_verifier_core::tdx::{verify_quote, QuoteClaims, TcbStatus, TdClaims, TdxCollateral};
+use sealbuild_verifier_core::tdx::{verify_quote, TcbStatus, TdClaims};
 use serde_json::json;
 use std::path::Path;
 
@@ -43,17 +44,6 @@ use super::cli_azure::AzureArgs;
 
 fn read(p: &Path) -> Result<Vec<u8>> {
     std::fs::read(p).with_context(|| format!("reading {}", p.display()))
-}
-
-/// `--collateral F` or `--collateral-dir DIR`, when given.
-fn read_collateral(a: &AzureArgs) -> Result<Option<TdxCollateral>> {
-    match (&a.collateral, &a.collateral_dir) {
-        (Some(f), _) => TdxCollateral::from_bundle_json(&read(f)?)
-            .with_context(|| format!("--collateral {}", f.display()))
-            .map(Some),
-        (None, Some(d)) => crate::cli_tdx::read_collateral_dir(d).map(Some),
-        (None, None) => Ok(None),
-    }
 }
 
 /// The reason for a TD quote verified without collateral.
@@ -74,29 +64,14 @@ fn missing_collateral(q: &Quote) -> Reason {
     )
 }
 
-/// DCAP claims of a verified TD quote, as the seam makes them.
-fn tdx_claims(v: sealbuild_verifier_core::tdx::TdxVerified) -> Result<TdxClaims, Reason> {
-    let QuoteClaims::Td(td) = v.claims else {
-        return Err(Reason::new(
-            "azure_td_quote",
-            Some("a TDX quote".into()),
-            Some("an SGX quote".into()),
-            "the TD quote is an SGX enclave quote".into(),
-        ));
-    };
-    Ok(TdxClaims {
-        version: v.version,
-        body_type: v.body_type,
-        td: *td,
-        fmspc: v.fmspc,
-        pce_id: v.pce_id,
-        pck_ca: v.pck_ca,
-        pck_fingerprint: v.pck_fingerprint,
-        tcb: v.tcb,
-        collateral_valid_until: v.collateral_valid_until,
-        ccel_replayed: false,
-        runtime_log_replayed: false,
-    })
+/// The reason for a TD quote that is an SGX enclave quote.
+fn sgx_quote() -> Reason {
+    Reason::new(
+        "azure_td_quote",
+        Some("a TDX quote".into()),
+        Some("an SGX quote".into()),
+        "the TD quote is an SGX enclave quote".into(),
+    )
 }
 
 /// The HCL report's and the quote's claims (verified only when `verified`).
@@ -146,21 +121,9 @@ fn claims_json(
         );
     }
     if let Some(c) = vtpm {
-        insert_vtpm_json(o, &fields(c));
+        insert_vtpm_json(o, &vtpm_fields!(c));
     }
     out
-}
-
-fn fields(c: &AzureTdxOffline) -> VtpmFields<'_> {
-    VtpmFields {
-        ak: &c.ak,
-        ek: c.ek.as_ref(),
-        nonce: &c.nonce,
-        pcrs: &c.pcrs,
-        user_data: c.user_data.as_deref(),
-        runtime: &c.runtime,
-        firmware_version: c.quote.firmware_version,
-    }
 }
 
 /// Verifies TDX Azure evidence (module documentation) and prints the
@@ -176,7 +139,7 @@ pub fn verify(
         Some(s) => parse_tdx_statuses(Some(s), "--accept-tcb-status")?,
         None => vec![TcbStatus::UpToDate],
     };
-    let collateral = read_collateral(a)?;
+    let collateral = read_collateral_opt(a.collateral.as_deref(), a.collateral_dir.as_deref())?;
     let mut reasons: Vec<Reason> = Vec::new();
     let Some(td_path) = &a.td_quote else {
         if collateral.is_some() {
@@ -204,7 +167,7 @@ pub fn verify(
         }
         Some(c) => match verify_quote(&td_quote, c, at)
             .map_err(|e| tdx_reason(&e))
-            .and_then(tdx_claims)
+            .and_then(|v| td_claims(v, sgx_quote))
         {
             Ok(c) => Some(c),
             Err(r) => {
@@ -220,12 +183,7 @@ pub fn verify(
         None => parsed.td_report().map(TdClaims::from),
     };
     let Some(td) = td else {
-        reasons.push(Reason::new(
-            "azure_td_quote",
-            Some("a TDX quote".into()),
-            Some("an SGX quote".into()),
-            "the TD quote is an SGX enclave quote".into(),
-        ));
+        reasons.push(sgx_quote());
         return print(a, hcl, None, None, None, &reasons, at);
     };
     let vtpm = match check_azure_tdx(hcl, &td, &quote.input(nonce), None) {
@@ -266,13 +224,7 @@ fn print(
         let mut out = claims_json(hcl, td, dcap, vtpm);
         if let Some(o) = out.as_object_mut() {
             o.insert("td_quote_verified".into(), json!(dcap.is_some()));
-            o.insert("verified".into(), json!(verified));
-            o.insert("verdict".into(), json!(label));
-            o.insert("reasons".into(), serde_json::to_value(reasons)?);
-            o.insert(
-                "verification_time".into(),
-                json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
-            );
+            insert_verdict_json(o, verified, label, reasons, at)?;
         }
         out!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -295,17 +247,9 @@ fn print(
             );
         }
         if let Some(c) = vtpm {
-            out!("vTPM AK (modulus SHA-256): {}", c.ak.fingerprint());
-            out!("nonce: {}", hex::encode(&c.nonce));
+            print_vtpm_lines(&c.ak, &c.nonce);
         }
-        out!("verdict: {label}");
-        for r in reasons {
-            out!("  - [{}] {}", r.check, r.message);
-        }
+        print_verdict(label, reasons);
     }
-    Ok(if accepted {
-        Outcome::Ok
-    } else {
-        Outcome::Rejected
-    })
+    Ok(outcome(accepted))
 }

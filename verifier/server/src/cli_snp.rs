@@ -16,12 +16,16 @@
 //! parse is rejected (exit 1) with the reason `malformed_evidence` naming the
 //! field; exit 2 is for usage and I/O errors only.
 
+use crate::cli_verify::{
+    insert_verdict_json, outcome, print_verdict, read_policy_text, reference_reasons,
+    verification_time,
+};
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
 use sealbuild_common::api::Reason;
 use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_verifier_core::claims::SnpClaims;
-use sealbuild_verifier_core::policy::{snp_problems, Policy, SnpRule};
+use sealbuild_verifier_core::policy::{snp_problems, SnpRule};
 use sealbuild_verifier_core::snp::{verify_snp, AmdRoots, SnpInput};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -241,45 +245,24 @@ fn policy_reasons(
             c,
         ));
     };
-    let policy = Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
-    let mut rule_reasons = Vec::new();
-    let mut any = false;
-    for r in policy.references.iter() {
-        let Some(rule) = r.rule.snp() else { continue };
-        any = true;
-        let mut rule = rule.clone();
-        rule.allow_debug |= allow_debug;
-        let problems = snp_problems(&r.name, &rule, c);
-        if problems.is_empty() {
-            matched.push(r.name.clone());
-        } else {
-            rule_reasons.extend(problems);
-        }
-    }
-    if !any {
-        bail!(
-            "policy {} has no platform = \"snp\" reference set",
-            p.display()
-        );
-    }
-    Ok(if matched.is_empty() {
-        rule_reasons
-    } else {
-        Vec::new()
-    })
+    reference_reasons(
+        p,
+        text,
+        "snp",
+        |r| {
+            let mut rule = r.rule.snp()?.clone();
+            rule.allow_debug |= allow_debug;
+            Some(snp_problems(&r.name, &rule, c))
+        },
+        matched,
+    )
 }
 
 pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     let report =
         std::fs::read(&a.report).with_context(|| format!("reading {}", a.report.display()))?;
     let expected_product = a.product.as_deref().and_then(SnpProduct::from_name);
-    let at = match &a.at {
-        Some(s) => parse_rfc3339(s)?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs(),
-    };
+    let at = verification_time(a.at.as_deref())?;
     let roots = AmdRoots::builtin();
     let mut keys: Vec<Vec<u8>> = Vec::new();
     let mut crls: Vec<Vec<u8>> = Vec::new();
@@ -289,12 +272,7 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
     if let Some(dir) = &a.certs {
         read_cert_dir(dir, &roots, &mut keys, &mut crls)?;
     }
-    let policy_text = match &a.policy {
-        Some(p) => {
-            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-        }
-        None => None,
-    };
+    let policy_text = read_policy_text(a.policy.as_deref())?;
     // A report that does not parse is malformed evidence (exit 1), named
     // by the parser's field; everything after is verification.
     if let Err(e) = AttestationReport::parse(&report) {
@@ -340,13 +318,7 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
                     json!(expected_product.map(SnpProduct::id)),
                 );
             }
-            o.insert("verified".into(), json!(claims.is_some()));
-            o.insert("verdict".into(), json!(verdict));
-            o.insert("reasons".into(), serde_json::to_value(&reasons)?);
-            o.insert(
-                "verification_time".into(),
-                json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
-            );
+            insert_verdict_json(o, claims.is_some(), verdict, &reasons, at)?;
             if a.policy.is_some() {
                 o.insert("matched_references".into(), json!(matched));
             }
@@ -361,26 +333,25 @@ pub fn verify_snp_files(a: SnpArgs) -> Result<Outcome> {
                 c.product,
                 c.signing_key.as_str().to_uppercase()
             );
-            out!("measurement: {}", hex::encode(r.measurement));
-            out!("report_data: {}", hex::encode(r.report_data));
-            out!(
-                "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
-                r.policy.0,
-                r.vmpl,
-                r.reported_tcb.0
-            );
+            print_report_lines(r);
             if !matched.is_empty() {
                 out!("matched: {}", matched.join(", "));
             }
         }
-        out!("verdict: {verdict}");
-        for r in &reasons {
-            out!("  - [{}] {}", r.check, r.message);
-        }
+        print_verdict(verdict, &reasons);
     }
-    Ok(if accepted {
-        Outcome::Ok
-    } else {
-        Outcome::Rejected
-    })
+    Ok(outcome(accepted))
+}
+
+/// The measurement, REPORT_DATA, policy, VMPL and reported TCB lines of
+/// the text output (`verify snp` and `verify azure` for SEV-SNP).
+pub(crate) fn print_report_lines(r: &AttestationReport) {
+    out!("measurement: {}", hex::encode(r.measurement));
+    out!("report_data: {}", hex::encode(r.report_data));
+    out!(
+        "policy: {:#x}  vmpl: {}  reported_tcb: {:#018x}",
+        r.policy.0,
+        r.vmpl,
+        r.reported_tcb.0
+    );
 }

@@ -34,13 +34,17 @@
 //! rejected (exit 1) with the reason `malformed_evidence`; exit 2 is for
 //! usage and I/O errors only.
 
+use crate::cli_verify::{
+    insert_verdict_json, outcome, print_verdict, read_policy_text, reference_reasons,
+    verification_time,
+};
 use crate::Outcome;
 use anyhow::{bail, Context, Result};
 use sealbuild_common::api::Reason;
 use sealbuild_common::tdx::Quote;
 use sealbuild_verifier_core::claims::TdxClaims;
 use sealbuild_verifier_core::platform::tdx_reason;
-use sealbuild_verifier_core::policy::{parse_tdx_statuses, tdx_problems, Policy, TdxRule};
+use sealbuild_verifier_core::policy::{parse_tdx_statuses, tdx_problems, TdxRule};
 use sealbuild_verifier_core::tdx::{
     verify_quote, QuoteClaims, TcbStatus, TdxCollateral, TdxVerified,
 };
@@ -90,24 +94,48 @@ pub fn read_collateral_dir(dir: &Path) -> Result<TdxCollateral> {
         .with_context(|| format!("--collateral-dir {}", dir.display()))
 }
 
-fn read_collateral(a: &TdxArgs) -> Result<TdxCollateral> {
-    match (&a.collateral, &a.collateral_dir) {
+/// `--collateral F` (dcap-qvl's JSON bundle) or `--collateral-dir DIR`,
+/// when given (`verify tdx` and `verify azure` for TDX).
+pub(crate) fn read_collateral_opt(
+    file: Option<&Path>,
+    dir: Option<&Path>,
+) -> Result<Option<TdxCollateral>> {
+    match (file, dir) {
         (Some(f), _) => TdxCollateral::from_bundle_json(&read(f)?)
-            .with_context(|| format!("--collateral {}", f.display())),
-        (None, Some(d)) => read_collateral_dir(d),
-        (None, None) => bail!("give --collateral F or --collateral-dir DIR"),
+            .with_context(|| format!("--collateral {}", f.display()))
+            .map(Some),
+        (None, Some(d)) => read_collateral_dir(d).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+fn read_collateral(a: &TdxArgs) -> Result<TdxCollateral> {
+    match read_collateral_opt(a.collateral.as_deref(), a.collateral_dir.as_deref())? {
+        Some(c) => Ok(c),
+        None => bail!("give --collateral F or --collateral-dir DIR"),
     }
 }
 
 /// The claims `verify tdx` shows (and the seam's, minus the log checks).
 fn to_claims(v: TdxVerified) -> Result<TdxClaims, Reason> {
-    let QuoteClaims::Td(td) = v.claims else {
-        return Err(Reason::new(
+    td_claims(v, || {
+        Reason::new(
             "tdx_quote",
             Some("a TDX quote".into()),
             Some("an SGX quote".into()),
             "the quote is an SGX enclave quote, not a TD quote".into(),
-        ));
+        )
+    })
+}
+
+/// DCAP claims of a verified TD quote, as the seam makes them (without its
+/// log checks); `not_td` is the reason for an SGX enclave quote.
+pub(crate) fn td_claims(
+    v: TdxVerified,
+    not_td: impl FnOnce() -> Reason,
+) -> Result<TdxClaims, Reason> {
+    let QuoteClaims::Td(td) = v.claims else {
+        return Err(not_td());
     };
     Ok(TdxClaims {
         version: v.version,
@@ -171,37 +199,23 @@ fn policy_reasons(
         let rule = TdxRule::hardware_only(a.allow_debug, statuses);
         return Ok(tdx_problems("hardware", &rule, c));
     };
-    let policy = Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
-    let mut rule_reasons = Vec::new();
-    let mut any = false;
-    for r in &policy.references {
-        let sealbuild_verifier_core::policy::ReferenceRule::Tdx(rule) = &r.rule else {
-            continue;
-        };
-        any = true;
-        let mut rule = rule.as_ref().clone();
-        rule.allow_debug |= a.allow_debug;
-        if let Some(s) = &statuses {
-            rule.tcb_statuses = s.clone();
-        }
-        let problems = tdx_problems(&r.name, &rule, c);
-        if problems.is_empty() {
-            matched.push(r.name.clone());
-        } else {
-            rule_reasons.extend(problems);
-        }
-    }
-    if !any {
-        bail!(
-            "policy {} has no platform = \"tdx\" reference set",
-            p.display()
-        );
-    }
-    Ok(if matched.is_empty() {
-        rule_reasons
-    } else {
-        Vec::new()
-    })
+    reference_reasons(
+        p,
+        text,
+        "tdx",
+        |r| {
+            let sealbuild_verifier_core::policy::ReferenceRule::Tdx(rule) = &r.rule else {
+                return None;
+            };
+            let mut rule = rule.as_ref().clone();
+            rule.allow_debug |= a.allow_debug;
+            if let Some(s) = &statuses {
+                rule.tcb_statuses = s.clone();
+            }
+            Some(tdx_problems(&r.name, &rule, c))
+        },
+        matched,
+    )
 }
 
 fn print_text(claims: Option<&TdxClaims>, matched: &[String], verdict: &str, reasons: &[Reason]) {
@@ -239,32 +253,18 @@ fn print_text(claims: Option<&TdxClaims>, matched: &[String], verdict: &str, rea
             out!("matched: {}", matched.join(", "));
         }
     }
-    out!("verdict: {verdict}");
-    for r in reasons {
-        out!("  - [{}] {}", r.check, r.message);
-    }
+    print_verdict(verdict, reasons);
 }
 
 pub fn verify_tdx_files(a: TdxArgs) -> Result<Outcome> {
     let quote = read(&a.quote)?;
-    let at = match &a.at {
-        Some(s) => crate::cli_snp::parse_rfc3339(s)?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs(),
-    };
+    let at = verification_time(a.at.as_deref())?;
     let statuses = match &a.accept_tcb_status {
         Some(s) => Some(parse_tdx_statuses(Some(s), "--accept-tcb-status")?),
         None => None,
     };
     let collateral = read_collateral(&a)?;
-    let policy_text = match &a.policy {
-        Some(p) => {
-            Some(std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-        }
-        None => None,
-    };
+    let policy_text = read_policy_text(a.policy.as_deref())?;
     if let Err(e) = Quote::parse(&quote) {
         return crate::cli_verify::malformed(a.json, &a.quote, "DCAP quote", &e);
     }
@@ -297,13 +297,7 @@ pub fn verify_tdx_files(a: TdxArgs) -> Result<Outcome> {
             .map(claims_json)
             .unwrap_or_else(|| json!({}));
         if let Some(o) = out.as_object_mut() {
-            o.insert("verified".into(), json!(claims.is_some()));
-            o.insert("verdict".into(), json!(verdict));
-            o.insert("reasons".into(), serde_json::to_value(&reasons)?);
-            o.insert(
-                "verification_time".into(),
-                json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
-            );
+            insert_verdict_json(o, claims.is_some(), verdict, &reasons, at)?;
             if a.policy.is_some() {
                 o.insert("matched_references".into(), json!(matched));
             }
@@ -312,9 +306,5 @@ pub fn verify_tdx_files(a: TdxArgs) -> Result<Outcome> {
     } else {
         print_text(claims.as_ref(), &matched, verdict, &reasons);
     }
-    Ok(if accepted {
-        Outcome::Ok
-    } else {
-        Outcome::Rejected
-    })
+    Ok(outcome(accepted))
 }

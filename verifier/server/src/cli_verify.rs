@@ -1,15 +1,22 @@
 //! `verify tpm` and `eventlog replay`: offline checks of files written by
 //! tpm2-tools or `sealbuild-agent quote`, and the replay of TPM event logs and
 //! of TDX CC event logs (`--ccel`, `common::eventlog::ccel`).
+//!
+//! Also what every `verify` subcommand shares: the verification time
+//! (`--at`), the `--policy` text and its reference sets of one platform, the
+//! verdict's JSON fields and text lines, the exit outcome, and the answer to
+//! evidence that does not parse ([`malformed`]).
 
 use crate::Outcome;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
+use sealbuild_common::api::Reason;
 use sealbuild_common::eventlog::ccel::{CcelError, CcelLog, CcelTable};
 use sealbuild_common::eventlog::EventLog;
 use sealbuild_common::tpm::{parse_tools_pcrs, Attest, PcrValues, Public, Signature};
 use sealbuild_verifier_core::bundle::MALFORMED_EVIDENCE;
 use sealbuild_verifier_core::platform::{Anchors, Enrolment, Registry};
+use sealbuild_verifier_core::policy::{Policy, ReferenceSet};
 use sealbuild_verifier_core::quote::{verify_quote, verify_quote_signature, QuoteOptions};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -247,13 +254,7 @@ fn verify_bundle_files(a: BundleArgs) -> Result<Outcome> {
         tdx: tdx.map(Box::new),
         ..Default::default()
     };
-    let at_unix_secs = match &a.at {
-        Some(s) => crate::cli_snp::parse_rfc3339(s)?,
-        None => std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .context("system clock before 1970")?
-            .as_secs(),
-    };
+    let at_unix_secs = verification_time(a.at.as_deref())?;
     let mut report = verify_bundle(&BundleInput {
         envelope: &envelope,
         signer_key_pem: &signer,
@@ -416,6 +417,99 @@ fn verify_tpm_files(a: TpmArgs) -> Result<Outcome> {
     } else {
         Outcome::Rejected
     })
+}
+
+/// The verification time of a `verify` subcommand: `--at` (RFC 3339) when
+/// given, else now.
+pub(crate) fn verification_time(at: Option<&str>) -> Result<u64> {
+    match at {
+        Some(s) => crate::cli_snp::parse_rfc3339(s),
+        None => Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .context("system clock before 1970")?
+            .as_secs()),
+    }
+}
+
+/// The text of `--policy F`, when given.
+pub(crate) fn read_policy_text(policy: Option<&Path>) -> Result<Option<String>> {
+    policy
+        .map(|p| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display())))
+        .transpose()
+}
+
+/// What the reference sets of one platform in policy `p` (its `text`) say
+/// of verified claims: no reasons when one of them matched (its name is
+/// added to `matched`), else the problems of every set. `problems` gives a
+/// set's problems, or `None` for a set of another platform; a policy with
+/// no set of `platform` is an error.
+pub(crate) fn reference_reasons(
+    p: &Path,
+    text: &str,
+    platform: &str,
+    problems: impl Fn(&ReferenceSet) -> Option<Vec<Reason>>,
+    matched: &mut Vec<String>,
+) -> Result<Vec<Reason>> {
+    let policy = Policy::parse(text).with_context(|| format!("policy {}", p.display()))?;
+    let mut rule_reasons = Vec::new();
+    let mut any = false;
+    for r in &policy.references {
+        let Some(found) = problems(r) else { continue };
+        any = true;
+        if found.is_empty() {
+            matched.push(r.name.clone());
+        } else {
+            rule_reasons.extend(found);
+        }
+    }
+    if !any {
+        bail!(
+            "policy {} has no platform = \"{platform}\" reference set",
+            p.display()
+        );
+    }
+    Ok(if matched.is_empty() {
+        rule_reasons
+    } else {
+        Vec::new()
+    })
+}
+
+/// The fields every `verify` subcommand's JSON ends with: `verified`,
+/// `verdict`, `reasons` and `verification_time`, in that order.
+pub(crate) fn insert_verdict_json(
+    o: &mut serde_json::Map<String, serde_json::Value>,
+    verified: bool,
+    verdict: &str,
+    reasons: &[Reason],
+    at: u64,
+) -> Result<()> {
+    o.insert("verified".into(), json!(verified));
+    o.insert("verdict".into(), json!(verdict));
+    o.insert("reasons".into(), serde_json::to_value(reasons)?);
+    o.insert(
+        "verification_time".into(),
+        json!(sealbuild_common::intoto::format_rfc3339_utc(at)),
+    );
+    Ok(())
+}
+
+/// The verdict line and one line per reason, as the `verify` subcommands
+/// print them.
+pub(crate) fn print_verdict(verdict: &str, reasons: &[Reason]) {
+    out!("verdict: {verdict}");
+    for r in reasons {
+        out!("  - [{}] {}", r.check, r.message);
+    }
+}
+
+/// Exit 0 when accepted, 1 when rejected.
+pub(crate) fn outcome(accepted: bool) -> Outcome {
+    if accepted {
+        Outcome::Ok
+    } else {
+        Outcome::Rejected
+    }
 }
 
 /// Evidence whose bytes do not parse: a rejection (exit 1) with the reason

@@ -15,13 +15,15 @@
     clippy::indexing_slicing
 )]
 
-use base64::Engine;
+mod cli_support;
+
+use cli_support::{
+    checks, data, json_b64url, json_bytes, quote_from_bytes, read_json, s, verify_azure,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
 const NOW: &str = "2026-11-23T00:00:00Z";
 const JUNE_2025: &str = "2025-06-01T00:00:00Z";
 /// ASCII "challenge": the nonce of hcl-report.bin and evidence-v0/v1.
@@ -29,40 +31,13 @@ const CHALLENGE: &str = "6368616c6c656e6765";
 const V2_NONCE: &str = "982f5c6e45df0ed3f10b6f60b02f0c8390e281300f3805e2279c16168cd6ae9aa398f647caa2338748cd0fd9f5f819ef";
 const GENOA_NONCE: &str = "0218488bae25d2509232bf676f1a66a30d7372add909109b36016ef136f2938ca05475f8b46094de6b64270ea35d950f";
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
-
 fn vtpm(file: &str) -> PathBuf {
     data(&format!("azure/az-snp-vtpm/{file}"))
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// Runs `verify azure ARGS`: exit code, JSON stdout (Null if none), all output.
 fn run(args: &[&str]) -> (i32, Value, String) {
-    let o = Command::new(BIN)
-        .args(["verify", "azure"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), json, all)
-}
-
-fn checks(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no reasons in {v}"))
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
+    cli_support::run(&["verify", "azure"], args)
 }
 
 /// Evidence as files: HCL report, quote JSON (hex form), VCEK.
@@ -78,8 +53,7 @@ impl Evidence {
     fn hcl_vector() -> Self {
         Self {
             hcl: std::fs::read(vtpm("hcl-report.bin")).unwrap(),
-            quote: serde_json::from_slice(&std::fs::read(vtpm("tpm-quote-v1.json")).unwrap())
-                .unwrap(),
+            quote: read_json(&vtpm("tpm-quote-v1.json")),
             vcek: (std::fs::read(vtpm("vcek.pem")).unwrap(), "vcek.pem"),
         }
     }
@@ -88,41 +62,18 @@ impl Evidence {
     /// (version 0: byte arrays and a PEM VCEK; 1/2: hex, base64url HCL
     /// report, base64url DER VCEK).
     fn from_json(file: &str) -> Self {
-        let v: Value = serde_json::from_slice(&std::fs::read(vtpm(file)).unwrap()).unwrap();
-        let bytes = |a: &Value| -> Vec<u8> {
-            a.as_array()
-                .unwrap()
-                .iter()
-                .map(|b| u8::try_from(b.as_u64().unwrap()).unwrap())
-                .collect()
-        };
-        let b64 = |a: &Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(a.as_str().unwrap().trim_end_matches('='))
-                .unwrap()
-        };
+        let v = read_json(&vtpm(file));
         if v.get("version").is_none() {
-            let q = &v["quote"];
-            let pcrs: Vec<String> = q["pcrs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| hex::encode(bytes(p)))
-                .collect();
             Self {
-                hcl: bytes(&v["report"]),
-                quote: json!({
-                    "signature": hex::encode(bytes(&q["signature"])),
-                    "message": hex::encode(bytes(&q["message"])),
-                    "pcrs": pcrs,
-                }),
+                hcl: json_bytes(&v["report"]),
+                quote: quote_from_bytes(&v["quote"]),
                 vcek: (v["vcek"].as_str().unwrap().as_bytes().to_vec(), "vcek.pem"),
             }
         } else {
             Self {
-                hcl: b64(&v["hcl_report"]),
+                hcl: json_b64url(&v["hcl_report"]),
                 quote: v["tpm_quote"].clone(),
-                vcek: (b64(&v["vcek"]), "vcek.der"),
+                vcek: (json_b64url(&v["vcek"]), "vcek.der"),
             }
         }
     }
@@ -144,33 +95,14 @@ impl Evidence {
     fn verify(&self, nonce: &str, at: &str) -> (i32, Value, String) {
         let dir = tempfile::tempdir().unwrap();
         let (h, q, k) = self.write(dir.path());
-        let args = [
-            "--hcl-report",
-            s(&h),
-            "--quote-json",
-            s(&q),
-            "--vcek",
-            s(&k),
-            "--nonce",
-            nonce,
-            "--at",
-            at,
-            "--json",
-        ];
-        run(&args)
+        let rest = ["--nonce", nonce, "--at", at, "--json"];
+        verify_azure(&h, &q, Some(("--vcek", &k)), &rest)
     }
 
     /// Flips `mask` into byte `index` of the quote's hex field `field`
     /// (`signature`, `message`), or of PCR `pcr` when `field` is "pcrs".
     fn flip_quote(&mut self, field: &str, pcr: usize, index: usize, mask: u8) {
-        let slot = if field == "pcrs" {
-            &mut self.quote["pcrs"][pcr]
-        } else {
-            &mut self.quote[field]
-        };
-        let mut b = hex::decode(slot.as_str().unwrap()).unwrap();
-        b[index] ^= mask;
-        *slot = json!(hex::encode(b));
+        cli_support::flip_quote(&mut self.quote, field, pcr, index, mask);
     }
 }
 
@@ -240,18 +172,11 @@ fn hcl_vector_is_accepted_with_the_stated_claims() {
     // Human output.
     let dir = tempfile::tempdir().unwrap();
     let (h, q, k) = e.write(dir.path());
-    let args = [
-        "--hcl-report",
-        s(&h),
-        "--quote-json",
-        s(&q),
-        "--vcek",
-        s(&k),
-    ];
-    let (code, _, out) = run(&[&args[..], &["--nonce", CHALLENGE, "--at", NOW]].concat());
+    let with = |rest: &[&str]| verify_azure(&h, &q, Some(("--vcek", &k)), rest);
+    let (code, _, out) = with(&["--nonce", CHALLENGE, "--at", NOW]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("verdict: accepted"), "{out}");
-    let (code, _, out) = run(&[&args[..], &["--nonce", "00", "--at", NOW]].concat());
+    let (code, _, out) = with(&["--nonce", "00", "--at", NOW]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("verdict: rejected") && out.contains("[nonce]"),
@@ -367,15 +292,7 @@ fn tampering_time_and_vcek_are_refused() {
     let e = Evidence::hcl_vector();
     let dir = tempfile::tempdir().unwrap();
     let (h, q, _) = e.write(dir.path());
-    let args = [
-        "--hcl-report",
-        s(&h),
-        "--quote-json",
-        s(&q),
-        "--nonce",
-        CHALLENGE,
-    ];
-    let r = run(&[&args[..], &["--at", NOW, "--json"]].concat());
+    let r = verify_azure(&h, &q, None, &["--nonce", CHALLENGE, "--at", NOW, "--json"]);
     assert_rejected(&r, "snp_endorsement_key");
 }
 
@@ -438,18 +355,12 @@ fn malformed_evidence_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let (h, q, k) = e.write(dir.path());
     std::fs::write(&h, b"HCLA").unwrap();
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&h),
-        "--quote-json",
-        s(&q),
-        "--vcek",
-        s(&k),
-        "--nonce",
-        CHALLENGE,
-        "--at",
-        NOW,
-    ]);
+    let (code, _, out) = verify_azure(
+        &h,
+        &q,
+        Some(("--vcek", &k)),
+        &["--nonce", CHALLENGE, "--at", NOW],
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("malformed_evidence"), "{out}");
 }
@@ -536,29 +447,26 @@ fn certs_dir_in_snpguest_layout() {
         )
         .unwrap();
     }
-    let args = [
-        "--hcl-report",
-        s(&h),
-        "--quote-json",
-        s(&q),
-        "--certs",
-        s(&certs),
-        "--nonce",
-        CHALLENGE,
-        "--at",
-        NOW,
-    ];
-    let v = assert_accepted(&run(&[&args[..], &["--json"]].concat()));
+    let args = ["--nonce", CHALLENGE, "--at", NOW];
+    let with = |json: &[&str]| {
+        verify_azure(
+            &h,
+            &q,
+            Some(("--certs", &certs)),
+            &[&args[..], json].concat(),
+        )
+    };
+    let v = assert_accepted(&with(&["--json"]));
     assert_eq!(v["product"], "milan");
     // A root that is not AMD's is a usage error, never trusted.
     std::fs::copy(vtpm("vcek.pem"), certs.join("ark.pem")).unwrap();
-    let (code, _, out) = run(&args);
+    let (code, _, out) = with(&[]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("not one of AMD's built-in"), "{out}");
     // A directory without a VCEK.
     std::fs::remove_file(certs.join("vcek.pem")).unwrap();
     std::fs::remove_file(certs.join("ark.pem")).unwrap();
-    let (code, _, out) = run(&args);
+    let (code, _, out) = with(&[]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("holds neither"), "{out}");
 }
@@ -568,15 +476,7 @@ fn usage_errors_exit_2() {
     let e = Evidence::hcl_vector();
     let dir = tempfile::tempdir().unwrap();
     let (h, q, k) = e.write(dir.path());
-    let base = [
-        "--hcl-report",
-        s(&h),
-        "--quote-json",
-        s(&q),
-        "--vcek",
-        s(&k),
-    ];
-    let with = |extra: &[&str]| run(&[&base[..], extra].concat());
+    let with = |extra: &[&str]| verify_azure(&h, &q, Some(("--vcek", &k)), extra);
     // --nonce is required.
     let (code, _, out) = with(&["--at", NOW]);
     assert_eq!(code, 2, "{out}");
@@ -590,16 +490,7 @@ fn usage_errors_exit_2() {
     let (code, _, out) = with(&["--nonce", CHALLENGE, "--certs", s(dir.path())]);
     assert_eq!(code, 2, "{out}");
     let missing = dir.path().join("missing.bin");
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&missing),
-        "--quote-json",
-        s(&q),
-        "--vcek",
-        s(&k),
-        "--nonce",
-        CHALLENGE,
-    ]);
+    let (code, _, out) = verify_azure(&missing, &q, Some(("--vcek", &k)), &["--nonce", CHALLENGE]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("missing.bin"), "{out}");
     let (code, _, out) = run(&["--quote-json", s(&q), "--nonce", CHALLENGE]);

@@ -23,12 +23,14 @@
     clippy::indexing_slicing
 )]
 
-use base64::Engine;
-use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod cli_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
+use cli_support::{
+    checks, data, json_b64url, json_bytes, quote_from_bytes, read_json, s, verify_azure,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
 /// Inside the PCK certificate's validity (2023-09-13 → 2030-09-13).
 const JUNE_2025: &str = "2025-06-01T00:00:00Z";
 /// dcap-qvl's time for its own collateral (another FMSPC).
@@ -38,40 +40,8 @@ const CHALLENGE: &str = "6368616c6c656e6765";
 const PCR0: &str = "782b20b10f55cc46e2142cc2145d548698073e5beb82752c8d7f9279f0d8a273";
 const MRTD: &str = "024a32b070383331181619fa387cb4d55d1e38879f989933055ccad5bc2db795d1737b66205949d15469dc8c1ba7ab7b";
 
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
-
 fn vtpm(file: &str) -> PathBuf {
     data(&format!("azure/az-tdx-vtpm/{file}"))
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Runs `verify azure ARGS`: exit code, JSON stdout (Null if none), all output.
-fn run(args: &[&str]) -> (i32, Value, String) {
-    let o = Command::new(BIN)
-        .args(["verify", "azure"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), json, all)
-}
-
-fn checks(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no reasons in {v}"))
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
 }
 
 /// Evidence as files: HCL report, TD quote, vTPM quote JSON.
@@ -87,47 +57,23 @@ impl Evidence {
         Self {
             hcl: std::fs::read(vtpm("hcl-report.bin")).unwrap(),
             td_quote: std::fs::read(vtpm("td-quote.bin")).unwrap(),
-            quote: serde_json::from_slice(&std::fs::read(vtpm("tpm-quote-v1.json")).unwrap())
-                .unwrap(),
+            quote: read_json(&vtpm("tpm-quote-v1.json")),
         }
     }
 
     /// One of trustee's two evidence encodings, split into the inputs.
     fn from_json(file: &str) -> Self {
-        let v: Value = serde_json::from_slice(&std::fs::read(vtpm(file)).unwrap()).unwrap();
-        let bytes = |a: &Value| -> Vec<u8> {
-            a.as_array()
-                .unwrap()
-                .iter()
-                .map(|b| u8::try_from(b.as_u64().unwrap()).unwrap())
-                .collect()
-        };
-        let b64 = |a: &Value| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(a.as_str().unwrap().trim_end_matches('='))
-                .unwrap()
-        };
+        let v = read_json(&vtpm(file));
         if v.get("version").is_none() {
-            let q = &v["tpm_quote"];
-            let pcrs: Vec<String> = q["pcrs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| hex::encode(bytes(p)))
-                .collect();
             Self {
-                hcl: bytes(&v["hcl_report"]),
-                td_quote: bytes(&v["td_quote"]),
-                quote: json!({
-                    "signature": hex::encode(bytes(&q["signature"])),
-                    "message": hex::encode(bytes(&q["message"])),
-                    "pcrs": pcrs,
-                }),
+                hcl: json_bytes(&v["hcl_report"]),
+                td_quote: json_bytes(&v["td_quote"]),
+                quote: quote_from_bytes(&v["tpm_quote"]),
             }
         } else {
             Self {
-                hcl: b64(&v["hcl_report"]),
-                td_quote: b64(&v["td_quote"]),
+                hcl: json_b64url(&v["hcl_report"]),
+                td_quote: json_b64url(&v["td_quote"]),
                 quote: v["tpm_quote"].clone(),
             }
         }
@@ -145,31 +91,17 @@ impl Evidence {
         std::fs::write(&h, &self.hcl).unwrap();
         std::fs::write(&t, &self.td_quote).unwrap();
         std::fs::write(&q, self.quote.to_string()).unwrap();
-        let args = [
-            "--hcl-report",
-            s(&h),
-            "--quote-json",
-            s(&q),
-            "--td-quote",
-            s(&t),
-            "--nonce",
-            nonce,
-            "--at",
-            at,
-            "--json",
-        ];
-        run(&[&args[..], extra].concat())
+        let args = ["--nonce", nonce, "--at", at, "--json"];
+        verify_azure(
+            &h,
+            &q,
+            Some(("--td-quote", &t)),
+            &[&args[..], extra].concat(),
+        )
     }
 
     fn flip_quote(&mut self, field: &str, pcr: usize, index: usize, mask: u8) {
-        let slot = if field == "pcrs" {
-            &mut self.quote["pcrs"][pcr]
-        } else {
-            &mut self.quote[field]
-        };
-        let mut b = hex::decode(slot.as_str().unwrap()).unwrap();
-        b[index] ^= mask;
-        *slot = json!(hex::encode(b));
+        cli_support::flip_quote(&mut self.quote, field, pcr, index, mask);
     }
 }
 
@@ -210,18 +142,12 @@ fn without_collateral_only_the_collateral_is_missing() {
         assert_eq!(v["rtmr0"], "00".repeat(48));
     }
     // The text form names the missing collateral too.
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&vtpm("hcl-report.bin")),
-        "--quote-json",
-        s(&vtpm("tpm-quote-v1.json")),
-        "--td-quote",
-        s(&vtpm("td-quote.bin")),
-        "--nonce",
-        CHALLENGE,
-        "--at",
-        JUNE_2025,
-    ]);
+    let (code, _, out) = verify_azure(
+        &vtpm("hcl-report.bin"),
+        &vtpm("tpm-quote-v1.json"),
+        Some(("--td-quote", &vtpm("td-quote.bin"))),
+        &["--nonce", CHALLENGE, "--at", JUNE_2025],
+    );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("verdict: rejected"), "{out}");
     assert!(out.contains("[tdx_collateral]"), "{out}");
@@ -303,15 +229,12 @@ fn collateral_of_another_platform_is_refused() {
 #[test]
 fn missing_or_malformed_td_quote_and_wrong_flags() {
     // No --td-quote for a TDX HCL report.
-    let (code, v, out) = run(&[
-        "--hcl-report",
-        s(&vtpm("hcl-report.bin")),
-        "--quote-json",
-        s(&vtpm("tpm-quote-v1.json")),
-        "--nonce",
-        CHALLENGE,
-        "--json",
-    ]);
+    let (code, v, out) = verify_azure(
+        &vtpm("hcl-report.bin"),
+        &vtpm("tpm-quote-v1.json"),
+        None,
+        &["--nonce", CHALLENGE, "--json"],
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["azure_td_quote"]);
     assert_eq!(v["reasons"][0]["observed"], "none");
@@ -343,40 +266,28 @@ fn missing_or_malformed_td_quote_and_wrong_flags() {
     let snp_vcek = data("azure/az-snp-vtpm/vcek.pem");
     let (code, _, out) = Evidence::files().verify(CHALLENGE, JUNE_2025, &["--vcek", s(&snp_vcek)]);
     assert_eq!(code, 2, "{out}");
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&vtpm("hcl-report.bin")),
-        "--quote-json",
-        s(&vtpm("tpm-quote-v1.json")),
-        "--certs",
-        s(&data("azure")),
-        "--nonce",
-        CHALLENGE,
-    ]);
+    let (code, _, out) = verify_azure(
+        &vtpm("hcl-report.bin"),
+        &vtpm("tpm-quote-v1.json"),
+        Some(("--certs", &data("azure"))),
+        &["--nonce", CHALLENGE],
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("TDX report"), "{out}");
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&data("azure/az-snp-vtpm/hcl-report.bin")),
-        "--quote-json",
-        s(&data("azure/az-snp-vtpm/tpm-quote-v1.json")),
-        "--td-quote",
-        s(&vtpm("td-quote.bin")),
-        "--nonce",
-        CHALLENGE,
-    ]);
+    let (code, _, out) = verify_azure(
+        &data("azure/az-snp-vtpm/hcl-report.bin"),
+        &data("azure/az-snp-vtpm/tpm-quote-v1.json"),
+        Some(("--td-quote", &vtpm("td-quote.bin"))),
+        &["--nonce", CHALLENGE],
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("SEV-SNP report"), "{out}");
-    let (code, _, out) = run(&[
-        "--hcl-report",
-        s(&vtpm("hcl-report.bin")),
-        "--quote-json",
-        s(&vtpm("tpm-quote-v1.json")),
-        "--collateral-dir",
-        "/nonexistent",
-        "--nonce",
-        CHALLENGE,
-    ]);
+    let (code, _, out) = verify_azure(
+        &vtpm("hcl-report.bin"),
+        &vtpm("tpm-quote-v1.json"),
+        Some(("--collateral-dir", Path::new("/nonexistent"))),
+        &["--nonce", CHALLENGE],
+    );
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("--td-quote"), "{out}");
     let (code, _, out) =

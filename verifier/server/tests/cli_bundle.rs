@@ -12,18 +12,12 @@
     clippy::indexing_slicing
 )]
 
+mod cli_support;
+
+use cli_support::{checks, data};
 use sealbuild_common::dsse::{DsseSigner, PAYLOAD_TYPE_INTOTO};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
-
-fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data")
-        .join(rel)
-}
+use std::path::PathBuf;
 
 /// A bundle directory: an envelope signed over the real sealed-build
 /// statement, the signer's public key, empty artefacts.
@@ -53,9 +47,7 @@ impl Bundle {
     fn verify(&self, evidence: bool, json: bool) -> (i32, Value, String) {
         let p = |rel: &str| self.path(rel).to_str().unwrap().to_string();
         let mut args = vec![
-            "verify".to_string(),
-            "bundle".into(),
-            "--envelope".into(),
+            "--envelope".to_string(),
             p("hello.intoto.jsonl"),
             "--artifacts".into(),
             p("artifacts"),
@@ -68,11 +60,8 @@ impl Bundle {
         if json {
             args.push("--json".into());
         }
-        let o = Command::new(BIN).args(&args).output().unwrap();
-        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-        let v = serde_json::from_str(&stdout).unwrap_or(Value::Null);
-        let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
-        (o.status.code().unwrap_or(-1), v, all)
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_support::run(&["verify", "bundle"], &args)
     }
 }
 
@@ -87,15 +76,6 @@ fn malformed(r: &(i32, Value, String)) -> String {
         .find(|r| r["check"] == "malformed_evidence")
         .unwrap_or_else(|| panic!("no malformed_evidence reason: {out}"));
     m["message"].as_str().unwrap().to_string()
-}
-
-fn checks(v: &Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
 }
 
 #[test]

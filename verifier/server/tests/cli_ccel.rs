@@ -10,31 +10,18 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod cli_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
+use cli_support::s as p;
+use std::path::PathBuf;
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/tdx")
-        .join(rel)
+    cli_support::data(&format!("tdx/{rel}"))
 }
 
-/// (exit code, stdout, stdout + stderr)
+/// `eventlog replay ARGS`: (exit code, stdout, stdout + stderr)
 fn run(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(BIN)
-        .args(["eventlog", "replay"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let all = format!("{stdout}{}", String::from_utf8_lossy(&o.stderr));
-    (o.status.code().unwrap_or(-1), stdout, all)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
+    cli_support::run_text(&["eventlog", "replay"], args)
 }
 
 /// RTMR0–2 of go-tdx-guest's COS 113 quote (manifest §2.7), RTMR3 zero.
@@ -191,8 +178,7 @@ fn a_malformed_log_or_table_exits_1_naming_the_field() {
     );
 
     // A TPM log is not a CCEL (it has no SHA-384 RTMR bank or is a legacy log).
-    let tpm = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/tpm/go-tpm-tools/eventlogs/debian-10.bin");
+    let tpm = cli_support::data("tpm/go-tpm-tools/eventlogs/debian-10.bin");
     let (code, _, all) = run(&["--ccel", p(&tpm)]);
     assert_eq!(code, 1, "{all}");
     assert!(all.contains("CCEL first event"), "{all}");

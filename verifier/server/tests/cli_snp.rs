@@ -9,39 +9,22 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
+use cli_support::checks;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/sev-snp")
-        .join(rel)
+    cli_support::data(&format!("sev-snp/{rel}"))
 }
 
-fn run(args: &[&str]) -> (i32, serde_json::Value, String) {
-    let o: Output = Command::new(BIN)
-        .args(["verify", "snp"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-    (
-        o.status.code().unwrap_or(-1),
-        json,
-        format!("{stdout}{}", String::from_utf8_lossy(&o.stderr)),
-    )
-}
+const VERIFY_SNP: &[&str] = &["verify", "snp"];
 
-fn checks(v: &serde_json::Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
+/// Runs `verify snp --report REPORT KEY_FLAG KEYS REST…` (KEY_FLAG:
+/// `--vcek` or `--certs`).
+fn run_on(report: &Path, key_flag: &str, keys: &Path, rest: &[&str]) -> (i32, Value, String) {
+    cli_support::run_files(VERIFY_SNP, &[("--report", report), (key_flag, keys)], rest)
 }
 
 const NOW: &str = "2026-11-23T00:00:00Z";
@@ -50,15 +33,7 @@ const NOW: &str = "2026-11-23T00:00:00Z";
 fn milan_report_is_accepted_with_its_claims() {
     let r = data("virtee-sev/report_milan.bin");
     let k = data("virtee-sev/vcek_milan.der");
-    let (code, v, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&r, "--vcek", &k, &["--at", NOW, "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["verdict"], "accepted");
     assert_eq!(v["version"], 2);
@@ -79,32 +54,19 @@ fn milan_report_is_accepted_with_its_claims() {
     bytes[21] ^= 0x80;
     let bad = dir.path().join("bad.bin");
     std::fs::write(&bad, &bytes).unwrap();
-    let (code, v, _) = run(&[
-        "--report",
-        bad.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--json",
-    ]);
+    let (code, v, _) = run_on(&bad, "--vcek", &k, &["--at", NOW, "--json"]);
     assert_eq!(code, 1);
     assert_eq!(v["verdict"], "rejected");
     assert_eq!(checks(&v), ["snp_signature"]);
     assert_eq!(v["verified"], false);
 
     // The wrong product, and no endorsement key at all.
-    let (code, v, _) = run(&[
-        "--report",
-        r.to_str().unwrap(),
+    let (code, v, _) = run_on(
+        &r,
         "--vcek",
-        k.to_str().unwrap(),
-        "--product",
-        "genoa",
-        "--at",
-        NOW,
-        "--json",
-    ]);
+        &k,
+        &["--product", "genoa", "--at", NOW, "--json"],
+    );
     assert_eq!(code, 1);
     assert!(
         checks(&v)
@@ -112,7 +74,10 @@ fn milan_report_is_accepted_with_its_claims() {
             .all(|c| c == "snp_product" || c == "snp_chain"),
         "{v}"
     );
-    let (code, v, _) = run(&["--report", r.to_str().unwrap(), "--at", NOW, "--json"]);
+    let (code, v, _) = cli_support::run(
+        VERIFY_SNP,
+        &["--report", r.to_str().unwrap(), "--at", NOW, "--json"],
+    );
     assert_eq!(code, 1);
     assert_eq!(checks(&v), ["snp_endorsement_key"]);
 }
@@ -121,39 +86,15 @@ fn milan_report_is_accepted_with_its_claims() {
 fn debug_is_refused_unless_allowed() {
     let r = data("go-sev-guest/attestation.bin");
     let k = data("go-sev-guest/vcek.der");
-    let (code, v, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&r, "--vcek", &k, &["--at", NOW, "--json"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["snp_policy"]);
     assert_eq!(v["policy"], "0xb0000");
-    let (code, v, _) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--allow-debug",
-        "--json",
-    ]);
+    let (code, v, _) = run_on(&r, "--vcek", &k, &["--at", NOW, "--allow-debug", "--json"]);
     assert_eq!(code, 0);
     assert_eq!(v["verdict"], "accepted");
     // Human output names the check.
-    let (code, _, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-    ]);
+    let (code, _, out) = run_on(&r, "--vcek", &k, &["--at", NOW]);
     assert_eq!(code, 1);
     assert!(
         out.contains("[snp_policy]") && out.contains("DEBUG = 1"),
@@ -165,31 +106,19 @@ fn debug_is_refused_unless_allowed() {
 fn vlek_report_valid_in_2025_expired_now() {
     let r = data("trustee/test-vlek-report.bin");
     let k = data("trustee/test-vlek.der");
-    let (code, v, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
+    let (code, v, out) = run_on(
+        &r,
         "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        "2025-06-01T00:00:00Z",
-        "--allow-debug",
-        "--json",
-    ]);
+        &k,
+        &["--at", "2025-06-01T00:00:00Z", "--allow-debug", "--json"],
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["signing_key"], "vlek");
     assert_eq!(v["version"], 3);
     assert_eq!(v["vmpl"], 1);
     assert_eq!(v["chip_id"], "00".repeat(64));
     assert_eq!(v["csp_id"], "cc-us-east-2.amazonaws.com");
-    let (code, v, _) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--vcek",
-        k.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--json",
-    ]);
+    let (code, v, _) = run_on(&r, "--vcek", &k, &["--at", NOW, "--json"]);
     assert_eq!(code, 1);
     assert_eq!(checks(&v), ["snp_chain"]);
 }
@@ -221,15 +150,7 @@ fn certs_dir_in_snpguest_layout_and_a_policy() {
     )
     .unwrap();
     let r = data("trustee/e2e-genoa-report.bin");
-    let (code, v, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--certs",
-        certs.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&r, "--certs", &certs, &["--at", NOW, "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["product"], "genoa");
     assert_eq!(v["reported_tcb"], "0x191700000000000a");
@@ -241,31 +162,21 @@ fn certs_dir_in_snpguest_layout_and_a_policy() {
         std::fs::write(&policy, format!("version = 1\n[[reference]]\nname = \"genoa-vm\"\nplatform = \"snp\"\n[reference.snp]\nmeasurements = [\"{measurement}\"]\n[reference.snp.min_tcb]\ngenoa = \"0x191700000000000a\"\n")).unwrap();
     };
     write(m);
-    let (code, v, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
+    let (code, v, out) = run_on(
+        &r,
         "--certs",
-        certs.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--policy",
-        policy.to_str().unwrap(),
-        "--json",
-    ]);
+        &certs,
+        &["--at", NOW, "--policy", policy.to_str().unwrap(), "--json"],
+    );
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["matched_references"], serde_json::json!(["genoa-vm"]));
     write(&"ab".repeat(48));
-    let (code, v, _) = run(&[
-        "--report",
-        r.to_str().unwrap(),
+    let (code, v, _) = run_on(
+        &r,
         "--certs",
-        certs.to_str().unwrap(),
-        "--at",
-        NOW,
-        "--policy",
-        policy.to_str().unwrap(),
-        "--json",
-    ]);
+        &certs,
+        &["--at", NOW, "--policy", policy.to_str().unwrap(), "--json"],
+    );
     assert_eq!(code, 1);
     assert_eq!(checks(&v), ["snp_measurement"]);
 
@@ -275,18 +186,14 @@ fn certs_dir_in_snpguest_layout_and_a_policy() {
         pem(&std::fs::read(data("trustee/test-vcek.der")).unwrap()),
     )
     .unwrap();
-    let (code, _, out) = run(&[
-        "--report",
-        r.to_str().unwrap(),
-        "--certs",
-        certs.to_str().unwrap(),
-        "--at",
-        NOW,
-    ]);
+    let (code, _, out) = run_on(&r, "--certs", &certs, &["--at", NOW]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("not one of AMD's built-in"), "{out}");
     // A malformed time is a usage error too.
-    let (code, _, out) = run(&["--report", r.to_str().unwrap(), "--at", "yesterday"]);
+    let (code, _, out) = cli_support::run(
+        VERIFY_SNP,
+        &["--report", r.to_str().unwrap(), "--at", "yesterday"],
+    );
     assert_eq!(code, 2);
     assert!(out.contains("RFC 3339"), "{out}");
 }
@@ -313,7 +220,10 @@ fn malformed_reports_are_rejected_naming_the_field() {
         if json {
             args.push("--json".into());
         }
-        run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        cli_support::run(
+            VERIFY_SNP,
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        )
     };
     let mut bad_version = report.clone();
     bad_version[..4].copy_from_slice(&99u32.to_le_bytes());
@@ -345,7 +255,10 @@ fn malformed_reports_are_rejected_naming_the_field() {
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["snp_signature"], "{out}");
     // A missing report is an I/O error.
-    let (code, _, out) = run(&["--report", "/nonexistent/report.bin", "--at", NOW]);
+    let (code, _, out) = cli_support::run(
+        VERIFY_SNP,
+        &["--report", "/nonexistent/report.bin", "--at", NOW],
+    );
     assert_eq!(code, 2, "{out}");
 }
 

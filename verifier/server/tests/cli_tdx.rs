@@ -9,60 +9,32 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod cli_support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_sealbuild-verifier");
+use cli_support::{checks, s as p};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
 /// dcap-qvl's time for its v4 sample.
 const V4_AT: &str = "2025-07-19T10:00:34Z";
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/data/tdx")
-        .join(rel)
+    cli_support::data(&format!("tdx/{rel}"))
 }
 
-fn p(b: &Path) -> &str {
-    b.to_str().unwrap()
-}
+const VERIFY_TDX: &[&str] = &["verify", "tdx"];
 
-fn run(args: &[&str]) -> (i32, serde_json::Value, String) {
-    let o = Command::new(BIN)
-        .args(["verify", "tdx"])
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
-    let json = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
-    (
-        o.status.code().unwrap_or(-1),
-        json,
-        format!("{stdout}{}", String::from_utf8_lossy(&o.stderr)),
-    )
-}
-
-fn checks(v: &serde_json::Value) -> Vec<String> {
-    v["reasons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["check"].as_str().unwrap().to_string())
-        .collect()
+/// Runs `verify tdx --quote QUOTE FLAG COLLATERAL REST…` (FLAG:
+/// `--collateral` or `--collateral-dir`).
+fn run_on(quote: &Path, flag: &str, collateral: &Path, rest: &[&str]) -> (i32, Value, String) {
+    cli_support::run_files(VERIFY_TDX, &[("--quote", quote), (flag, collateral)], rest)
 }
 
 #[test]
 fn dcap_qvl_v4_is_up_to_date_at_the_manifest_time() {
     let q = data("dcap-qvl/tdx_quote");
     let c = data("dcap-qvl/tdx_quote_collateral.json");
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
-        "--collateral",
-        p(&c),
-        "--at",
-        V4_AT,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&q, "--collateral", &c, &["--at", V4_AT, "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["verdict"], "accepted");
     assert_eq!(v["tcb_status"], "UpToDate");
@@ -85,18 +57,15 @@ fn dcap_qvl_v4_is_up_to_date_at_the_manifest_time() {
         assert!(v[k].is_string(), "{k}");
     }
     // Text output, and refused two seconds later (collateral expired).
-    let (code, _, out) = run(&["--quote", p(&q), "--collateral", p(&c), "--at", V4_AT]);
+    let (code, _, out) = run_on(&q, "--collateral", &c, &["--at", V4_AT]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("verdict: accepted"), "{out}");
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
+    let (code, v, out) = run_on(
+        &q,
         "--collateral",
-        p(&c),
-        "--at",
-        "2025-07-19T10:00:36Z",
-        "--json",
-    ]);
+        &c,
+        &["--at", "2025-07-19T10:00:36Z", "--json"],
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(v["verdict"], "rejected");
 }
@@ -138,19 +107,11 @@ fn collateral_dir_of_pcs_responses() {
     let dir = std::env::temp_dir().join(format!("sealbuild-cli-tdx-{}", std::process::id()));
     collateral_dir(&dir);
     let q = data("dcap-qvl/tdx_quote");
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
-        "--collateral-dir",
-        p(&dir),
-        "--at",
-        V4_AT,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&q, "--collateral-dir", &dir, &["--at", V4_AT, "--json"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["tcb_status"], "UpToDate");
     std::fs::remove_file(dir.join("rootcrl.der")).unwrap();
-    let (code, _, out) = run(&["--quote", p(&q), "--collateral-dir", p(&dir), "--at", V4_AT]);
+    let (code, _, out) = run_on(&q, "--collateral-dir", &dir, &["--at", V4_AT]);
     assert_eq!(code, 2, "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -159,15 +120,12 @@ fn collateral_dir_of_pcs_responses() {
 fn dcap_qvl_v5_outdated_has_no_matching_tcb_level() {
     let q = data("dcap-qvl/tdx_quote_outdated");
     let c = data("dcap-qvl/tdx_quote_outdated_collateral.json");
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
+    let (code, v, out) = run_on(
+        &q,
         "--collateral",
-        p(&c),
-        "--at",
-        "2026-03-01T00:00:00Z",
-        "--json",
-    ]);
+        &c,
+        &["--at", "2026-03-01T00:00:00Z", "--json"],
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["tdx_tcb"]);
     let msg = v["reasons"][0]["message"].as_str().unwrap();
@@ -176,16 +134,17 @@ fn dcap_qvl_v5_outdated_has_no_matching_tcb_level() {
         "{msg}"
     );
     // Accepting every status does not help: no level matched at all.
-    let (code, _, out) = run(&[
-        "--quote",
-        p(&q),
+    let (code, _, out) = run_on(
+        &q,
         "--collateral",
-        p(&c),
-        "--at",
-        "2026-03-01T00:00:00Z",
-        "--accept-tcb-status",
-        "UpToDate,OutOfDate,Revoked",
-    ]);
+        &c,
+        &[
+            "--at",
+            "2026-03-01T00:00:00Z",
+            "--accept-tcb-status",
+            "UpToDate,OutOfDate,Revoked",
+        ],
+    );
     assert_eq!(code, 1, "{out}");
 }
 
@@ -203,41 +162,24 @@ fn policy_and_status_options() {
          rtmr3 = [\"111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111\"]\n",
     )
     .unwrap();
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
+    let (code, v, out) = run_on(
+        &q,
         "--collateral",
-        p(&c),
-        "--at",
-        V4_AT,
-        "--policy",
-        p(&pol),
-        "--json",
-    ]);
+        &c,
+        &["--at", V4_AT, "--policy", p(&pol), "--json"],
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["tdx_rtmr"]);
     // Only OutOfDate accepted: the UpToDate quote is refused by status.
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&q),
+    let (code, v, out) = run_on(
+        &q,
         "--collateral",
-        p(&c),
-        "--at",
-        V4_AT,
-        "--accept-tcb-status",
-        "OutOfDate",
-        "--json",
-    ]);
+        &c,
+        &["--at", V4_AT, "--accept-tcb-status", "OutOfDate", "--json"],
+    );
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["tdx_tcb"]);
-    let (code, _, out) = run(&[
-        "--quote",
-        p(&q),
-        "--collateral",
-        p(&c),
-        "--accept-tcb-status",
-        "Fine",
-    ]);
+    let (code, _, out) = run_on(&q, "--collateral", &c, &["--accept-tcb-status", "Fine"]);
     assert_eq!(code, 2, "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -251,17 +193,9 @@ fn trustee_debug_td_is_refused() {
     let q = data("trustee/tdx_quote_4.dat");
     let c = data("dcap-qvl/tdx_quote_collateral.json");
     for extra in [None, Some("--allow-debug")] {
-        let mut args = vec![
-            "--quote",
-            p(&q),
-            "--collateral",
-            p(&c),
-            "--at",
-            V4_AT,
-            "--json",
-        ];
+        let mut args = vec!["--at", V4_AT, "--json"];
         args.extend(extra);
-        let (code, v, out) = run(&args);
+        let (code, v, out) = run_on(&q, "--collateral", &c, &args);
         assert_eq!(code, 1, "{out}");
         assert_eq!(v["verdict"], "rejected");
         assert!(!checks(&v).is_empty());
@@ -276,21 +210,13 @@ fn malformed_quotes_and_missing_files() {
     let cut = dir.join("cut.dat");
     let q = std::fs::read(data("dcap-qvl/tdx_quote")).unwrap();
     std::fs::write(&cut, &q[..700]).unwrap();
-    let (code, v, out) = run(&[
-        "--quote",
-        p(&cut),
-        "--collateral",
-        p(&c),
-        "--at",
-        V4_AT,
-        "--json",
-    ]);
+    let (code, v, out) = run_on(&cut, "--collateral", &c, &["--at", V4_AT, "--json"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(checks(&v), ["malformed_evidence"]);
     let missing = dir.join("nope.dat");
-    let (code, _, out) = run(&["--quote", p(&missing), "--collateral", p(&c)]);
+    let (code, _, out) = run_on(&missing, "--collateral", &c, &[]);
     assert_eq!(code, 2, "{out}");
-    let (code, _, out) = run(&["--quote", p(&cut)]);
+    let (code, _, out) = cli_support::run_files(VERIFY_TDX, &[("--quote", &cut)], &[]);
     assert_eq!(code, 2, "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -41,6 +41,7 @@
 //! usual bundle paths) plus an optional extra CA file; `http://` base URLs
 //! are accepted for mirrors and tests.
 
+use super::fetch::{check_limits, error_chain, Retry, Throttle};
 pub use super::{chain_url, crl_url, product_for_report, vcek_url};
 use super::{
     check_vcek, hwid_hex, parse_chain_pem, parse_crl, ChainKind, CollateralError, CollateralStore,
@@ -50,17 +51,11 @@ use crate::clock::{Clock, SystemClock};
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// AMD's public KDS.
 pub const DEFAULT_KDS_URL: &str = "https://kdsintf.amd.com";
-
-/// The largest body accepted from KDS (certificates are ~1.3 KiB, chains
-/// ~4.6 KiB, CRLs a few KiB).
-const MAX_BODY: usize = 1 << 20;
 
 /// System CA bundles tried in order when `SSL_CERT_FILE` is not set.
 const SYSTEM_CA_BUNDLES: &[&str] = &[
@@ -171,16 +166,6 @@ impl Drop for Flight<'_> {
     }
 }
 
-pub(super) enum Exchange {
-    /// A 200 answer: its body and headers.
-    Body(Vec<u8>, reqwest::header::HeaderMap),
-    Throttled {
-        status: u16,
-        retry_after: Option<Duration>,
-        raw: String,
-    },
-}
-
 /// The KDS client. Cheap to share behind an `Arc`; all methods take `&self`.
 pub struct KdsFetcher {
     base: String,
@@ -188,9 +173,8 @@ pub struct KdsFetcher {
     http: reqwest::Client,
     store: CollateralStore,
     clock: Arc<dyn Clock>,
-    next_slot: tokio::sync::Mutex<Option<Instant>>,
+    throttle: Throttle,
     flights: std::sync::Mutex<HashMap<FlightKey, Arc<tokio::sync::Mutex<()>>>>,
-    requests: AtomicU64,
 }
 
 impl std::fmt::Debug for KdsFetcher {
@@ -201,17 +185,6 @@ impl std::fmt::Debug for KdsFetcher {
             .field("min_interval", &self.cfg.min_interval)
             .finish_non_exhaustive()
     }
-}
-
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s.push_str(": ");
-        s.push_str(&x.to_string());
-        src = x.source();
-    }
-    s
 }
 
 fn add_pem_roots(roots: &mut rustls::RootCertStore, pem: &[u8], what: &str) -> Result<usize> {
@@ -252,21 +225,6 @@ pub(super) fn normalise_base(base: &str) -> Result<String> {
         )));
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
-}
-
-fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> (Option<Duration>, String) {
-    match headers.get(reqwest::header::RETRY_AFTER) {
-        None => (None, "absent".to_string()),
-        Some(v) => {
-            let raw = String::from_utf8_lossy(v.as_bytes()).trim().to_string();
-            (raw.parse::<u64>().ok().map(Duration::from_secs), raw)
-        }
-    }
-}
-
-pub(super) fn later(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d).unwrap_or(now)
 }
 
 /// The HTTP client of the fetchers: rustls (ring) trusting the system CA
@@ -321,17 +279,7 @@ impl KdsFetcher {
     /// A fetcher caching into `store`, with the wall clock for CRL freshness.
     pub fn new(store: CollateralStore, cfg: KdsConfig) -> Result<Self> {
         let base = normalise_base(&cfg.base_url)?;
-        if cfg.max_attempts == 0 {
-            return Err(CollateralError::Request(
-                "max_attempts must be at least 1".into(),
-            ));
-        }
-        let hour = Duration::from_secs(3600);
-        if cfg.min_interval > hour || cfg.max_retry_after > hour {
-            return Err(CollateralError::Request(
-                "min_interval and max_retry_after must be at most one hour".into(),
-            ));
-        }
+        check_limits(cfg.max_attempts, cfg.min_interval, cfg.max_retry_after)?;
         let http = http_client(
             &base,
             cfg.system_roots,
@@ -344,9 +292,8 @@ impl KdsFetcher {
             http,
             store,
             clock: Arc::new(SystemClock),
-            next_slot: tokio::sync::Mutex::new(None),
+            throttle: Throttle::default(),
             flights: std::sync::Mutex::new(HashMap::new()),
-            requests: AtomicU64::new(0),
         })
     }
 
@@ -368,7 +315,7 @@ impl KdsFetcher {
 
     /// HTTP requests sent so far (retries included).
     pub fn requests_sent(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.throttle.requests_sent()
     }
 
     fn flight(&self, key: FlightKey) -> Flight<'_> {
@@ -535,114 +482,16 @@ impl KdsFetcher {
 
     /// GETs `url` under the rate limit, retrying throttled answers.
     async fn get(&self, url: &str) -> Result<Vec<u8>> {
-        let mut attempts = 0u32;
-        loop {
-            attempts = attempts.saturating_add(1);
-            let mut slot = self.next_slot.lock().await;
-            if let Some(at) = *slot {
-                tokio::time::sleep_until(at).await;
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(url, attempts, "KDS request");
-            let outcome = self.exchange(url).await;
-            let pause = match &outcome {
-                Ok(Exchange::Throttled { retry_after, .. }) => retry_after
-                    .unwrap_or_else(|| self.cfg.min_interval.max(Duration::from_secs(1)))
-                    .max(self.cfg.min_interval),
-                _ => self.cfg.min_interval,
-            };
-            *slot = Some(later(pause));
-            drop(slot);
-            let (status, retry_after, raw) = match outcome? {
-                Exchange::Body(b, _) => return Ok(b),
-                Exchange::Throttled {
-                    status,
-                    retry_after,
-                    raw,
-                } => (status, retry_after, raw),
-            };
-            let give_up = |hint: String| CollateralError::RateLimited {
-                url: url.to_string(),
-                status,
-                attempts,
-                retry_after: raw.clone(),
-                hint,
-            };
-            if retry_after.is_some_and(|r| r > self.cfg.max_retry_after) {
-                return Err(give_up(format!(
-                    "more than the {} s this fetcher waits",
-                    self.cfg.max_retry_after.as_secs()
-                )));
-            }
-            if attempts >= self.cfg.max_attempts {
-                return Err(give_up(format!(
-                    "gave up after {} attempts",
-                    self.cfg.max_attempts
-                )));
-            }
-            tracing::info!(url, status, retry_after = %raw, "KDS throttled the request; retrying");
-        }
+        let retry = Retry {
+            service: "KDS",
+            min_interval: self.cfg.min_interval,
+            max_attempts: self.cfg.max_attempts,
+            max_retry_after: self.cfg.max_retry_after,
+            throttled_floor: Duration::ZERO,
+        };
+        let (body, _) = self.throttle.get(&self.http, url, &retry).await?;
+        Ok(body)
     }
-
-    async fn exchange(&self, url: &str) -> Result<Exchange> {
-        exchange(&self.http, url).await
-    }
-}
-
-/// One GET of `url`: the body of a 200 answer (at most 1 MiB), a throttled
-/// 429/503 with its Retry-After, or an error naming the status.
-pub(super) async fn exchange(http: &reqwest::Client, url: &str) -> Result<Exchange> {
-    let http_err = |reason: String| CollateralError::Http {
-        url: url.to_string(),
-        reason,
-    };
-    let mut resp = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| http_err(error_chain(&e)))?;
-    let status = resp.status().as_u16();
-    if status == 429 || status == 503 {
-        let (retry_after, raw) = parse_retry_after(resp.headers());
-        return Ok(Exchange::Throttled {
-            status,
-            retry_after,
-            raw,
-        });
-    }
-    if status != 200 {
-        let mut start = Vec::new();
-        while start.len() < 512 {
-            match resp.chunk().await {
-                Ok(Some(c)) => start.extend_from_slice(&c),
-                _ => break,
-            }
-        }
-        let body: String = String::from_utf8_lossy(&start)
-            .chars()
-            .map(|c| if c.is_control() { ' ' } else { c })
-            .take(200)
-            .collect();
-        return Err(CollateralError::Status {
-            url: url.to_string(),
-            status,
-            body,
-        });
-    }
-    let headers = resp.headers().clone();
-    if let Some(len) = resp.content_length().filter(|l| *l > MAX_BODY as u64) {
-        return Err(http_err(format!(
-            "body of {len} bytes exceeds the {MAX_BODY}-byte limit"
-        )));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.map_err(|e| http_err(error_chain(&e)))? {
-        if body.len().saturating_add(chunk.len()) > MAX_BODY {
-            return Err(http_err(format!("body exceeds the {MAX_BODY}-byte limit")));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Exchange::Body(body, headers))
 }
 
 #[cfg(test)]
@@ -662,19 +511,6 @@ mod tests {
         assert!(normalise_base("ftp://x").is_err());
         assert!(normalise_base("http://x/?a=b").is_err());
         assert!(normalise_base("not a url").is_err());
-    }
-
-    #[test]
-    fn retry_after_parsing() {
-        let mut h = reqwest::header::HeaderMap::new();
-        assert_eq!(parse_retry_after(&h), (None, "absent".to_string()));
-        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(parse_retry_after(&h).0, Some(Duration::from_secs(7)));
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(parse_retry_after(&h).0, None);
     }
 
     #[test]

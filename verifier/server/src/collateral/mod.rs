@@ -19,6 +19,7 @@
 //! **not** verify signatures or validity periods: that is the verification
 //! core's job, with the collateral read from here.
 
+mod fetch;
 pub mod kds;
 pub mod pcs;
 pub mod store;

@@ -35,7 +35,8 @@
 //!   the folder. An error, a garbage answer or a missing header leaves the
 //!   existing folder as it was.
 
-use super::kds::{exchange, http_client, later, normalise_base, Exchange, Obtained, Source};
+use super::fetch::{check_limits, Retry, Throttle};
+use super::kds::{http_client, normalise_base, Obtained, Source};
 use super::store::write_atomic;
 use super::{tdx, CollateralError, CollateralStore, Result};
 use crate::clock::{Clock, SystemClock};
@@ -45,7 +46,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
-use tokio::time::Instant;
 
 /// Intel's public Provisioning Certification Service.
 pub const DEFAULT_PCS_URL: &str = "https://api.trustedservices.intel.com";
@@ -101,9 +101,8 @@ pub struct PcsFetcher {
     http: reqwest::Client,
     store: CollateralStore,
     clock: Arc<dyn Clock>,
-    next_slot: tokio::sync::Mutex<Option<Instant>>,
+    throttle: Throttle,
     flights: std::sync::Mutex<HashMap<([u8; 6], PckCa), Flight>>,
-    requests: AtomicU64,
     staging: AtomicU64,
 }
 
@@ -179,17 +178,7 @@ impl PcsFetcher {
                 ))
             })?
             .to_string();
-        if cfg.max_attempts == 0 {
-            return Err(CollateralError::Request(
-                "max_attempts must be at least 1".into(),
-            ));
-        }
-        let hour = Duration::from_secs(3600);
-        if cfg.min_interval > hour || cfg.max_retry_after > hour {
-            return Err(CollateralError::Request(
-                "min_interval and max_retry_after must be at most one hour".into(),
-            ));
-        }
+        check_limits(cfg.max_attempts, cfg.min_interval, cfg.max_retry_after)?;
         // The trust check looks at the scheme: either URL on https needs roots.
         let scheme_of = if root_crl_url.starts_with("https:") {
             &root_crl_url
@@ -209,9 +198,8 @@ impl PcsFetcher {
             http,
             store,
             clock: Arc::new(SystemClock),
-            next_slot: tokio::sync::Mutex::new(None),
+            throttle: Throttle::default(),
             flights: std::sync::Mutex::new(HashMap::new()),
-            requests: AtomicU64::new(0),
             staging: AtomicU64::new(0),
         })
     }
@@ -229,7 +217,7 @@ impl PcsFetcher {
 
     /// HTTP requests sent so far (retries included).
     pub fn requests_sent(&self) -> u64 {
-        self.requests.load(Ordering::Relaxed)
+        self.throttle.requests_sent()
     }
 
     /// The four URLs fetched for `fmspc` and `ca`: TCB Info, QE Identity,
@@ -314,54 +302,14 @@ impl PcsFetcher {
 
     /// GETs `url` under the throttle, retrying 429/503 answers.
     async fn get(&self, url: &str) -> Result<(Vec<u8>, reqwest::header::HeaderMap)> {
-        let mut attempts = 0u32;
-        loop {
-            attempts = attempts.saturating_add(1);
-            let mut slot = self.next_slot.lock().await;
-            if let Some(at) = *slot {
-                tokio::time::sleep_until(at).await;
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(url, attempts, "PCS request");
-            let outcome = exchange(&self.http, url).await;
-            let pause = match &outcome {
-                Ok(Exchange::Throttled { retry_after, .. }) => retry_after
-                    .unwrap_or(Duration::from_secs(1))
-                    .max(self.cfg.min_interval)
-                    .max(Duration::from_secs(1)),
-                _ => self.cfg.min_interval,
-            };
-            *slot = Some(later(pause));
-            drop(slot);
-            let (status, retry_after, raw) = match outcome? {
-                Exchange::Body(b, h) => return Ok((b, h)),
-                Exchange::Throttled {
-                    status,
-                    retry_after,
-                    raw,
-                } => (status, retry_after, raw),
-            };
-            let give_up = |hint: String| CollateralError::RateLimited {
-                url: url.to_string(),
-                status,
-                attempts,
-                retry_after: raw.clone(),
-                hint,
-            };
-            if retry_after.is_some_and(|r| r > self.cfg.max_retry_after) {
-                return Err(give_up(format!(
-                    "more than the {} s this fetcher waits",
-                    self.cfg.max_retry_after.as_secs()
-                )));
-            }
-            if attempts >= self.cfg.max_attempts {
-                return Err(give_up(format!(
-                    "gave up after {} attempts",
-                    self.cfg.max_attempts
-                )));
-            }
-            tracing::info!(url, status, retry_after = %raw, "PCS throttled the request; retrying");
-        }
+        let retry = Retry {
+            service: "PCS",
+            min_interval: self.cfg.min_interval,
+            max_attempts: self.cfg.max_attempts,
+            max_retry_after: self.cfg.max_retry_after,
+            throttled_floor: Duration::from_secs(1),
+        };
+        self.throttle.get(&self.http, url, &retry).await
     }
 }
 

@@ -37,6 +37,8 @@
 //!   server hands keys to the agent only after this call returned `Ok`.
 //! * The audit table is append-only: no method updates or deletes entries.
 
+mod audit_body;
+mod audited;
 mod postgres;
 mod sqlite;
 

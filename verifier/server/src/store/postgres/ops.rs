@@ -1,5 +1,7 @@
 //! [`Store`] operations of [`PgStore`]: every audited write in one
-//! transaction holding the audit lock, together with its audit entry.
+//! transaction holding the audit lock, together with its audit entry. The
+//! audited writes' logic is `store::audited`'s; here are its statements
+//! (`Txn` for [`Db`]) and the reads.
 
 use super::rows::{
     agent_row, audit_row, challenge_row, get, get_32, get_u32, get_u64, key_row, nonce_row,
@@ -7,20 +9,16 @@ use super::rows::{
 };
 use super::{is_unique_violation, to_i64, Db, PgStore, Write};
 use crate::audit::{
-    canonical_json, AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry,
-    AuditHead, AuditKind, KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef,
-    PolicyUpdateBody, Recipient, ReleaseBody, ReleaseRecord,
+    canonical_json, AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
-use crate::keyrecord::KeyOrigin;
+use crate::store::audit_body;
+use crate::store::audited::{self, ReleaseRow, TxResult, Txn};
 use crate::store::{
-    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
-    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+    validate_policy_id, AgentRecord, ChallengeRecord, KeyRecord, NewAgent, NewChallenge, NewKey,
+    NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport, Registration, Store, StoreError,
+    Take, MAX_AUDIT_PAGE,
 };
-use sealbuild_common::api::Verdict;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 
 fn get_agent(db: &mut Db<'_>, agent_id: &str) -> Result<Option<AgentRecord>, StoreError> {
     db.query_opt(
@@ -108,6 +106,190 @@ fn set_current(db: &mut Db<'_>, policy_id: &str, version: u32) -> Result<(), Sto
     Ok(())
 }
 
+/// The statements of the audited operations ([`audited`]) on PostgreSQL.
+impl Txn for Db<'_> {
+    fn agent(&mut self, agent_id: &str) -> TxResult<Option<AgentRecord>> {
+        get_agent(self, agent_id)
+    }
+
+    fn insert_agent(&mut self, agent: &NewAgent, now: u64) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+             ak_public, ak_name, status, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
+            &[
+                &agent.agent_id,
+                &agent.ek_public,
+                &agent.ek_certificate,
+                &agent.ek_issuer,
+                &agent.ak_public,
+                &agent.ak_name,
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn insert_challenge(&mut self, agent_id: &str, ch: &NewChallenge, now: u64) -> TxResult<()> {
+        let exists = || StoreError::AlreadyExists {
+            what: "challenge",
+            id: ch.challenge_id.clone(),
+        };
+        // The challenge id is checked first: a failed INSERT would abort the
+        // transaction (the audit lock makes check and insert one step across
+        // replicas).
+        if self
+            .query_opt(
+                "SELECT 1 FROM challenges WHERE challenge_id = $1",
+                &[&ch.challenge_id],
+            )?
+            .is_some()
+        {
+            return Err(exists());
+        }
+        self.execute(
+            "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
+             expires_at) VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &ch.challenge_id,
+                &agent_id,
+                &ch.secret_digest.as_slice(),
+                &to_i64("now", now)?,
+                &to_i64("challenge expires_at", ch.expires_at)?,
+            ],
+        )
+        .map_err(|e| if is_unique_violation(&e) { exists() } else { e })?;
+        Ok(())
+    }
+
+    fn challenge(&mut self, challenge_id: &str) -> TxResult<Option<ChallengeRecord>> {
+        self.query_opt(
+            &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
+            &[&challenge_id],
+        )?
+        .map(|r| challenge_row(&r))
+        .transpose()
+    }
+
+    fn activate_agent(&mut self, agent_id: &str, now: u64) -> TxResult<()> {
+        self.execute(
+            "UPDATE agents SET status = 'active', activated_at = $2 \
+             WHERE agent_id = $1 AND status = 'pending'",
+            &[&agent_id, &to_i64("now", now)?],
+        )?;
+        Ok(())
+    }
+
+    fn policy(&mut self, policy_id: &str, version: u32) -> TxResult<Option<PolicyRecord>> {
+        get_policy(self, policy_id, version)
+    }
+
+    fn current_policy(&mut self) -> TxResult<Option<PolicyRecord>> {
+        get_current_policy(self)
+    }
+
+    fn last_policy_version(&mut self, policy_id: &str) -> TxResult<u32> {
+        let row = self.query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
+            &[&policy_id],
+        )?;
+        get_u32(&row, 0, "policy version")
+    }
+
+    fn insert_policy(&mut self, p: &NewPolicy, v: u32, sha256: &str, now: u64) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &p.policy_id,
+                &i64::from(v),
+                &p.document,
+                &sha256,
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_current(&mut self, policy_id: &str, version: u32) -> TxResult<()> {
+        set_current(self, policy_id, version)
+    }
+
+    fn key(&mut self, key_id: &str) -> TxResult<Option<KeyRecord>> {
+        get_key(self, key_id)
+    }
+
+    fn insert_key(&mut self, key: &NewKey, now: u64) -> TxResult<()> {
+        let p = &key.public;
+        if let Some(r) = self.query_opt(
+            "SELECT key_id FROM keys WHERE fingerprint = $1",
+            &[&p.fingerprint],
+        )? {
+            return Err(StoreError::AlreadyExists {
+                what: "key with this public key",
+                id: get(&r, 0, "key id")?,
+            });
+        }
+        if self
+            .query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&p.key_id])?
+            .is_some()
+        {
+            return Err(StoreError::AlreadyExists {
+                what: "key",
+                id: p.key_id.clone(),
+            });
+        }
+        self.execute(
+            "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+             sealed_private_key, origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[
+                &p.key_id,
+                &p.algorithm.as_str(),
+                &p.public_key_pem,
+                &p.fingerprint,
+                &key.sealed.to_bytes(),
+                &key.origin.as_str(),
+                &to_i64("now", now)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn set_key_disabled(&mut self, key_id: &str, disabled: bool) -> TxResult<()> {
+        self.execute(
+            "UPDATE keys SET disabled = $2 WHERE key_id = $1",
+            &[&key_id, &disabled],
+        )?;
+        Ok(())
+    }
+
+    fn key_disabled(&mut self, key_id: &str) -> TxResult<Option<bool>> {
+        self.query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&key_id])?
+            .map(|row| get::<bool>(&row, 0, "key state"))
+            .transpose()
+    }
+
+    fn insert_release(&mut self, row: &ReleaseRow<'_>) -> TxResult<()> {
+        self.execute(
+            "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+             ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &to_i64("audit seq", row.audit_seq)?,
+                &to_i64("audit seq", row.appraisal_seq)?,
+                &row.release.key_id,
+                &row.agent_id,
+                &row.release.ephemeral_key_digest.as_slice(),
+                &to_i64("appraisal time", row.time)?,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn append(&mut self, at: u64, kind: AuditKind, body: &impl Serialize) -> TxResult<AuditEntry> {
+        append(self, at, kind, body)
+    }
+}
+
 impl Store for PgStore {
     fn register_agent(
         &self,
@@ -115,99 +297,11 @@ impl Store for PgStore {
         challenge: &NewChallenge,
         now: u64,
     ) -> Result<Registration, StoreError> {
-        let t = to_i64("now", now)?;
-        let expires = to_i64("challenge expires_at", challenge.expires_at)?;
-        if challenge.expires_at < now {
-            return Err(StoreError::InvalidInput(format!(
-                "challenge '{}' expires at {} before now ({now})",
-                challenge.challenge_id, challenge.expires_at
-            )));
-        }
+        to_i64("now", now)?;
+        to_i64("challenge expires_at", challenge.expires_at)?;
+        audit_body::check_challenge_expiry(challenge, now)?;
         self.write("registering an agent", Write::Audited, |db| {
-            let existing = get_agent(db, &agent.agent_id)?;
-            let new_agent = match &existing {
-                Some(a) => {
-                    if a.ek_public != agent.ek_public
-                        || a.ak_public != agent.ak_public
-                        || a.ak_name != agent.ak_name
-                    {
-                        return Err(StoreError::Conflict(format!(
-                            "agent '{}' is already registered with a different EK or AK",
-                            agent.agent_id
-                        )));
-                    }
-                    false
-                }
-                None => {
-                    db.execute(
-                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
-                         ak_public, ak_name, status, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7)",
-                        &[
-                            &agent.agent_id,
-                            &agent.ek_public,
-                            &agent.ek_certificate,
-                            &agent.ek_issuer,
-                            &agent.ak_public,
-                            &agent.ak_name,
-                            &t,
-                        ],
-                    )?;
-                    append(
-                        db,
-                        now,
-                        AuditKind::AgentRegistered,
-                        &AgentRegisteredBody {
-                            agent_id: agent.agent_id.clone(),
-                            ak_name: hex::encode(&agent.ak_name),
-                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
-                            ek_issuer: agent.ek_issuer.clone(),
-                        },
-                    )?;
-                    true
-                }
-            };
-            // The challenge id is checked first: a failed INSERT would
-            // abort the transaction (the audit lock makes check and insert
-            // one step across replicas).
-            if db
-                .query_opt(
-                    "SELECT 1 FROM challenges WHERE challenge_id = $1",
-                    &[&challenge.challenge_id],
-                )?
-                .is_some()
-            {
-                return Err(StoreError::AlreadyExists {
-                    what: "challenge",
-                    id: challenge.challenge_id.clone(),
-                });
-            }
-            db.execute(
-                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &challenge.challenge_id,
-                    &agent.agent_id,
-                    &challenge.secret_digest.as_slice(),
-                    &t,
-                    &expires,
-                ],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "challenge",
-                        id: challenge.challenge_id.clone(),
-                    }
-                } else {
-                    e
-                }
-            })?;
-            let agent = get_agent(db, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent.agent_id.clone(),
-            })?;
-            Ok(Registration { agent, new_agent })
+            audited::register_agent(db, agent, challenge, now)
         })
     }
 
@@ -270,55 +364,9 @@ impl Store for PgStore {
         challenge_id: &str,
         now: u64,
     ) -> Result<AgentRecord, StoreError> {
-        let t = to_i64("now", now)?;
+        to_i64("now", now)?;
         self.write("activating an agent", Write::Audited, |db| {
-            let agent = get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })?;
-            let challenge = db
-                .query_opt(
-                    &format!("SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = $1"),
-                    &[&challenge_id],
-                )?
-                .map(|r| challenge_row(&r))
-                .transpose()?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "challenge",
-                    id: challenge_id.to_string(),
-                })?;
-            if challenge.agent_id != agent_id {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
-                    challenge.agent_id
-                )));
-            }
-            if challenge.used_at.is_none() {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' has not been taken; take it before activating"
-                )));
-            }
-            if agent.status == AgentStatus::Active {
-                return Ok(agent);
-            }
-            db.execute(
-                "UPDATE agents SET status = 'active', activated_at = $2 \
-                 WHERE agent_id = $1 AND status = 'pending'",
-                &[&agent_id, &t],
-            )?;
-            append(
-                db,
-                now,
-                AuditKind::AgentActivated,
-                &AgentActivatedBody {
-                    agent_id: agent_id.to_string(),
-                    challenge_id: challenge_id.to_string(),
-                },
-            )?;
-            get_agent(db, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })
+            audited::activate_agent(db, agent_id, challenge_id, now)
         })
     }
 
@@ -326,12 +374,7 @@ impl Store for PgStore {
         let t = to_i64("now", now)?;
         let issued = to_i64("nonce issued_at", nonce.issued_at)?;
         let expires = to_i64("nonce expires_at", nonce.expires_at)?;
-        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
-            return Err(StoreError::InvalidInput(format!(
-                "a nonce has 1 to 64 bytes, got {}",
-                nonce.nonce.len()
-            )));
-        }
+        audit_body::check_nonce(nonce)?;
         // The one atomic step: only the caller whose INSERT adds the row gets
         // `Taken`; on any replica, a concurrent second INSERT waits for the
         // first one's transaction and then does nothing.
@@ -369,50 +412,11 @@ impl Store for PgStore {
     }
 
     fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
-        let t = to_i64("now", now)?;
+        to_i64("now", now)?;
         validate_policy_id(&policy.policy_id)?;
-        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
+        let sha256 = audit_body::policy_sha256(policy);
         self.write("storing a policy", Write::Audited, |db| {
-            let row = db.query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = $1",
-                &[&policy.policy_id],
-            )?;
-            let last = get_u32(&row, 0, "policy version")?;
-            let version = last.checked_add(1).ok_or_else(|| {
-                StoreError::InvalidInput(format!(
-                    "policy '{}' has no versions left",
-                    policy.policy_id
-                ))
-            })?;
-            db.execute(
-                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-                &[
-                    &policy.policy_id,
-                    &i64::from(version),
-                    &policy.document,
-                    &sha256,
-                    &t,
-                ],
-            )?;
-            if policy.make_current {
-                set_current(db, &policy.policy_id, version)?;
-            }
-            append(
-                db,
-                now,
-                AuditKind::PolicyUpdate,
-                &PolicyUpdateBody {
-                    policy_id: policy.policy_id.clone(),
-                    version,
-                    sha256: sha256.clone(),
-                    current: policy.make_current,
-                },
-            )?;
-            get_policy(db, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                what: "policy",
-                id: format!("{} v{version}", policy.policy_id),
-            })
+            audited::put_policy(db, policy, &sha256, now)
         })
     }
 
@@ -432,34 +436,7 @@ impl Store for PgStore {
     ) -> Result<PolicyRecord, StoreError> {
         to_i64("now", now)?;
         self.write("switching the current policy", Write::Audited, |db| {
-            let target =
-                get_policy(db, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                    what: "policy",
-                    id: format!("{policy_id} v{version}"),
-                })?;
-            if target.current {
-                return Ok(target);
-            }
-            let previous = get_current_policy(db)?.map(|p| PolicyRef {
-                policy_id: p.policy_id,
-                version: p.version,
-            });
-            set_current(db, policy_id, version)?;
-            append(
-                db,
-                now,
-                AuditKind::PolicyCurrent,
-                &PolicyCurrentBody {
-                    policy_id: policy_id.to_string(),
-                    version,
-                    sha256: target.sha256.clone(),
-                    previous,
-                },
-            )?;
-            Ok(PolicyRecord {
-                current: true,
-                ..target
-            })
+            audited::set_current_policy(db, policy_id, version, now)
         })
     }
 
@@ -476,58 +453,9 @@ impl Store for PgStore {
     }
 
     fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
-        let t = to_i64("now", now)?;
-        let p = &key.public;
+        to_i64("now", now)?;
         self.write("storing a key", Write::Audited, |db| {
-            if let Some(r) = db.query_opt(
-                "SELECT key_id FROM keys WHERE fingerprint = $1",
-                &[&p.fingerprint],
-            )? {
-                return Err(StoreError::AlreadyExists {
-                    what: "key with this public key",
-                    id: get(&r, 0, "key id")?,
-                });
-            }
-            if db
-                .query_opt("SELECT 1 FROM keys WHERE key_id = $1", &[&p.key_id])?
-                .is_some()
-            {
-                return Err(StoreError::AlreadyExists {
-                    what: "key",
-                    id: p.key_id.clone(),
-                });
-            }
-            db.execute(
-                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
-                 sealed_private_key, origin, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[
-                    &p.key_id,
-                    &p.algorithm.as_str(),
-                    &p.public_key_pem,
-                    &p.fingerprint,
-                    &key.sealed.to_bytes(),
-                    &key.origin.as_str(),
-                    &t,
-                ],
-            )?;
-            let kind = match key.origin {
-                KeyOrigin::Generated => AuditKind::KeyCreated,
-                KeyOrigin::Imported => AuditKind::KeyImported,
-            };
-            append(
-                db,
-                now,
-                kind,
-                &KeyBody {
-                    key_id: p.key_id.clone(),
-                    algorithm: p.algorithm.as_str().to_string(),
-                    fingerprint: p.fingerprint.clone(),
-                },
-            )?;
-            get_key(db, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: p.key_id.clone(),
-            })
+            audited::insert_key(db, key, now)
         })
     }
 
@@ -552,32 +480,7 @@ impl Store for PgStore {
     ) -> Result<KeyRecord, StoreError> {
         to_i64("now", now)?;
         self.write("changing a key's state", Write::Audited, |db| {
-            let key = get_key(db, key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: key_id.to_string(),
-            })?;
-            if key.disabled == disabled {
-                return Ok(key);
-            }
-            db.execute(
-                "UPDATE keys SET disabled = $2 WHERE key_id = $1",
-                &[&key_id, &disabled],
-            )?;
-            let kind = if disabled {
-                AuditKind::KeyDisabled
-            } else {
-                AuditKind::KeyEnabled
-            };
-            append(
-                db,
-                now,
-                kind,
-                &KeyStateBody {
-                    key_id: key_id.to_string(),
-                    disabled,
-                },
-            )?;
-            Ok(KeyRecord { disabled, ..key })
+            audited::set_key_disabled(db, key_id, disabled, now)
         })
     }
 
@@ -586,113 +489,10 @@ impl Store for PgStore {
         appraisal: AppraisalRecord,
         releases: Vec<ReleaseRecord>,
     ) -> Result<AuditHead, StoreError> {
-        let body = &appraisal.body;
-        let time = to_i64("appraisal time", appraisal.time)?;
-        if !releases.is_empty() && body.verdict != Verdict::Accepted {
-            return Err(StoreError::InvalidInput(format!(
-                "{} key release(s) with a rejected verdict for agent '{}'",
-                releases.len(),
-                body.agent_id
-            )));
-        }
-        for (what, digest) in [
-            ("evidence_digest", &body.evidence_digest),
-            ("result_digest", &body.result_digest),
-        ] {
-            if digest.len() != 64
-                || !digest
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
-                )));
-            }
-        }
-        if let Some(r) = releases
-            .iter()
-            .find(|r| hex::encode(r.result_digest) != body.result_digest)
-        {
-            return Err(StoreError::InvalidInput(format!(
-                "release of key '{}' names result digest {}, the appraisal {}",
-                r.key_id,
-                hex::encode(r.result_digest),
-                body.result_digest
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
-            return Err(StoreError::InvalidInput(format!(
-                "key '{}' is released twice in one decision",
-                dup.key_id
-            )));
-        }
+        to_i64("appraisal time", appraisal.time)?;
+        audit_body::check_decision(&appraisal, &releases)?;
         self.write("recording a decision", Write::Audited, |db| {
-            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(db, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                    what: "agent",
-                    id: body.agent_id.clone(),
-                })?;
-                if agent.status != AgentStatus::Active {
-                    return Err(StoreError::Conflict(format!(
-                        "agent '{}' is {}: keys are released only to active agents",
-                        body.agent_id, agent.status
-                    )));
-                }
-            }
-            let appraisal_entry = append(db, appraisal.time, AuditKind::Appraisal, body)?;
-            let appraisal_seq = to_i64("audit seq", appraisal_entry.seq)?;
-            let mut last = appraisal_entry.head();
-            for r in &releases {
-                // Checked under the audit lock, which key state changes take
-                // too: a key disabled concurrently (on any replica) is
-                // disabled before or after this decision, never during it.
-                let disabled = db
-                    .query_opt("SELECT disabled FROM keys WHERE key_id = $1", &[&r.key_id])?
-                    .map(|row| get::<bool>(&row, 0, "key state"))
-                    .transpose()?;
-                if disabled == Some(true) {
-                    return Err(StoreError::Conflict(format!(
-                        "key '{}' is disabled and cannot be released",
-                        r.key_id
-                    )));
-                }
-                let entry = append(
-                    db,
-                    appraisal.time,
-                    AuditKind::Release,
-                    &ReleaseBody {
-                        key_id: r.key_id.clone(),
-                        recipient: Recipient {
-                            agent_id: body.agent_id.clone(),
-                            ephemeral_key_digest: r.ephemeral_key_digest,
-                        },
-                        result_digest: r.result_digest,
-                        appraisal_seq: appraisal_entry.seq,
-                    },
-                )?;
-                db.execute(
-                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
-                     ephemeral_key_digest, released_at) VALUES ($1, $2, $3, $4, $5, $6)",
-                    &[
-                        &to_i64("audit seq", entry.seq)?,
-                        &appraisal_seq,
-                        &r.key_id,
-                        &body.agent_id,
-                        &r.ephemeral_key_digest.as_slice(),
-                        &time,
-                    ],
-                )
-                .map_err(|e| match e {
-                    StoreError::Constraint { op, message } => StoreError::Constraint {
-                        op,
-                        message: format!("release of key '{}': {message}", r.key_id),
-                    },
-                    other => other,
-                })?;
-                last = entry.head();
-            }
-            Ok(last)
+            audited::record_decision(db, &appraisal, &releases)
         })
     }
 

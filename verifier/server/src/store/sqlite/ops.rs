@@ -1,5 +1,7 @@
 //! [`Store`] operations of [`SqliteStore`]: every write in one
-//! `BEGIN IMMEDIATE` transaction together with its audit entry.
+//! `BEGIN IMMEDIATE` transaction together with its audit entry. The
+//! audited writes' logic is `store::audited`'s; here are its statements
+//! (`Txn` for `SqliteTx`) and the reads.
 
 use super::rows::{
     agent_row, append, audit_row, challenge_row, get_agent, get_current_policy, get_key,
@@ -8,20 +10,217 @@ use super::rows::{
 };
 use super::{check_time, db, is_unique_violation, SqliteStore};
 use crate::audit::{
-    AgentActivatedBody, AgentRegisteredBody, AppraisalRecord, AuditEntry, AuditHead, AuditKind,
-    KeyBody, KeyStateBody, NoticeRecord, PolicyCurrentBody, PolicyRef, PolicyUpdateBody, Recipient,
-    ReleaseBody, ReleaseRecord,
+    AppraisalRecord, AuditEntry, AuditHead, AuditKind, NoticeRecord, ReleaseRecord,
 };
-use crate::keyrecord::KeyOrigin;
+use crate::store::audit_body;
+use crate::store::audited::{self, ReleaseRow, TxResult, Txn};
 use crate::store::{
-    validate_policy_id, AgentRecord, AgentStatus, ChallengeRecord, Enrolment, KeyRecord, NewAgent,
-    NewChallenge, NewKey, NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport,
-    Registration, Store, StoreError, Take, MAX_AUDIT_PAGE,
+    validate_policy_id, AgentRecord, ChallengeRecord, KeyRecord, NewAgent, NewChallenge, NewKey,
+    NewPolicy, NonceRecord, NonceUse, PolicyRecord, PurgeReport, Registration, Store, StoreError,
+    Take, MAX_AUDIT_PAGE,
 };
-use rusqlite::{params, OptionalExtension};
-use sealbuild_common::api::Verdict;
-use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// [`StoreError::AlreadyExists`] (`what`, `id`) for a unique violation,
+/// else the error of operation `op`.
+fn exists_or<'a>(
+    op: &'static str,
+    what: &'static str,
+    id: &'a str,
+) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
+    move |e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists {
+                what,
+                id: id.to_string(),
+            }
+        } else {
+            db(op)(e)
+        }
+    }
+}
+
+/// One write of an audited operation on SQLite: the connection inside the
+/// writer's transaction and the operation's name (for its errors).
+struct SqliteTx<'a> {
+    c: &'a Connection,
+    op: &'static str,
+}
+
+/// The statements of the audited operations ([`audited`]) on SQLite.
+impl Txn for SqliteTx<'_> {
+    fn agent(&mut self, agent_id: &str) -> TxResult<Option<AgentRecord>> {
+        get_agent(self.c, agent_id)
+    }
+
+    fn insert_agent(&mut self, agent: &NewAgent, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
+                 ak_public, ak_name, status, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    agent.agent_id,
+                    agent.ek_public,
+                    agent.ek_certificate,
+                    agent.ek_issuer,
+                    agent.ak_public,
+                    agent.ak_name,
+                    now
+                ])
+            })
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn insert_challenge(&mut self, agent_id: &str, ch: &NewChallenge, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, \
+                 expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    ch.challenge_id,
+                    agent_id,
+                    ch.secret_digest,
+                    now,
+                    ch.expires_at
+                ])
+            })
+            .map_err(exists_or(self.op, "challenge", &ch.challenge_id))?;
+        Ok(())
+    }
+
+    fn challenge(&mut self, challenge_id: &str) -> TxResult<Option<ChallengeRecord>> {
+        self.c
+            .prepare_cached(&format!(
+                "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
+            ))
+            .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
+            .map_err(db(self.op))
+    }
+
+    fn activate_agent(&mut self, agent_id: &str, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "UPDATE agents SET status = 'active', activated_at = ?2 \
+                 WHERE agent_id = ?1 AND status = 'pending'",
+            )
+            .and_then(|mut s| s.execute(params![agent_id, now]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn policy(&mut self, policy_id: &str, version: u32) -> TxResult<Option<PolicyRecord>> {
+        get_policy(self.c, policy_id, version)
+    }
+
+    fn current_policy(&mut self) -> TxResult<Option<PolicyRecord>> {
+        get_current_policy(self.c)
+    }
+
+    fn last_policy_version(&mut self, policy_id: &str) -> TxResult<u32> {
+        self.c
+            .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = ?1")
+            .and_then(|mut s| s.query_row([policy_id], |r| r.get(0)))
+            .map_err(db(self.op))
+    }
+
+    fn insert_policy(&mut self, p: &NewPolicy, v: u32, sha256: &str, now: u64) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| s.execute(params![p.policy_id, v, p.document, sha256, now]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn set_current(&mut self, policy_id: &str, version: u32) -> TxResult<()> {
+        set_current(self.c, policy_id, version)
+    }
+
+    fn key(&mut self, key_id: &str) -> TxResult<Option<KeyRecord>> {
+        get_key(self.c, key_id)
+    }
+
+    fn insert_key(&mut self, key: &NewKey, now: u64) -> TxResult<()> {
+        let p = &key.public;
+        let same_public: Option<String> = self
+            .c
+            .prepare_cached("SELECT key_id FROM keys WHERE fingerprint = ?1")
+            .and_then(|mut s| s.query_row([&p.fingerprint], |r| r.get(0)).optional())
+            .map_err(db(self.op))?;
+        if let Some(existing) = same_public {
+            return Err(StoreError::AlreadyExists {
+                what: "key with this public key",
+                id: existing,
+            });
+        }
+        self.c
+            .prepare_cached(
+                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
+                 sealed_private_key, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    p.key_id,
+                    p.algorithm.as_str(),
+                    p.public_key_pem,
+                    p.fingerprint,
+                    key.sealed.to_bytes(),
+                    key.origin.as_str(),
+                    now
+                ])
+            })
+            .map_err(exists_or(self.op, "key", &p.key_id))?;
+        Ok(())
+    }
+
+    fn set_key_disabled(&mut self, key_id: &str, disabled: bool) -> TxResult<()> {
+        self.c
+            .prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
+            .and_then(|mut s| s.execute(params![key_id, disabled]))
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn key_disabled(&mut self, key_id: &str) -> TxResult<Option<bool>> {
+        self.c
+            .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
+            .and_then(|mut s| s.query_row([key_id], |row| row.get(0)).optional())
+            .map_err(db(self.op))
+    }
+
+    fn insert_release(&mut self, row: &ReleaseRow<'_>) -> TxResult<()> {
+        self.c
+            .prepare_cached(
+                "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
+                 ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    row.audit_seq,
+                    row.appraisal_seq,
+                    row.release.key_id,
+                    row.agent_id,
+                    row.release.ephemeral_key_digest,
+                    row.time
+                ])
+            })
+            .map_err(db(self.op))?;
+        Ok(())
+    }
+
+    fn append(&mut self, at: u64, kind: AuditKind, body: &impl Serialize) -> TxResult<AuditEntry> {
+        append(self.c, at, kind, body)
+    }
+}
 
 impl Store for SqliteStore {
     fn register_agent(
@@ -32,88 +231,10 @@ impl Store for SqliteStore {
     ) -> Result<Registration, StoreError> {
         check_time("now", now)?;
         check_time("challenge expires_at", challenge.expires_at)?;
-        if challenge.expires_at < now {
-            return Err(StoreError::InvalidInput(format!(
-                "challenge '{}' expires at {} before now ({now})",
-                challenge.challenge_id, challenge.expires_at
-            )));
-        }
-        let d = db("registering an agent");
-        self.write("registering an agent", |tx| {
-            let existing = get_agent(tx, &agent.agent_id)?;
-            let new_agent = match &existing {
-                Some(a) => {
-                    if a.ek_public != agent.ek_public
-                        || a.ak_public != agent.ak_public
-                        || a.ak_name != agent.ak_name
-                    {
-                        return Err(StoreError::Conflict(format!(
-                            "agent '{}' is already registered with a different EK or AK",
-                            agent.agent_id
-                        )));
-                    }
-                    false
-                }
-                None => {
-                    tx.prepare_cached(
-                        "INSERT INTO agents (agent_id, ek_public, ek_certificate, ek_issuer, \
-                         ak_public, ak_name, status, created_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
-                    )
-                    .and_then(|mut s| {
-                        s.execute(params![
-                            agent.agent_id,
-                            agent.ek_public,
-                            agent.ek_certificate,
-                            agent.ek_issuer,
-                            agent.ak_public,
-                            agent.ak_name,
-                            now
-                        ])
-                    })
-                    .map_err(d)?;
-                    append(
-                        tx,
-                        now,
-                        AuditKind::AgentRegistered,
-                        &AgentRegisteredBody {
-                            agent_id: agent.agent_id.clone(),
-                            ak_name: hex::encode(&agent.ak_name),
-                            ek_public_sha256: hex::encode(Sha256::digest(&agent.ek_public)),
-                            ek_issuer: agent.ek_issuer.clone(),
-                        },
-                    )?;
-                    true
-                }
-            };
-            tx.prepare_cached(
-                "INSERT INTO challenges (challenge_id, agent_id, secret_digest, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    challenge.challenge_id,
-                    agent.agent_id,
-                    challenge.secret_digest,
-                    now,
-                    challenge.expires_at
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "challenge",
-                        id: challenge.challenge_id.clone(),
-                    }
-                } else {
-                    d(e)
-                }
-            })?;
-            let agent = get_agent(tx, &agent.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent.agent_id.clone(),
-            })?;
-            Ok(Registration { agent, new_agent })
+        audit_body::check_challenge_expiry(challenge, now)?;
+        let op = "registering an agent";
+        self.write(op, |c| {
+            audited::register_agent(&mut SqliteTx { c, op }, agent, challenge, now)
         })
     }
 
@@ -176,55 +297,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<AgentRecord, StoreError> {
         check_time("now", now)?;
-        let d = db("activating an agent");
-        self.write("activating an agent", |tx| {
-            let agent = get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })?;
-            let challenge = tx
-                .prepare_cached(&format!(
-                    "SELECT {CHALLENGE_COLS} FROM challenges WHERE challenge_id = ?1"
-                ))
-                .and_then(|mut s| s.query_row([challenge_id], challenge_row).optional())
-                .map_err(d)?
-                .ok_or_else(|| StoreError::NotFound {
-                    what: "challenge",
-                    id: challenge_id.to_string(),
-                })?;
-            if challenge.agent_id != agent_id {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' was issued to agent '{}', not '{agent_id}'",
-                    challenge.agent_id
-                )));
-            }
-            if challenge.used_at.is_none() {
-                return Err(StoreError::Conflict(format!(
-                    "challenge '{challenge_id}' has not been taken; take it before activating"
-                )));
-            }
-            if agent.status == AgentStatus::Active {
-                return Ok(agent);
-            }
-            tx.prepare_cached(
-                "UPDATE agents SET status = 'active', activated_at = ?2 \
-                 WHERE agent_id = ?1 AND status = 'pending'",
-            )
-            .and_then(|mut s| s.execute(params![agent_id, now]))
-            .map_err(d)?;
-            append(
-                tx,
-                now,
-                AuditKind::AgentActivated,
-                &AgentActivatedBody {
-                    agent_id: agent_id.to_string(),
-                    challenge_id: challenge_id.to_string(),
-                },
-            )?;
-            get_agent(tx, agent_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "agent",
-                id: agent_id.to_string(),
-            })
+        let op = "activating an agent";
+        self.write(op, |c| {
+            audited::activate_agent(&mut SqliteTx { c, op }, agent_id, challenge_id, now)
         })
     }
 
@@ -232,12 +307,7 @@ impl Store for SqliteStore {
         check_time("now", now)?;
         check_time("nonce issued_at", nonce.issued_at)?;
         check_time("nonce expires_at", nonce.expires_at)?;
-        if nonce.nonce.is_empty() || nonce.nonce.len() > 64 {
-            return Err(StoreError::InvalidInput(format!(
-                "a nonce has 1 to 64 bytes, got {}",
-                nonce.nonce.len()
-            )));
-        }
+        audit_body::check_nonce(nonce)?;
         let d = db("recording a nonce's use");
         // Lazy: no fsync of its own (see `Store::take_nonce`).
         self.write_lazy("recording a nonce's use", |tx| {
@@ -278,53 +348,10 @@ impl Store for SqliteStore {
     fn put_policy(&self, policy: &NewPolicy, now: u64) -> Result<PolicyRecord, StoreError> {
         check_time("now", now)?;
         validate_policy_id(&policy.policy_id)?;
-        let sha256 = hex::encode(Sha256::digest(policy.document.as_bytes()));
-        let d = db("storing a policy");
-        self.write("storing a policy", |tx| {
-            let last: u32 = tx
-                .prepare_cached(
-                    "SELECT COALESCE(MAX(version), 0) FROM policies WHERE policy_id = ?1",
-                )
-                .and_then(|mut s| s.query_row([&policy.policy_id], |r| r.get(0)))
-                .map_err(d)?;
-            let version = last.checked_add(1).ok_or_else(|| {
-                StoreError::InvalidInput(format!(
-                    "policy '{}' has no versions left",
-                    policy.policy_id
-                ))
-            })?;
-            tx.prepare_cached(
-                "INSERT INTO policies (policy_id, version, document, sha256, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    policy.policy_id,
-                    version,
-                    policy.document,
-                    sha256,
-                    now
-                ])
-            })
-            .map_err(d)?;
-            if policy.make_current {
-                set_current(tx, &policy.policy_id, version)?;
-            }
-            append(
-                tx,
-                now,
-                AuditKind::PolicyUpdate,
-                &PolicyUpdateBody {
-                    policy_id: policy.policy_id.clone(),
-                    version,
-                    sha256: sha256.clone(),
-                    current: policy.make_current,
-                },
-            )?;
-            get_policy(tx, &policy.policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                what: "policy",
-                id: format!("{} v{version}", policy.policy_id),
-            })
+        let sha256 = audit_body::policy_sha256(policy);
+        let op = "storing a policy";
+        self.write(op, |c| {
+            audited::put_policy(&mut SqliteTx { c, op }, policy, &sha256, now)
         })
     }
 
@@ -343,35 +370,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<PolicyRecord, StoreError> {
         check_time("now", now)?;
-        self.write("switching the current policy", |tx| {
-            let target =
-                get_policy(tx, policy_id, version)?.ok_or_else(|| StoreError::NotFound {
-                    what: "policy",
-                    id: format!("{policy_id} v{version}"),
-                })?;
-            if target.current {
-                return Ok(target);
-            }
-            let previous = get_current_policy(tx)?.map(|p| PolicyRef {
-                policy_id: p.policy_id,
-                version: p.version,
-            });
-            set_current(tx, policy_id, version)?;
-            append(
-                tx,
-                now,
-                AuditKind::PolicyCurrent,
-                &PolicyCurrentBody {
-                    policy_id: policy_id.to_string(),
-                    version,
-                    sha256: target.sha256.clone(),
-                    previous,
-                },
-            )?;
-            Ok(PolicyRecord {
-                current: true,
-                ..target
-            })
+        let op = "switching the current policy";
+        self.write(op, |c| {
+            audited::set_current_policy(&mut SqliteTx { c, op }, policy_id, version, now)
         })
     }
 
@@ -388,62 +389,9 @@ impl Store for SqliteStore {
 
     fn insert_key(&self, key: &NewKey, now: u64) -> Result<KeyRecord, StoreError> {
         check_time("now", now)?;
-        let d = db("storing a key");
-        let p = &key.public;
-        self.write("storing a key", |tx| {
-            let same_public: Option<String> = tx
-                .prepare_cached("SELECT key_id FROM keys WHERE fingerprint = ?1")
-                .and_then(|mut s| s.query_row([&p.fingerprint], |r| r.get(0)).optional())
-                .map_err(d)?;
-            if let Some(existing) = same_public {
-                return Err(StoreError::AlreadyExists {
-                    what: "key with this public key",
-                    id: existing,
-                });
-            }
-            tx.prepare_cached(
-                "INSERT INTO keys (key_id, algorithm, public_key_pem, fingerprint, \
-                 sealed_private_key, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    p.key_id,
-                    p.algorithm.as_str(),
-                    p.public_key_pem,
-                    p.fingerprint,
-                    key.sealed.to_bytes(),
-                    key.origin.as_str(),
-                    now
-                ])
-            })
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists {
-                        what: "key",
-                        id: p.key_id.clone(),
-                    }
-                } else {
-                    d(e)
-                }
-            })?;
-            let kind = match key.origin {
-                KeyOrigin::Generated => AuditKind::KeyCreated,
-                KeyOrigin::Imported => AuditKind::KeyImported,
-            };
-            append(
-                tx,
-                now,
-                kind,
-                &KeyBody {
-                    key_id: p.key_id.clone(),
-                    algorithm: p.algorithm.as_str().to_string(),
-                    fingerprint: p.fingerprint.clone(),
-                },
-            )?;
-            get_key(tx, &p.key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: p.key_id.clone(),
-            })
+        let op = "storing a key";
+        self.write(op, |c| {
+            audited::insert_key(&mut SqliteTx { c, op }, key, now)
         })
     }
 
@@ -469,32 +417,9 @@ impl Store for SqliteStore {
         now: u64,
     ) -> Result<KeyRecord, StoreError> {
         check_time("now", now)?;
-        self.write("changing a key's state", |tx| {
-            let key = get_key(tx, key_id)?.ok_or_else(|| StoreError::NotFound {
-                what: "key",
-                id: key_id.to_string(),
-            })?;
-            if key.disabled == disabled {
-                return Ok(key);
-            }
-            tx.prepare_cached("UPDATE keys SET disabled = ?2 WHERE key_id = ?1")
-                .and_then(|mut s| s.execute(params![key_id, disabled]))
-                .map_err(db("changing a key's state"))?;
-            let kind = if disabled {
-                AuditKind::KeyDisabled
-            } else {
-                AuditKind::KeyEnabled
-            };
-            append(
-                tx,
-                now,
-                kind,
-                &KeyStateBody {
-                    key_id: key_id.to_string(),
-                    disabled,
-                },
-            )?;
-            Ok(KeyRecord { disabled, ..key })
+        let op = "changing a key's state";
+        self.write(op, |c| {
+            audited::set_key_disabled(&mut SqliteTx { c, op }, key_id, disabled, now)
         })
     }
 
@@ -503,114 +428,10 @@ impl Store for SqliteStore {
         appraisal: AppraisalRecord,
         releases: Vec<ReleaseRecord>,
     ) -> Result<AuditHead, StoreError> {
-        let body = &appraisal.body;
-        if !releases.is_empty() && body.verdict != Verdict::Accepted {
-            return Err(StoreError::InvalidInput(format!(
-                "{} key release(s) with a rejected verdict for agent '{}'",
-                releases.len(),
-                body.agent_id
-            )));
-        }
-        for (what, digest) in [
-            ("evidence_digest", &body.evidence_digest),
-            ("result_digest", &body.result_digest),
-        ] {
-            if digest.len() != 64
-                || !digest
-                    .bytes()
-                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            {
-                return Err(StoreError::InvalidInput(format!(
-                    "appraisal {what} must be 64 lower-case hex characters, got '{digest}'"
-                )));
-            }
-        }
-        if let Some(r) = releases
-            .iter()
-            .find(|r| hex::encode(r.result_digest) != body.result_digest)
-        {
-            return Err(StoreError::InvalidInput(format!(
-                "release of key '{}' names result digest {}, the appraisal {}",
-                r.key_id,
-                hex::encode(r.result_digest),
-                body.result_digest
-            )));
-        }
-        let mut seen = BTreeSet::new();
-        if let Some(dup) = releases.iter().find(|r| !seen.insert(r.key_id.as_str())) {
-            return Err(StoreError::InvalidInput(format!(
-                "key '{}' is released twice in one decision",
-                dup.key_id
-            )));
-        }
+        audit_body::check_decision(&appraisal, &releases)?;
         let op = "recording a decision";
-        self.write(op, |tx| {
-            if !releases.is_empty() && appraisal.enrolment == Enrolment::Registration {
-                let agent = get_agent(tx, &body.agent_id)?.ok_or_else(|| StoreError::NotFound {
-                    what: "agent",
-                    id: body.agent_id.clone(),
-                })?;
-                if agent.status != AgentStatus::Active {
-                    return Err(StoreError::Conflict(format!(
-                        "agent '{}' is {}: keys are released only to active agents",
-                        body.agent_id, agent.status
-                    )));
-                }
-            }
-            let appraisal_entry = append(tx, appraisal.time, AuditKind::Appraisal, body)?;
-            let mut last = appraisal_entry.head();
-            for r in &releases {
-                // Checked inside the transaction, so a key disabled
-                // concurrently is either disabled before or after this
-                // decision, never during it.
-                let disabled: Option<bool> = tx
-                    .prepare_cached("SELECT disabled FROM keys WHERE key_id = ?1")
-                    .and_then(|mut s| s.query_row([&r.key_id], |row| row.get(0)).optional())
-                    .map_err(db(op))?;
-                if disabled == Some(true) {
-                    return Err(StoreError::Conflict(format!(
-                        "key '{}' is disabled and cannot be released",
-                        r.key_id
-                    )));
-                }
-                let entry = append(
-                    tx,
-                    appraisal.time,
-                    AuditKind::Release,
-                    &ReleaseBody {
-                        key_id: r.key_id.clone(),
-                        recipient: Recipient {
-                            agent_id: body.agent_id.clone(),
-                            ephemeral_key_digest: r.ephemeral_key_digest,
-                        },
-                        result_digest: r.result_digest,
-                        appraisal_seq: appraisal_entry.seq,
-                    },
-                )?;
-                tx.prepare_cached(
-                    "INSERT INTO releases (audit_seq, appraisal_seq, key_id, agent_id, \
-                     ephemeral_key_digest, released_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        entry.seq,
-                        appraisal_entry.seq,
-                        r.key_id,
-                        body.agent_id,
-                        r.ephemeral_key_digest,
-                        appraisal.time
-                    ])
-                })
-                .map_err(|e| match db(op)(e) {
-                    StoreError::Constraint { op, message } => StoreError::Constraint {
-                        op,
-                        message: format!("release of key '{}': {message}", r.key_id),
-                    },
-                    other => other,
-                })?;
-                last = entry.head();
-            }
-            Ok(last)
+        self.write(op, |c| {
+            audited::record_decision(&mut SqliteTx { c, op }, &appraisal, &releases)
         })
     }
 
