@@ -200,7 +200,7 @@ mod tests {
         // heap), then one chunk after them that stays: the heap cannot
         // shrink from its top, so only a trim can return the freed pages.
         let chunks: Vec<Vec<u8>> = (0..32 * 1024).map(|i| vec![i as u8; 1024]).collect();
-        let sentinel = vec![1u8; 64];
+        let sentinel: Vec<u8> = std::iter::repeat_n(1u8, 64).collect();
         drop(chunks);
         let released = release_free_memory();
         assert_eq!(sentinel.len(), 64);
