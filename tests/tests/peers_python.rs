@@ -503,7 +503,8 @@ fn pycose_verifies_the_ear_and_refuses_flipped_bytes() {
         verifier_developer: "sealbuild".to_string(),
         submods,
     };
-    let cose = ear.sign(&key, b"result-key").unwrap();
+    let signer = |k| sealbuild_common::crypto::P256Signer::from_p256(k).unwrap();
+    let cose = ear.sign(&signer(&key), b"result-key").unwrap();
     // Our own verifier agrees first.
     assert_eq!(Ear::verify(&cose, key.verifying_key()).unwrap(), ear);
 
@@ -526,7 +527,7 @@ fn pycose_verifies_the_ear_and_refuses_flipped_bytes() {
     let other_signed = write(
         dir.path(),
         "other.cose",
-        ear.sign(&other, b"result-key").unwrap(),
+        ear.sign(&signer(&other), b"result-key").unwrap(),
     );
 
     let point = key.verifying_key().to_encoded_point(false);

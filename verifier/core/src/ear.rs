@@ -34,9 +34,8 @@ use ciborium::value::{Integer, Value};
 use coset::{
     iana, CborSerializable, CoseSign1, CoseSign1Builder, HeaderBuilder, TaggedCborSerializable,
 };
-use p256::ecdsa::signature::Signer;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use sealbuild_common::crypto::{self, Curve};
+use p256::ecdsa::VerifyingKey;
+use sealbuild_common::crypto::{self, Curve, P256Signer};
 use sealbuild_common::ear as claims;
 use sealbuild_common::{FormatError, HashAlg};
 use std::collections::BTreeMap;
@@ -195,7 +194,7 @@ impl Ear {
     }
 
     /// Signs as a tagged COSE_Sign1 with ES256; `key_id` goes in the protected header.
-    pub fn sign(&self, key: &SigningKey, key_id: &[u8]) -> Result<Vec<u8>, EarError> {
+    pub fn sign(&self, key: &P256Signer, key_id: &[u8]) -> Result<Vec<u8>, EarError> {
         let payload = self.to_cbor()?;
         let protected = HeaderBuilder::new()
             .algorithm(iana::Algorithm::ES256)
@@ -205,10 +204,8 @@ impl Ear {
         let sign1 = CoseSign1Builder::new()
             .protected(protected)
             .payload(payload)
-            .create_signature(b"", |tbs| {
-                let sig: Signature = key.sign(tbs);
-                sig.to_bytes().to_vec()
-            })
+            .try_create_signature(b"", |tbs| key.sign(tbs))
+            .map_err(|e| EarError::Encoding(format!("signing: {e}")))?
             .build();
         sign1
             .to_tagged_vec()
@@ -285,8 +282,10 @@ mod tests {
 
     #[test]
     fn sign_verify_round_trip() {
-        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let bytes = sample().sign(&key, b"kid").unwrap();
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let bytes = sample()
+            .sign(&P256Signer::from_p256(&key).unwrap(), b"kid")
+            .unwrap();
         let back = Ear::verify(&bytes, key.verifying_key()).unwrap();
         assert_eq!(back, sample());
     }
@@ -295,8 +294,10 @@ mod tests {
     /// without the key.
     #[test]
     fn the_common_decoder_reads_what_the_verifier_signs() {
-        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let bytes = sample().sign(&key, b"kid").unwrap();
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let bytes = sample()
+            .sign(&P256Signer::from_p256(&key).unwrap(), b"kid")
+            .unwrap();
         let claims = claims::Ear::from_cose_unverified(&bytes).unwrap();
         assert_eq!(claims.references(), vec!["ref".to_string()]);
         assert_eq!(Ear::from(claims.clone()), sample());
@@ -321,9 +322,11 @@ mod tests {
 
     #[test]
     fn tampered_or_wrong_key_fails() {
-        let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
-        let other = SigningKey::from_slice(&[8u8; 32]).unwrap();
-        let bytes = sample().sign(&key, b"kid").unwrap();
+        let key = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let other = p256::ecdsa::SigningKey::from_slice(&[8u8; 32]).unwrap();
+        let bytes = sample()
+            .sign(&P256Signer::from_p256(&key).unwrap(), b"kid")
+            .unwrap();
         assert_eq!(
             Ear::verify(&bytes, other.verifying_key()),
             Err(EarError::Signature)

@@ -6,13 +6,16 @@
 use crate::error::{Result, ServerError};
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
+use sealbuild_common::crypto::P256Signer;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
 /// The result key and its id.
 pub struct ResultKey {
-    /// Signing half.
+    /// Signing half (as loaded or created).
     pub signing: SigningKey,
+    /// The same key on the crypto provider, which signs the EARs.
+    pub signer: P256Signer,
     /// SHA-256 of the SPKI DER, used as COSE `kid`.
     pub key_id: Vec<u8>,
 }
@@ -39,9 +42,12 @@ impl ResultKey {
             .verifying_key()
             .to_public_key_der()
             .map_err(|e| ServerError::Key(format!("encoding the result key: {e}")))?;
+        let signer = P256Signer::from_p256(&signing)
+            .map_err(|e| ServerError::Key(format!("the result key: {e}")))?;
         Ok(Self {
             key_id: Sha256::digest(spki.as_bytes()).to_vec(),
             signing,
+            signer,
         })
     }
 

@@ -337,7 +337,7 @@ impl Verifier {
             verifier_developer: "sealbuild".into(),
             submods,
         }
-        .sign(&self.result_key.signing, &self.result_key.key_id)
+        .sign(&self.result_key.signer, &self.result_key.key_id)
         .map_err(sealbuild_verifier_core::Error::from)?)
     }
 

@@ -22,9 +22,14 @@
 //! * Ed25519 (RFC 8032 §5.1.7) for DSSE envelopes.
 //! * RSAES-OAEP encryption and HMAC for TPM2_MakeCredential in software
 //!   (registration; TPM 2.0 Part 1 rev. 1.59 Annex B.10.4 and §11.4.9).
+//! * ECDSA P-256 signing of the verifier's attestation results
+//!   ([`P256Signer`]).
 //!
 //! A [`VerifyingKey`] is parsed once and can verify many messages: callers
 //! that see the same key again (a cached VCEK, a registered AK) keep it.
+
+mod sign;
+pub use sign::P256Signer;
 
 use crate::hash::HashAlg;
 use aws_lc_rs::digest as lc_digest;
