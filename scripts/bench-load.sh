@@ -6,7 +6,7 @@
 # time. Prints the figures and the targets (reported, not asserted).
 #
 #   scripts/bench-load.sh [--agents N] [--hostile N] [--duration SECS] [--json]
-#                         [--rounds N] [--compare-free-memory]
+#                         [--rounds N] [--compare-free-memory] [--pin]
 #   scripts/bench-load.sh --stores [--agents N] [--duration SECS]
 #
 # --rounds N runs the load N times against one verifier process and prints
@@ -15,6 +15,11 @@
 # twice, each time on a new verifier: first with return_free_memory = false
 # (memory stays with the allocator), then with the default true, and
 # prints both series.
+#
+# --pin runs the verifier on CPU 0 and the load generator on CPU 1
+# (taskset), so that the verifier's throughput is not limited by sharing
+# its cores with the load; the appraisal ratio then counts the verifier's
+# one core.
 #
 # --stores measures, in one run and with the same load (no hostile clients),
 # one replica on SQLite, one on PostgreSQL and two on PostgreSQL (agents
@@ -33,7 +38,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 source scripts/loadgen-lib.sh
 
-AGENTS=1000 HOSTILE=4 DURATION=40 JSON=() STORES=0 ROUNDS=1 COMPARE=0
+AGENTS=1000 HOSTILE=4 DURATION=40 JSON=() STORES=0 ROUNDS=1 COMPARE=0 PIN=()
 while (($#)); do
   case $1 in
     --agents) AGENTS=$2; shift 2 ;;
@@ -43,6 +48,7 @@ while (($#)); do
     --stores) STORES=1; shift ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --compare-free-memory) COMPARE=1; shift ;;
+    --pin) PIN=(taskset -c 1); shift ;;
     *) die "unknown argument $1 (see the header of $0)" ;;
   esac
 done
@@ -79,12 +85,16 @@ measure() {
   lg_setup "$dir"
   echo "return_free_memory = $1" >>"$dir/verifier.toml"
   lg_start "$dir"
+  if ((${#PIN[@]})); then
+    command -v taskset >/dev/null || die "taskset is missing (Debian package util-linux)"
+    taskset -a -p -c 0 "$LG_PID" >/dev/null
+  fi
   sleep 1
   idle=$(rss_mib "$LG_PID")
   for r in $(seq "$ROUNDS"); do
     say "verifier pid $LG_PID on $LG_URL (return_free_memory = $1); round $r of $ROUNDS:" \
       "$AGENTS agents, $HOSTILE hostile clients, $DURATION s"
-    "$LG_LOADGEN" run --url "$LG_URL" --ca "$dir/state/tls/ca.pem" --agents "$AGENTS" \
+    "${PIN[@]}" "$LG_LOADGEN" run --url "$LG_URL" --ca "$dir/state/tls/ca.pem" --agents "$AGENTS" \
       --hostile "$HOSTILE" --duration "$DURATION" --verifier-pid "$LG_PID" "${JSON[@]}"
     kill -0 "$LG_PID" 2>/dev/null || die "the verifier died during the run (see above)"
     after=$(rss_mib "$LG_PID")

@@ -105,6 +105,35 @@ fn parse_stat_cpu(text: &str) -> Option<f64> {
     Some((utime + stime) as f64 / USER_HZ)
 }
 
+/// How many CPUs process `pid` may run on (`Cpus_allowed_list` of
+/// `/proc/<pid>/status`, e.g. `0-1,4`): fewer than the machine's when it
+/// is pinned with taskset.
+pub fn allowed_cpus(pid: u32) -> Option<usize> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_cpu_list(
+        text.lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))?
+            .trim(),
+    )
+}
+
+fn parse_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0usize;
+    for part in list.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                b.checked_sub(a)?.checked_add(1)?
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
+}
+
 /// The machine's 1-minute load average (`/proc/loadavg`): other work on
 /// the cores a benchmark shares.
 pub fn load_average() -> Option<f64> {
@@ -150,6 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn cpu_lists_count() {
+        assert_eq!(parse_cpu_list("0"), Some(1));
+        assert_eq!(parse_cpu_list("0-1"), Some(2));
+        assert_eq!(parse_cpu_list("0-3,8,10-11"), Some(7));
+        assert_eq!(parse_cpu_list(""), None);
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("x"), None);
+    }
+
+    #[test]
     fn this_process_can_be_read() {
         let me = std::process::id();
         let s = sample(me).unwrap();
@@ -160,6 +199,9 @@ mod tests {
         assert!(cpu_seconds(me).unwrap() >= 0.0);
         assert!(open_files_limit().unwrap() > 0);
         assert!(load_average().unwrap() >= 0.0);
+        // Affinity; a cgroup quota may make the parallelism smaller still.
+        let parallelism = std::thread::available_parallelism().unwrap().get();
+        assert!(allowed_cpus(me).unwrap() >= parallelism);
         assert!(matches!(sample(u32::MAX), Err(ProcError::Read { .. })));
     }
 }
