@@ -1,7 +1,7 @@
 //! The SEV-SNP chain cache on real reports: `verify_snp_cached` gives the
 //! claims and the reasons of `verify_snp`, hits only on the same chain
-//! bytes, still checks the time and the report on a hit, and holds no more
-//! than its cap.
+//! bytes, still checks the time and the report on a hit, gives a kept
+//! refusal only where it holds, and holds no more than its cap.
 // Test code: a failed unwrap, expect or index is a failed test.
 #![allow(
     clippy::unwrap_used,
@@ -11,9 +11,11 @@
 )]
 
 use sealbuild_common::api::Reason;
+use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use sealbuild_verifier_core::claims::SnpClaims;
+use sealbuild_verifier_core::snp::roots::IntermediateKind;
 use sealbuild_verifier_core::snp::{
-    verify_snp, verify_snp_cached, AmdRoots, SnpChainCache, SnpInput,
+    verify_parsed_report, verify_snp, verify_snp_cached, AmdRoots, SnpChainCache, SnpInput,
 };
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/sev-snp/");
@@ -162,10 +164,52 @@ fn another_or_a_tampered_vcek_does_not_meet_a_cached_chain() {
     let r = same(&cache, &report, &tampered, NOW).unwrap_err();
     assert_eq!(r[0].check, "snp_chain", "{r:?}");
     assert_eq!(cache.hits(), 0);
-    assert_eq!(cache.len(), 2);
+    assert_eq!((cache.len(), cache.refused_len()), (2, 1));
+    // Its refusal is given again, word for word, inside the windows...
+    let again = same(&cache, &report, &tampered, NOW).unwrap_err();
+    assert_eq!((again, cache.hits()), (r.clone(), 1));
+    // ...and computed again outside them (before every notBefore the leaf's
+    // own window is what the uncached path names).
+    let early = same(&cache, &report, &tampered, 946_684_800).unwrap_err();
+    assert_ne!(early, r);
+    assert_eq!(cache.hits(), 1);
+    let hits = cache.hits();
     // The genuine VCEK still hits its own entry.
     same(&cache, &report, &vcek, NOW).unwrap();
-    assert_eq!(cache.hits(), 1);
+    assert_eq!(cache.hits(), hits + 1);
+}
+
+#[test]
+fn a_chain_that_does_not_sign_the_vcek_is_refused_alike_from_the_cache() {
+    // What verify_snp meets when a product has two trusted chains (AMD's,
+    // then a test chain): the Milan VCEK against Genoa's ARK and ASK.
+    let cache = SnpChainCache::default();
+    let (report, vcek) = (
+        read("virtee-sev/report_milan.bin"),
+        read("virtee-sev/vcek_milan.der"),
+    );
+    let roots = AmdRoots::builtin();
+    let genoa = roots
+        .for_product(SnpProduct::Genoa)
+        .find_map(|r| r.chain(IntermediateKind::Ask))
+        .unwrap();
+    let parsed = AttestationReport::parse(&report).unwrap();
+    let plain = verify_parsed_report(parsed.clone(), &report, &vcek, genoa, None, NOW);
+    assert!(plain.is_err());
+    for hits in [0, 1, 2] {
+        let cached = cache.verify_parsed_report(parsed.clone(), &report, &vcek, genoa, None, NOW);
+        assert_eq!(cached, plain);
+        assert_eq!(cache.hits(), hits);
+    }
+    assert_eq!((cache.len(), cache.refused_len()), (0, 1));
+    // Another report (its signature broken) with the same chain: the
+    // refusal is the chain's, as uncached.
+    let mut other = report.clone();
+    other[0x2A0] ^= 1;
+    let parsed = AttestationReport::parse(&other).unwrap();
+    let plain = verify_parsed_report(parsed.clone(), &other, &vcek, genoa, None, NOW);
+    let cached = cache.verify_parsed_report(parsed, &other, &vcek, genoa, None, NOW);
+    assert_eq!(cached, plain);
 }
 
 #[test]

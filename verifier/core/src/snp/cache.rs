@@ -21,8 +21,18 @@
 //! refuses is verified again from scratch with the uncached path, so a
 //! rejection reads exactly as without the cache. Nothing here reads a clock.
 //!
-//! Bounds: at most [`MAX_CHAINS`] chains (a few KiB each); when full, one
-//! arbitrary entry makes room for the next.
+//! Refused chains: the chain step is a function of the three DER and of
+//! the time, which it reads only by comparing it with those three windows;
+//! a refusal computed at a time inside all three is therefore what it
+//! returns at any other time inside all three, and is kept (in a table of
+//! its own) and given again, word for word, at such times. This spares a
+//! report the attempt with each trusted chain of its product that does not
+//! sign its VCEK before the one that does (AMD's, then a configured test
+//! chain); outside a window the refusal is computed again.
+//!
+//! Bounds: at most [`MAX_CHAINS`] verified chains and [`MAX_REFUSED`]
+//! refused ones (a few KiB each), so refusals never push out verified
+//! chains; when a table is full, one arbitrary entry makes room.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,22 +48,41 @@ use super::{
     VerifiedSigner, VerifiedSnpReport,
 };
 
-/// Most chains kept (one per machine in use).
+/// Most verified chains kept (one per machine in use).
 pub const MAX_CHAINS: usize = 1024;
+/// Most refused chains kept.
+pub const MAX_REFUSED: usize = 256;
 
 /// (notBefore, notAfter), Unix seconds, both inclusive.
 type Window = (u64, u64);
 
-/// A verified chain: the signer and the windows of ARK, ASK/ASVK and
-/// VCEK/VLEK.
+/// The outcome of a chain step (the verified signer, or why the chain was
+/// refused) and the windows of ARK, ASK/ASVK and VCEK/VLEK.
 struct Entry {
-    signer: Arc<VerifiedSigner>,
+    outcome: Result<Arc<VerifiedSigner>, SnpError>,
     windows: [Window; 3],
+}
+
+impl Entry {
+    /// Whether `at` lies inside all three windows.
+    fn current(&self, at: u64) -> bool {
+        self.windows
+            .iter()
+            .all(|&(from, to)| from <= at && at <= to)
+    }
+}
+
+type Table = HashMap<[u8; 32], Arc<Entry>>;
+
+#[derive(Default)]
+struct Tables {
+    verified: Table,
+    refused: Table,
 }
 
 /// Cached SEV-SNP chain verification ([`SnpChainCache::verify_parsed_report`]).
 pub struct SnpChainCache {
-    table: Mutex<HashMap<[u8; 32], Arc<Entry>>>,
+    tables: Mutex<Tables>,
     max: usize,
     hits: AtomicU64,
 }
@@ -68,6 +97,7 @@ impl std::fmt::Debug for SnpChainCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SnpChainCache")
             .field("chains", &self.len())
+            .field("refused", &self.refused_len())
             .field("max", &self.max)
             .field("hits", &self.hits())
             .finish()
@@ -103,15 +133,15 @@ impl SnpChainCache {
     /// A cache of at most `max` chains (at least one).
     pub fn with_capacity(max: usize) -> Self {
         Self {
-            table: Mutex::new(HashMap::new()),
+            tables: Mutex::new(Tables::default()),
             max: max.max(1),
             hits: AtomicU64::new(0),
         }
     }
 
-    /// What [`super::verify_parsed_report`] returns, reusing the verified
-    /// chain of earlier reports with the same ARK, ASK/ASVK and VCEK/VLEK
-    /// bytes.
+    /// What [`super::verify_parsed_report`] returns, reusing the outcome
+    /// of the chain step for earlier reports with the same ARK, ASK/ASVK
+    /// and VCEK/VLEK bytes.
     pub fn verify_parsed_report(
         &self,
         parsed: AttestationReport,
@@ -122,35 +152,40 @@ impl SnpChainCache {
         at_unix_secs: u64,
     ) -> Result<VerifiedSnpReport, SnpError> {
         let key = chain_key(chain, signer_der);
-        let entry = self
-            .table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .cloned();
-        if let Some(entry) = entry {
-            let current = entry
-                .windows
-                .iter()
-                .all(|&(from, to)| from <= at_unix_secs && at_unix_secs <= to);
-            if current {
-                let cached = detect_product(&parsed, expected_product).and_then(|product| {
-                    check_report_with_signer(
+        let entry = {
+            let t = self.lock();
+            t.verified
+                .get(&key)
+                .or_else(|| t.refused.get(&key))
+                .cloned()
+        };
+        if let Some(entry) = entry.filter(|e| e.current(at_unix_secs)) {
+            let product = detect_product(&parsed, expected_product);
+            match (&entry.outcome, product) {
+                (Ok(signer), Ok(product)) => {
+                    let cached = check_report_with_signer(
                         parsed.clone(),
                         report_bytes,
-                        &entry.signer,
+                        signer,
                         product,
                         expected_product,
-                    )
-                });
-                if cached.is_ok() {
-                    self.hits.fetch_add(1, Ordering::Relaxed);
-                    return cached;
+                    );
+                    if cached.is_ok() {
+                        self.hits.fetch_add(1, Ordering::Relaxed);
+                        return cached;
+                    }
                 }
+                // The uncached path's order: the report's product, then the
+                // chain's refusal.
+                (Err(refused), Ok(_)) => {
+                    self.hits.fetch_add(1, Ordering::Relaxed);
+                    return Err(refused.clone());
+                }
+                (_, Err(_)) => {}
             }
         }
         // A miss, a time outside a window, or a refusal: the uncached path,
-        // keeping the chain when it verifies.
+        // keeping the outcome of its chain step.
         verify_parsed_report_keeping(
             parsed,
             report_bytes,
@@ -158,19 +193,20 @@ impl SnpChainCache {
             chain,
             expected_product,
             at_unix_secs,
-            |signer| self.insert(key, signer, chain, signer_der),
+            |outcome| self.insert(key, outcome, chain, signer_der, at_unix_secs),
         )
     }
 
     fn insert(
         &self,
         key: [u8; 32],
-        signer: &Arc<VerifiedSigner>,
+        outcome: Result<&Arc<VerifiedSigner>, &SnpError>,
         chain: AmdChain<'_>,
         signer_der: &[u8],
+        at_unix_secs: u64,
     ) {
-        // The chain verified, so all three parse; if one did not, nothing
-        // is kept.
+        // A chain that verified parses; one that does not parse is refused
+        // early and cheaply, and not kept.
         let (Some(ark), Some(ask), Some(leaf)) = (
             window(chain.ark_der),
             window(chain.ask_der),
@@ -178,33 +214,48 @@ impl SnpChainCache {
         ) else {
             return;
         };
-        let entry = Arc::new(Entry {
-            signer: signer.clone(),
+        let entry = Entry {
+            outcome: outcome.cloned().map_err(Clone::clone),
             windows: [ark, ask, leaf],
-        });
-        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        if table.len() >= self.max && !table.contains_key(&key) {
+        };
+        let mut t = self.lock();
+        let (table, max) = match entry.outcome {
+            Ok(_) => (&mut t.verified, self.max),
+            // Only a refusal computed with every window current holds at
+            // other such times (module documentation).
+            Err(_) if entry.current(at_unix_secs) => (&mut t.refused, MAX_REFUSED),
+            Err(_) => return,
+        };
+        if table.len() >= max && !table.contains_key(&key) {
             if let Some(evict) = table.keys().next().copied() {
                 table.remove(&evict);
             }
         }
-        table.insert(key, entry);
+        table.insert(key, Arc::new(entry));
     }
 
-    /// Chains held.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Verified chains held.
     pub fn len(&self) -> usize {
-        self.table
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.lock().verified.len()
+    }
+
+    /// Refused chains held.
+    pub fn refused_len(&self) -> usize {
+        self.lock().refused.len()
     }
 
     /// Whether no chain is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        let t = self.lock();
+        t.verified.is_empty() && t.refused.is_empty()
     }
 
-    /// Reports verified with a cached chain so far.
+    /// Reports answered from a cached chain so far (verified, or refused
+    /// with the kept reason).
     pub fn hits(&self) -> u64 {
         self.hits.load(Ordering::Relaxed)
     }

@@ -302,9 +302,10 @@ pub(crate) fn check_report_with_signer(
     })
 }
 
-/// [`verify_parsed_report`], handing the verified signer to `keep` as soon
-/// as its chain verified (before the report's own checks): the one uncached
-/// path, which [`cache::SnpChainCache`] falls back to.
+/// [`verify_parsed_report`], handing the outcome of the chain step (the
+/// verified signer, or why the chain was refused) to `keep` before the
+/// report's own checks: the one uncached path, which
+/// [`cache::SnpChainCache`] falls back to.
 pub(crate) fn verify_parsed_report_keeping(
     parsed: AttestationReport,
     report_bytes: &[u8],
@@ -312,10 +313,11 @@ pub(crate) fn verify_parsed_report_keeping(
     chain: AmdChain<'_>,
     expected_product: Option<SnpProduct>,
     at_unix_secs: u64,
-    keep: impl FnOnce(&Arc<VerifiedSigner>),
+    keep: impl FnOnce(Result<&Arc<VerifiedSigner>, &SnpError>),
 ) -> Result<VerifiedSnpReport, SnpError> {
     let product = detect_product(&parsed, expected_product)?;
-    let signer = Arc::new(verify_signer(signer_der, chain, at_unix_secs)?);
-    keep(&signer);
+    let signer = verify_signer(signer_der, chain, at_unix_secs).map(Arc::new);
+    keep(signer.as_ref());
+    let signer = signer?;
     check_report_with_signer(parsed, report_bytes, &signer, product, expected_product)
 }
