@@ -196,7 +196,7 @@ fn verify_snp_with(
         return Err(failures);
     };
 
-    let (reasons, crl_checked) = report_checks(input, &v, roots, kind);
+    let (reasons, crl_checked) = report_checks(input, &v, roots, kind, cache);
     if !reasons.is_empty() {
         return Err(reasons);
     }
@@ -218,18 +218,25 @@ fn verify_snp_with(
 }
 
 /// The checks after the chain: CRLs of the chain's ARK (with whether one
-/// applied), TCB consistency and REPORT_DATA.
+/// applied; their signatures kept in `cache` when given), TCB consistency
+/// and REPORT_DATA.
 fn report_checks(
     input: &SnpInput<'_>,
     v: &VerifiedSnpReport,
     roots: &ProductRoots,
     kind: IntermediateKind,
+    cache: Option<&SnpChainCache>,
 ) -> (Vec<Reason>, bool) {
     let mut reasons = Vec::new();
     let mut crl_checked = false;
     if let Some(chain) = roots.chain(kind) {
         for crl in input.crls {
-            match check_crl(crl, chain.ark_der, chain.ask_der, input.at_unix_secs) {
+            let (ark, ask, at) = (chain.ark_der, chain.ask_der, input.at_unix_secs);
+            let checked = match cache {
+                Some(c) => c.check_crl(crl, ark, ask, at),
+                None => check_crl(crl, ark, ask, at),
+            };
+            match checked {
                 Ok(_) => crl_checked = true,
                 // A CRL of another product (or of the other intermediate's
                 // ARK) is not in scope.

@@ -30,9 +30,15 @@
 //! sign its VCEK before the one that does (AMD's, then a configured test
 //! chain); outside a window the refusal is computed again.
 //!
-//! Bounds: at most [`MAX_CHAINS`] verified chains and [`MAX_REFUSED`]
-//! refused ones (a few KiB each), so refusals never push out verified
-//! chains; when a table is full, one arbitrary entry makes room.
+//! CRLs ([`SnpChainCache::check_crl`]): a CRL whose issuer and signature
+//! verified against an ARK is kept by the SHA-256 of its DER and the ARK's
+//! (length-framed); whether it is current at the verification time and
+//! whether it lists the intermediate are checked for every report, and any
+//! refusal is checked again from scratch.
+//!
+//! Bounds: at most [`MAX_CHAINS`] verified chains, [`MAX_REFUSED`] refused
+//! ones (a few KiB each; refusals never push out verified chains) and
+//! [`MAX_CRLS`] CRLs; when a table is full, one arbitrary entry makes room.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,15 +49,20 @@ use sealbuild_common::snp::{AttestationReport, SnpProduct};
 use x509_cert::der::Decode as _;
 use x509_cert::Certificate;
 
+use crate::ekcert::crl::{verify_crl_signature, SignedCrl};
+
+use super::crl::{status, CrlStatus, SCOPE};
 use super::{
-    check_report_with_signer, detect_product, verify_parsed_report_keeping, AmdChain, SnpError,
-    VerifiedSigner, VerifiedSnpReport,
+    check_crl, check_report_with_signer, detect_product, verify_parsed_report_keeping, AmdChain,
+    CrlError, SnpError, VerifiedSigner, VerifiedSnpReport,
 };
 
 /// Most verified chains kept (one per machine in use).
 pub const MAX_CHAINS: usize = 1024;
 /// Most refused chains kept.
 pub const MAX_REFUSED: usize = 256;
+/// Most CRLs kept (one per product and intermediate kind in use).
+pub const MAX_CRLS: usize = 64;
 
 /// (notBefore, notAfter), Unix seconds, both inclusive.
 type Window = (u64, u64);
@@ -78,6 +89,16 @@ type Table = HashMap<[u8; 32], Arc<Entry>>;
 struct Tables {
     verified: Table,
     refused: Table,
+    crls: HashMap<[u8; 32], Arc<SignedCrl>>,
+}
+
+/// Room for one more entry under `key` in `table` of at most `max`.
+fn make_room<V>(table: &mut HashMap<[u8; 32], V>, max: usize, key: &[u8; 32]) {
+    if table.len() >= max && !table.contains_key(key) {
+        if let Some(evict) = table.keys().next().copied() {
+            table.remove(&evict);
+        }
+    }
 }
 
 /// Cached SEV-SNP chain verification ([`SnpChainCache::verify_parsed_report`]).
@@ -226,12 +247,39 @@ impl SnpChainCache {
             Err(_) if entry.current(at_unix_secs) => (&mut t.refused, MAX_REFUSED),
             Err(_) => return,
         };
-        if table.len() >= max && !table.contains_key(&key) {
-            if let Some(evict) = table.keys().next().copied() {
-                table.remove(&evict);
+        make_room(table, max, &key);
+        table.insert(key, Arc::new(entry));
+    }
+
+    /// What [`super::check_crl`] returns, reusing the verified signature of
+    /// a CRL seen before with the same ARK: currency at `at_unix_secs` and
+    /// the intermediate's serial are checked every time, and any refusal is
+    /// checked again from scratch.
+    pub fn check_crl(
+        &self,
+        crl_der: &[u8],
+        ark_der: &[u8],
+        intermediate_der: &[u8],
+        at_unix_secs: u64,
+    ) -> Result<CrlStatus, CrlError> {
+        let key = sha256_parts(&[&framed(crl_der), crl_der, &framed(ark_der), ark_der]);
+        let kept = self.lock().crls.get(&key).cloned();
+        let signed = kept.or_else(|| {
+            let signed = Arc::new(verify_crl_signature(crl_der, ark_der, SCOPE).ok()?);
+            let mut t = self.lock();
+            make_room(&mut t.crls, MAX_CRLS, &key);
+            t.crls.insert(key, signed.clone());
+            Some(signed)
+        });
+        if let Some(signed) = signed {
+            let cached = signed
+                .current_at(at_unix_secs)
+                .and_then(|crl| status(&crl, intermediate_der));
+            if cached.is_ok() {
+                return cached;
             }
         }
-        table.insert(key, Arc::new(entry));
+        check_crl(crl_der, ark_der, intermediate_der, at_unix_secs)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
@@ -246,6 +294,11 @@ impl SnpChainCache {
     /// Refused chains held.
     pub fn refused_len(&self) -> usize {
         self.lock().refused.len()
+    }
+
+    /// CRLs held (their signatures verified).
+    pub fn crls_len(&self) -> usize {
+        self.lock().crls.len()
     }
 
     /// Whether no chain is held.
