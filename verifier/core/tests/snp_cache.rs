@@ -228,3 +228,73 @@ fn the_cap_holds() {
     same(&cache, &read(rep), &read(key), at).unwrap();
     assert_eq!(cache.hits(), hits + 1);
 }
+
+#[test]
+fn snp_verifier_appraises_through_its_chain_cache() {
+    use sealbuild_common::api::{Evidence, SnpCertKind, SnpCertificate, SnpEvidence};
+    use sealbuild_verifier_core::claims::PlatformClaims;
+    use sealbuild_verifier_core::platform::{
+        Collateral, EvidenceVerifier, SnpVerifier, VerifyContext,
+    };
+    // go-sev-guest's report carries REPORT_DATA = 01 02 03 04 05 0…0: the
+    // binding 01 02 03 04 05 0…0 followed by 32 zero bytes.
+    let (report, vcek) = (
+        read("go-sev-guest/attestation.bin"),
+        read("go-sev-guest/vcek.der"),
+    );
+    let mut binding = [0u8; 32];
+    binding[..5].copy_from_slice(&[1, 2, 3, 4, 5]);
+    let evidence = Evidence::Snp(SnpEvidence {
+        report: report.clone(),
+        certificates: vec![SnpCertificate {
+            kind: SnpCertKind::Vcek,
+            der: vcek.clone(),
+        }],
+    });
+    let verifier = SnpVerifier::new(std::sync::Arc::new(AmdRoots::builtin()));
+    let collateral = Collateral::default();
+    let verify = |binding: &[u8; 32]| {
+        verifier.verify(
+            &evidence,
+            &VerifyContext {
+                agent_id: "snp:test",
+                registered: None,
+                binding,
+                statement_digest: None,
+                now: NOW,
+                collateral: &collateral,
+            },
+        )
+    };
+    let roots = AmdRoots::builtin();
+    let uncached = |expected: &[u8; 64]| {
+        verify_snp(&SnpInput {
+            report: &report,
+            endorsement_keys: &[&vcek],
+            roots: &roots,
+            crls: &[],
+            expected_product: None,
+            expected_report_data: Some(expected),
+            at_unix_secs: NOW,
+        })
+    };
+    let mut expected = [0u8; 64];
+    expected[..32].copy_from_slice(&binding);
+    let want = uncached(&expected).unwrap();
+    // A miss, then a hit.
+    for hits in [0, 1] {
+        let Ok(PlatformClaims::Snp(c)) = verify(&binding) else {
+            panic!("the report is accepted");
+        };
+        assert_eq!(*c, want);
+        assert_eq!(verifier.chain_cache().hits(), hits);
+    }
+    assert_eq!(verifier.chain_cache().len(), 1);
+    // Another binding: refused as uncached (the chain from the cache).
+    let r = verify(&[9; 32]).unwrap_err();
+    let mut other = [0u8; 64];
+    other[..32].copy_from_slice(&[9; 32]);
+    assert_eq!(r, uncached(&other).unwrap_err());
+    assert_eq!(r[0].check, "binding");
+    assert_eq!(verifier.chain_cache().hits(), 2);
+}
