@@ -18,8 +18,9 @@
 //! the ones on the path it builds: never more); the report's checks
 //! (product, extensions against the report, signature) run every time, and
 //! so do the caller's (TCB, CRLs, REPORT_DATA). Anything the cached path
-//! refuses is verified again from scratch with the uncached path, so a
-//! rejection reads exactly as without the cache. Nothing here reads a clock.
+//! refuses with a verified chain is verified again from scratch with the
+//! uncached path, so a rejection reads exactly as without the cache.
+//! Nothing here reads a clock: the time is the caller's.
 //!
 //! Refused chains: the chain step is a function of the three DER and of
 //! the time, which it reads only by comparing it with those three windows;
