@@ -2,7 +2,10 @@
 //! in-process: the verifier core's SEV-SNP verifier (the one the service's
 //! platform registry holds: report, ARK → ASK → VCEK chain, signature, TCB,
 //! REPORT_DATA binding) and the policy appraisal, on one simulated report,
-//! in a loop on one thread. The verifier's whole attestation also signs an
+//! in a loop on one thread. That verifier keeps the AMD chains it verified
+//! (`snp::SnpChainCache`), as the service's does: the first appraisal,
+//! untimed, verifies the chain and the timed ones find it cached, so the
+//! rate is that of the service path for a known machine. The verifier's whole attestation also signs an
 //! EAR, seals the key and commits to SQLite; this rate is the appraisal
 //! alone, the figure the throughput target is stated against.
 
@@ -89,6 +92,8 @@ pub fn single_core_rate(
         })?;
         Ok(policy.appraise(&claims, None).granted_keys.len())
     };
+    // Also warms the chain cache, as the service's first report from a
+    // machine does.
     match appraise() {
         Ok(n) if n > 0 => {}
         Ok(_) => return Err(RateError::NotAccepted("the policy grants no key".into())),

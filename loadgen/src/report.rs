@@ -284,7 +284,7 @@ impl Report {
         if let Some(p) = &self.appraisal {
             let _ = writeln!(
                 s,
-                "  single-core SNP appraisal (in-process, this build): {:.0}/s; {} cores → {:.0}/s; \
+                "  single-core SNP appraisal (in-process, this build, AMD chain cached as the service does): {:.0}/s; {} cores → {:.0}/s; \
                  ratio {:.3} (target {})",
                 p.single_core_per_sec,
                 p.cores,

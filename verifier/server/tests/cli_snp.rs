@@ -356,3 +356,37 @@ fn crl_checks() {
         Err(CrlError::Malformed { .. })
     ));
 }
+
+#[test]
+fn crl_checks_through_the_chain_cache_read_as_without_it() {
+    use sealbuild_verifier_core::snp::{check_crl, SnpChainCache};
+    let cache = SnpChainCache::default();
+    let at = 1_795_392_000; // 2026-11-23
+    let p = pki();
+    let ca = p.ca.der().to_vec();
+    let (current, listing, stale) = (
+        crl(&p, Some(0x9999), 2027),
+        crl(&p, Some(p.ica_serial), 2027),
+        crl(&p, None, 2026),
+    );
+    let forged = crl(&pki(), None, 2027);
+    let same = |crl: &[u8], at: u64| {
+        let cached = cache.check_crl(crl, &ca, &p.ica_der, at);
+        assert_eq!(cached, check_crl(crl, &ca, &p.ica_der, at));
+        cached
+    };
+    // 2028-01-01 is past nextUpdate, 2024-06-01 before thisUpdate.
+    for at in [at, at, 1_830_297_600, 1_717_200_000, at] {
+        let ok = same(&current, at);
+        assert_eq!(ok.is_ok(), at == 1_795_392_000, "{ok:?}");
+        assert!(same(&listing, at).is_err());
+        assert!(same(&stale, at).is_err());
+        assert!(same(&forged, at).is_err());
+    }
+    // The three CRLs the CA signed are kept; the forged one is not.
+    assert_eq!(cache.crls_len(), 3);
+    // Another intermediate under the kept CRL.
+    let other = pki();
+    let cached = cache.check_crl(&current, &ca, &other.ica_der, at);
+    assert_eq!(cached, check_crl(&current, &ca, &other.ica_der, at));
+}

@@ -120,6 +120,52 @@ pub fn verify_crl(
     at_unix_secs: u64,
     scope: &'static str,
 ) -> Result<VerifiedCrl, CrlError> {
+    verify_crl_signature(crl_der, issuer_der, scope)?.current_at(at_unix_secs)
+}
+
+/// A CRL whose issuer and signature verified: what [`verify_crl`]
+/// establishes before it looks at the time (a cache may keep it, keyed by
+/// the bytes it came from).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCrl {
+    scope: &'static str,
+    issuer: String,
+    this_update: u64,
+    next_update: Option<u64>,
+    revoked: Vec<(Vec<u8>, u64)>,
+}
+
+impl SignedCrl {
+    /// The list, when current at `at_unix_secs` (the rest of [`verify_crl`]).
+    pub fn current_at(&self, at_unix_secs: u64) -> Result<VerifiedCrl, CrlError> {
+        let (scope, this_update) = (self.scope, self.this_update);
+        let current =
+            this_update <= at_unix_secs && self.next_update.is_some_and(|n| at_unix_secs <= n);
+        let Some(next_update) = self.next_update.filter(|_| current) else {
+            return Err(CrlError::NotCurrent {
+                scope,
+                at: fmt_time(at_unix_secs),
+                this_update: fmt_time(this_update),
+                next_update: self.next_update.map_or_else(|| "absent".into(), fmt_time),
+            });
+        };
+        Ok(VerifiedCrl {
+            scope,
+            issuer: self.issuer.clone(),
+            this_update,
+            next_update,
+            revoked: self.revoked.clone(),
+        })
+    }
+}
+
+/// The time-independent part of [`verify_crl`]: `crl_der` decodes, names
+/// `issuer_der`'s subject as its issuer and is signed with its key.
+pub fn verify_crl_signature(
+    crl_der: &[u8],
+    issuer_der: &[u8],
+    scope: &'static str,
+) -> Result<SignedCrl, CrlError> {
     let malformed = |what: &'static str| {
         move |e: der::Error| CrlError::Malformed {
             scope,
@@ -174,17 +220,6 @@ pub fn verify_crl(
         },
     })?;
 
-    let this_update = tbs.this_update.to_unix_duration().as_secs();
-    let next_update = tbs.next_update.map(|t| t.to_unix_duration().as_secs());
-    let current = this_update <= at_unix_secs && next_update.is_some_and(|n| at_unix_secs <= n);
-    let Some(next_update) = next_update.filter(|_| current) else {
-        return Err(CrlError::NotCurrent {
-            scope,
-            at: fmt_time(at_unix_secs),
-            this_update: fmt_time(this_update),
-            next_update: next_update.map_or_else(|| "absent".into(), fmt_time),
-        });
-    };
     let revoked = tbs
         .revoked_certificates
         .as_deref()
@@ -197,11 +232,11 @@ pub fn verify_crl(
             )
         })
         .collect();
-    Ok(VerifiedCrl {
+    Ok(SignedCrl {
         scope,
         issuer: issuer_subject,
-        this_update,
-        next_update,
+        this_update: tbs.this_update.to_unix_duration().as_secs(),
+        next_update: tbs.next_update.map(|t| t.to_unix_duration().as_secs()),
         revoked,
     })
 }

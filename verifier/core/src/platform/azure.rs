@@ -29,7 +29,7 @@ use crate::azure::hcl::{AnyHclReport, HclReport};
 use crate::azure::tdx::check_td_report;
 use crate::azure::{check_binding, check_var_data_binding, AzureError, HclTdxReport};
 use crate::claims::{AzureClaims, AzureTeeClaims, PlatformClaims, TdxClaims, TpmClaims};
-use crate::snp::AmdRoots;
+use crate::snp::{AmdRoots, SnpChainCache};
 use crate::tdx::pck::unverified_pck_identity;
 use crate::tdx::{verify_quote_with_root, IntelRoot, QuoteClaims, TdClaims};
 use sealbuild_common::api::{AzureEvidence, Evidence, Reason};
@@ -44,6 +44,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct AzureVerifier {
     roots: Arc<AmdRoots>,
+    /// The AMD chains of the HCL reports it verified.
+    snp_chains: Arc<SnpChainCache>,
     intel: Arc<IntelRoot>,
     tpm: TpmOptions,
 }
@@ -54,6 +56,7 @@ impl AzureVerifier {
     pub fn new(roots: Arc<AmdRoots>, tpm: TpmOptions) -> Self {
         Self {
             roots,
+            snp_chains: Arc::new(SnpChainCache::default()),
             intel: Arc::new(IntelRoot::builtin()),
             tpm,
         }
@@ -184,6 +187,7 @@ impl AzureVerifier {
         // sealbuild binding: that one is in the vTPM quote.
         let snp = verify_report_in(
             &self.roots,
+            &self.snp_chains,
             hcl.snp_report_bytes(),
             &az.certificates,
             cx,

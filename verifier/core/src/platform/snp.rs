@@ -3,23 +3,33 @@
 
 use super::{wrong_platform, CollateralNeed, Enrolment, EvidenceVerifier, VerifyContext};
 use crate::claims::PlatformClaims;
-use crate::snp::{verify_snp, AmdRoots, SnpInput};
+use crate::snp::{verify_snp_cached, AmdRoots, SnpChainCache, SnpInput};
 use sealbuild_common::api::{Evidence, Reason, SnpCertKind, SnpCertificate};
 use sealbuild_common::binding::snp_report_data;
 use sealbuild_common::snp::AttestationReport;
 use sealbuild_common::Platform;
 use std::sync::Arc;
 
-/// The verifier of SEV-SNP evidence.
+/// The verifier of SEV-SNP evidence; it keeps the AMD chains it verified
+/// ([`SnpChainCache`]).
 #[derive(Debug, Clone)]
 pub struct SnpVerifier {
     roots: Arc<AmdRoots>,
+    cache: Arc<SnpChainCache>,
 }
 
 impl SnpVerifier {
     /// Trusting `roots`.
     pub fn new(roots: Arc<AmdRoots>) -> Self {
-        Self { roots }
+        Self {
+            roots,
+            cache: Arc::new(SnpChainCache::default()),
+        }
+    }
+
+    /// Its chain cache.
+    pub fn chain_cache(&self) -> &SnpChainCache {
+        &self.cache
     }
 }
 
@@ -42,9 +52,10 @@ fn endorsement_keys<'a>(supplied: &'a [SnpCertificate], stored: &'a [Vec<u8>]) -
 /// The one assembly of SEV-SNP verification input from evidence: the
 /// report, the certificates supplied with it and the edge's collateral,
 /// checked against `roots` at the context's time; `expected_report_data`
-/// when REPORT_DATA carries the binding itself.
+/// when REPORT_DATA carries the binding itself; chains through `cache`.
 pub(super) fn verify_report_in(
     roots: &AmdRoots,
+    cache: &SnpChainCache,
     report: &[u8],
     supplied: &[SnpCertificate],
     cx: &VerifyContext<'_>,
@@ -52,7 +63,7 @@ pub(super) fn verify_report_in(
 ) -> Result<crate::claims::SnpClaims, Vec<Reason>> {
     let keys = endorsement_keys(supplied, &cx.collateral.snp_keys);
     let crls: Vec<&[u8]> = cx.collateral.snp_crls.iter().map(Vec::as_slice).collect();
-    verify_snp(&SnpInput {
+    let input = SnpInput {
         report,
         endorsement_keys: &keys,
         roots,
@@ -60,7 +71,8 @@ pub(super) fn verify_report_in(
         expected_product: None,
         expected_report_data,
         at_unix_secs: cx.now,
-    })
+    };
+    verify_snp_cached(&input, cache)
 }
 
 /// What to look up for a report: its VCEK/VLEK and CRLs.
@@ -103,6 +115,7 @@ impl EvidenceVerifier for SnpVerifier {
         let expected = snp_report_data(cx.binding);
         verify_report_in(
             &self.roots,
+            &self.cache,
             &snp.report,
             &snp.certificates,
             cx,

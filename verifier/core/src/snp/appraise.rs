@@ -24,8 +24,11 @@
 use sealbuild_common::api::Reason;
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct};
 
-use super::roots::{AmdRoots, IntermediateKind};
-use super::{check_crl, verify_parsed_report, AmdCertExtensions, SnpCertError, SnpError};
+use super::roots::{AmdRoots, IntermediateKind, ProductRoots};
+use super::{
+    check_crl, verify_parsed_report, AmdCertExtensions, SnpCertError, SnpChainCache, SnpError,
+    VerifiedSnpReport,
+};
 use crate::claims::SnpClaims;
 
 /// Which AMD key signed a report: the one VCEK/VLEK type of the code base.
@@ -80,6 +83,22 @@ fn error_reason(e: &SnpError) -> Reason {
 
 /// Verifies SEV-SNP evidence; see the module documentation for the checks.
 pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
+    verify_snp_with(input, None)
+}
+
+/// [`verify_snp`], reusing the chains `cache` verified for earlier reports
+/// (same claims, same reasons; see [`SnpChainCache`]).
+pub fn verify_snp_cached(
+    input: &SnpInput<'_>,
+    cache: &SnpChainCache,
+) -> Result<SnpClaims, Vec<Reason>> {
+    verify_snp_with(input, Some(cache))
+}
+
+fn verify_snp_with(
+    input: &SnpInput<'_>,
+    cache: Option<&SnpChainCache>,
+) -> Result<SnpClaims, Vec<Reason>> {
     let report = AttestationReport::parse(input.report)
         .map_err(|e| vec![error_reason(&SnpError::Format(e))])?;
     // CPUID (version 3+) must agree with the caller's product; a version 2
@@ -139,14 +158,14 @@ pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
                 continue;
             };
             any_root = true;
-            match verify_parsed_report(
-                report.clone(),
-                input.report,
-                cand,
-                chain,
-                Some(product),
-                input.at_unix_secs,
-            ) {
+            let (parsed, at) = (report.clone(), input.at_unix_secs);
+            let result = match cache {
+                Some(c) => {
+                    c.verify_parsed_report(parsed, input.report, cand, chain, Some(product), at)
+                }
+                None => verify_parsed_report(parsed, input.report, cand, chain, Some(product), at),
+            };
+            match result {
                 Ok(v) => {
                     verified = Some((v, roots));
                     break 'outer;
@@ -177,11 +196,47 @@ pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
         return Err(failures);
     };
 
+    let (reasons, crl_checked) = report_checks(input, &v, roots, kind, cache);
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(SnpClaims {
+        product: v.product.unwrap_or(roots.product),
+        signing_key: signer,
+        // The VLEK's CSP id extension holds a name like
+        // "CN=cc-us-east-2.amazonaws.com"; claims carry the value.
+        csp_id: v
+            .signer_ext
+            .csp_id
+            .as_deref()
+            .map(|s| s.strip_prefix("CN=").unwrap_or(s).to_string()),
+        signer_fingerprint: v.signer.fingerprint_sha256,
+        insecure_test_root: roots.insecure_test,
+        crl_checked,
+        report: v.report,
+    })
+}
+
+/// The checks after the chain: CRLs of the chain's ARK (with whether one
+/// applied; their signatures kept in `cache` when given), TCB consistency
+/// and REPORT_DATA.
+fn report_checks(
+    input: &SnpInput<'_>,
+    v: &VerifiedSnpReport,
+    roots: &ProductRoots,
+    kind: IntermediateKind,
+    cache: Option<&SnpChainCache>,
+) -> (Vec<Reason>, bool) {
     let mut reasons = Vec::new();
     let mut crl_checked = false;
     if let Some(chain) = roots.chain(kind) {
         for crl in input.crls {
-            match check_crl(crl, chain.ark_der, chain.ask_der, input.at_unix_secs) {
+            let (ark, ask, at) = (chain.ark_der, chain.ask_der, input.at_unix_secs);
+            let checked = match cache {
+                Some(c) => c.check_crl(crl, ark, ask, at),
+                None => check_crl(crl, ark, ask, at),
+            };
+            match checked {
                 Ok(_) => crl_checked = true,
                 // A CRL of another product (or of the other intermediate's
                 // ARK) is not in scope.
@@ -217,22 +272,5 @@ pub fn verify_snp(input: &SnpInput<'_>) -> Result<SnpClaims, Vec<Reason>> {
             ));
         }
     }
-    if !reasons.is_empty() {
-        return Err(reasons);
-    }
-    Ok(SnpClaims {
-        product: v.product.unwrap_or(roots.product),
-        signing_key: signer,
-        // The VLEK's CSP id extension holds a name like
-        // "CN=cc-us-east-2.amazonaws.com"; claims carry the value.
-        csp_id: v
-            .signer_ext
-            .csp_id
-            .as_deref()
-            .map(|s| s.strip_prefix("CN=").unwrap_or(s).to_string()),
-        signer_fingerprint: v.signer.fingerprint_sha256,
-        insecure_test_root: roots.insecure_test,
-        crl_checked,
-        report: v.report,
-    })
+    (reasons, crl_checked)
 }

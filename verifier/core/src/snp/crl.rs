@@ -13,10 +13,11 @@
 //! nextUpdate, or past it, is refused: a stale list proves nothing), and
 //! that the intermediate's serial number is not listed
 //! ([`crate::ekcert::crl`], the one CRL implementation). Bytes and a time
-//! in; fetching is the collateral fetcher's job.
+//! in; fetching is the collateral fetcher's job. [`super::SnpChainCache`]
+//! keeps CRLs whose signature verified, by their bytes and the ARK's.
 
-use crate::ekcert::crl::verify_crl;
 pub use crate::ekcert::crl::CrlError;
+use crate::ekcert::crl::{verify_crl, VerifiedCrl};
 
 /// A CRL that verified and did not list the intermediate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,15 @@ pub fn check_crl(
     intermediate_der: &[u8],
     at_unix_secs: u64,
 ) -> Result<CrlStatus, CrlError> {
-    let crl = verify_crl(crl_der, ark_der, at_unix_secs, "SEV-SNP CRL")?;
+    let crl = verify_crl(crl_der, ark_der, at_unix_secs, SCOPE)?;
+    status(&crl, intermediate_der)
+}
+
+/// The scope named in SEV-SNP CRL errors.
+pub(crate) const SCOPE: &str = "SEV-SNP CRL";
+
+/// [`check_crl`] after the CRL verified and was found current.
+pub(crate) fn status(crl: &VerifiedCrl, intermediate_der: &[u8]) -> Result<CrlStatus, CrlError> {
     crl.check_not_revoked(intermediate_der)?;
     Ok(CrlStatus {
         this_update: crl.this_update,

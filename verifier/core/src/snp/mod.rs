@@ -19,17 +19,21 @@
 //! clock or a file. Which ARK/ASK to trust is the caller's choice: pass the
 //! pinned certificates of the product the report is expected to come from.
 
+use std::sync::Arc;
+
 use sealbuild_common::crypto::{Curve, VerifyingKey};
 use sealbuild_common::snp::{AttestationReport, SigningKey, SnpProduct, SIGNED_LEN};
 use sealbuild_common::FormatError;
 use thiserror::Error;
 
 pub mod appraise;
+pub mod cache;
 pub mod certs;
 pub mod crl;
 pub mod roots;
 
-pub use appraise::{check_name, verify_snp, SnpInput, SnpSignerKind};
+pub use appraise::{check_name, verify_snp, verify_snp_cached, SnpInput, SnpSignerKind};
+pub use cache::SnpChainCache;
 pub use certs::{AmdCertExtensions, SnpCertError};
 pub use crl::{check_crl, CrlError};
 pub use roots::AmdRoots;
@@ -230,29 +234,90 @@ pub fn verify_parsed_report(
     expected_product: Option<SnpProduct>,
     at_unix_secs: u64,
 ) -> Result<VerifiedSnpReport, SnpError> {
-    let product = detect_product(&parsed, expected_product)?;
+    verify_parsed_report_keeping(
+        parsed,
+        report_bytes,
+        signer_der,
+        chain,
+        expected_product,
+        at_unix_secs,
+        |_| {},
+    )
+}
+
+/// What verifying a VCEK/VLEK's chain established that depends neither on
+/// the verification time nor on a report: the certificate, its P-384 key
+/// and its AMD extensions ([`cache::SnpChainCache`] keeps it).
+#[derive(Debug)]
+pub struct VerifiedSigner {
+    /// The verified VCEK/VLEK certificate.
+    pub cert: VerifiedEkCert,
+    /// Its key, ready to verify reports.
+    pub key: VerifyingKey,
+    /// Its AMD extensions.
+    pub ext: AmdCertExtensions,
+}
+
+/// The chain part of [`verify_parsed_report`]: `signer_der` chains to
+/// `chain.ark_der` through `chain.ask_der` at `at_unix_secs`, certifies a
+/// P-384 key and carries well-formed AMD extensions.
+fn verify_signer(
+    signer_der: &[u8],
+    chain: AmdChain<'_>,
+    at_unix_secs: u64,
+) -> Result<VerifiedSigner, SnpError> {
     let anchors = TrustAnchors::from_der([chain.ark_der])?;
-    let signer = verify_ek_cert_chain(signer_der, &[chain.ask_der], &anchors, at_unix_secs)?;
-    let key = p384_key(&signer.public_key)?;
+    let cert = verify_ek_cert_chain(signer_der, &[chain.ask_der], &anchors, at_unix_secs)?;
+    let key = p384_key(&cert.public_key)?;
+    let ext = AmdCertExtensions::from_der(signer_der)?;
+    Ok(VerifiedSigner { cert, key, ext })
+}
+
+/// The report part of [`verify_parsed_report`], after [`detect_product`]
+/// (`product`) and [`verify_signer`]: the certificate's extensions against
+/// the report, then the report's signature.
+pub(crate) fn check_report_with_signer(
+    parsed: AttestationReport,
+    report_bytes: &[u8],
+    signer: &VerifiedSigner,
+    product: Option<SnpProduct>,
+    expected_product: Option<SnpProduct>,
+) -> Result<VerifiedSnpReport, SnpError> {
+    let product = product.or(expected_product);
     // The certificate's extensions against the report first (they name the
     // more specific failure: a changed REPORTED_TCB is a TCB mismatch before
     // it is a broken signature), then the signature.
-    let signer_ext = AmdCertExtensions::from_der(signer_der)?;
-    let product = match (product, expected_product) {
-        (Some(p), _) => Some(p),
-        (None, e) => e,
-    };
-    signer_ext.check_against(&parsed, product)?;
+    signer.ext.check_against(&parsed, product)?;
     check_report_signature(
         &parsed,
         report_bytes,
-        &key,
-        &hex::encode(signer.fingerprint_sha256),
+        &signer.key,
+        &hex::encode(signer.cert.fingerprint_sha256),
     )?;
     Ok(VerifiedSnpReport {
         report: parsed,
         product,
-        signer,
-        signer_ext,
+        signer: signer.cert.clone(),
+        signer_ext: signer.ext.clone(),
     })
+}
+
+/// [`verify_parsed_report`], handing the outcome of the chain step (the
+/// verified signer, or why the chain was refused) to `keep` before the
+/// report's own checks: the one uncached path, which
+/// [`cache::SnpChainCache`] falls back to.
+pub(crate) fn verify_parsed_report_keeping(
+    parsed: AttestationReport,
+    report_bytes: &[u8],
+    signer_der: &[u8],
+    chain: AmdChain<'_>,
+    expected_product: Option<SnpProduct>,
+    at_unix_secs: u64,
+    keep: impl FnOnce(Result<&Arc<VerifiedSigner>, &SnpError>),
+) -> Result<VerifiedSnpReport, SnpError> {
+    let product = detect_product(&parsed, expected_product)?;
+    let signer = verify_signer(signer_der, chain, at_unix_secs).map(Arc::new);
+    keep(signer.as_ref());
+    let signer = signer?;
+    check_report_with_signer(parsed, report_bytes, &signer, product, expected_product)
 }
