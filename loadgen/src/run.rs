@@ -97,7 +97,12 @@ async fn appraisal_rate(o: &RunOptions) -> Result<Option<AppraisalFigures>, RunE
         .map_err(|e| RunError::Task(e.to_string()))??;
     Ok(Some(AppraisalFigures {
         single_core_per_sec: rate.per_sec,
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        // The verifier's cores when it is known (it may be pinned), else
+        // this machine's.
+        cores: o
+            .verifier_pid
+            .and_then(procfs::allowed_cpus)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         ratio: 0.0,
         target_ratio: TARGET_RATIO,
         appraisal_share_of_verifier_cpu: None,
