@@ -30,6 +30,7 @@ use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 mod admin;
+pub use admin::READY_TIMEOUT;
 mod attest;
 
 /// Policy id under which the admin API and CLI store documents.

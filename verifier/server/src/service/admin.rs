@@ -2,6 +2,9 @@
 //! (what the admin API and the CLI call).
 
 use super::{blocking, PolicyInfo, Verifier, POLICY_ID};
+
+/// How long `/readyz` waits for the store.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::audit::AuditEntryJson;
 use crate::error::{Result, ServerError};
 use crate::keys::KeyError;
@@ -69,10 +72,20 @@ impl Verifier {
         })
     }
 
-    /// Readiness: the store answers; the number of audit entries.
+    /// Readiness: the store answers within [`READY_TIMEOUT`]; the number
+    /// of audit entries. A database that stopped answering (a frozen
+    /// network path holds a query, or a connection attempt, for as long as
+    /// TCP allows) is "not ready" at once rather than after the client's
+    /// own timeouts, so a load balancer takes the replica out in time.
     pub async fn ready(&self) -> Result<u64> {
         let store = self.store.clone();
-        blocking(move || store.audit_head()).await.map(|h| h.seq)
+        match tokio::time::timeout(READY_TIMEOUT, blocking(move || store.audit_head())).await {
+            Ok(head) => head.map(|h| h.seq),
+            Err(_) => Err(ServerError::Timeout(format!(
+                "the database did not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     /// Generates and stores a key.
