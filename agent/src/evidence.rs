@@ -68,7 +68,7 @@ pub trait EvidenceCollector: Send {
             platform,
             reason: format!(
                 "{} attesters do not register, so there is no challenge to answer",
-                attester_kind(platform)
+                platform.title()
             ),
         })
     }
@@ -96,16 +96,6 @@ pub trait EvidenceCollector: Send {
     /// quote.sig, ak.pub, …; SEV-SNP: snpguest's report.bin and
     /// certificates). Evidence of another platform is refused.
     fn write_evidence(&self, evidence: &Evidence, dir: &Path) -> Result<(), AgentError>;
-}
-
-/// What the attesters of `platform` are called in messages.
-fn attester_kind(platform: Platform) -> &'static str {
-    match platform {
-        Platform::Tpm => "TPM",
-        Platform::Snp => "SEV-SNP",
-        Platform::Azure => "Azure",
-        Platform::Tdx => "TDX",
-    }
 }
 
 /// The agent id a hardware-vouched attester uses when none is given:

@@ -40,6 +40,16 @@ impl Platform {
         }
     }
 
+    /// How messages call it ("TPM", "SEV-SNP", "Azure", "TDX").
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Tpm => "TPM",
+            Self::Snp => "SEV-SNP",
+            Self::Azure => "Azure",
+            Self::Tdx => "TDX",
+        }
+    }
+
     /// The platform called `name`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|p| p.name() == name)

@@ -130,6 +130,28 @@ impl<'a> Reader<'a> {
         self.take(size, field)
     }
 
+    /// Reads a `u8` for `field` that must be one of `allowed` (`expected`
+    /// says which, for the error).
+    pub fn u8_one_of(
+        &mut self,
+        field: &'static str,
+        allowed: &[u8],
+        expected: &str,
+    ) -> Result<u8, FormatError> {
+        one_of(field, self.u8(field)?, allowed, expected)
+    }
+
+    /// Reads a little-endian `u32` for `field` that must be one of
+    /// `allowed` (`expected` says which, for the error).
+    pub fn u32_le_one_of(
+        &mut self,
+        field: &'static str,
+        allowed: &[u32],
+        expected: &str,
+    ) -> Result<u32, FormatError> {
+        one_of(field, self.u32_le(field)?, allowed, expected)
+    }
+
     /// Takes `n` bytes of a reserved field for `field` and requires them to
     /// be zero; the error names the first non-zero byte and its offset.
     pub fn zeros(&mut self, n: usize, field: &'static str) -> Result<(), FormatError> {
@@ -159,6 +181,21 @@ impl<'a> Reader<'a> {
                 count: self.rest.len(),
             })
         }
+    }
+}
+
+/// `v` if it is one of `allowed`, else the error naming `field`, what was
+/// expected and the value seen.
+fn one_of<T: PartialEq + std::fmt::LowerHex>(
+    field: &'static str,
+    v: T,
+    allowed: &[T],
+    expected: &str,
+) -> Result<T, FormatError> {
+    if allowed.contains(&v) {
+        Ok(v)
+    } else {
+        Err(FormatError::unexpected(field, expected, format!("{v:#x}")))
     }
 }
 
@@ -230,6 +267,22 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_of_takes_allowed_values_and_names_the_rest() {
+        let mut r = Reader::new(&[1, 7, 2, 0, 0, 0, 9, 0, 0, 0]);
+        assert_eq!(r.u8_one_of("a", &[0, 1], "0 or 1"), Ok(1));
+        assert_eq!(
+            r.u8_one_of("b", &[0, 1], "0 or 1"),
+            Err(FormatError::unexpected("b", "0 or 1", "0x7"))
+        );
+        assert_eq!(r.u32_le_one_of("c", &[1, 2], "1 or 2"), Ok(2));
+        assert_eq!(
+            r.u32_le_one_of("d", &[1, 2], "1 or 2"),
+            Err(FormatError::unexpected("d", "1 or 2", "0x9"))
+        );
+        assert!(r.u8_one_of("e", &[0], "0").is_err(), "nothing left");
+    }
 
     #[test]
     fn truncated_names_field_and_offset() {

@@ -206,36 +206,13 @@ impl TdInfo {
     }
 }
 
-fn expect_byte(
-    r: &mut Reader<'_>,
-    field: &'static str,
-    allowed: &[u8],
-    expected: &str,
-) -> Result<u8, FormatError> {
-    let v = r.u8(field)?;
-    if allowed.contains(&v) {
-        Ok(v)
-    } else {
-        Err(FormatError::unexpected(
-            field,
-            expected,
-            format!("{v:#04x}"),
-        ))
-    }
-}
-
 impl TdReportStruct {
     /// Reads the 1024 bytes of a TDREPORT_STRUCT.
     pub fn read(r: &mut Reader<'_>) -> Result<Self, FormatError> {
         let report_type = ReportType {
-            tee_type: expect_byte(
-                r,
-                "TDREPORT REPORTTYPE.TYPE",
-                &[REPORT_TYPE_TDX],
-                "0x81 (TDX)",
-            )?,
-            subtype: expect_byte(r, "TDREPORT REPORTTYPE.SUBTYPE", &[0], "0")?,
-            version: expect_byte(r, "TDREPORT REPORTTYPE.VERSION", &REPORT_VERSIONS, "0 or 1")?,
+            tee_type: r.u8_one_of("TDREPORT REPORTTYPE.TYPE", &[REPORT_TYPE_TDX], "0x81 (TDX)")?,
+            subtype: r.u8_one_of("TDREPORT REPORTTYPE.SUBTYPE", &[0], "0")?,
+            version: r.u8_one_of("TDREPORT REPORTTYPE.VERSION", &REPORT_VERSIONS, "0 or 1")?,
         };
         r.zeros(1, "TDREPORT REPORTTYPE reserved")?;
         r.zeros(12, "REPORTMACSTRUCT reserved (offset 4)")?;

@@ -110,66 +110,34 @@ fn collateral(a: &AzureArgs, roots: &AmdRoots) -> Result<Collateral> {
 
 /// The check an Azure error names, with the expected and observed values.
 pub(crate) fn azure_reason(e: &AzureError) -> Reason {
-    let some = |s: &str| Some(s.to_string());
-    let (check, expected, observed) = match e {
-        AzureError::Snp(s) => (check_name(s), None, None),
+    let check = match e {
+        AzureError::Snp(s) => check_name(s),
         AzureError::ReportType { .. } => return hcl_reason(e),
-        AzureError::Vmpl { got } => ("azure_vmpl", some("0"), Some(got.to_string())),
-        AzureError::VarDataDigest { expected, got, .. } => {
-            ("azure_binding", Some(expected.clone()), Some(got.clone()))
-        }
-        AzureError::ReportDataTail { got, .. } => {
-            ("azure_binding", some("zero"), Some(got.clone()))
-        }
-        AzureError::VarData { .. } => ("azure_var_data", None, None),
-        AzureError::AkPub { .. } => ("azure_ak", None, None),
-        AzureError::QuoteSignature { .. } => ("quote_signature", None, None),
+        AzureError::Vmpl { .. } => "azure_vmpl",
+        AzureError::VarDataDigest { .. } | AzureError::ReportDataTail { .. } => "azure_binding",
+        AzureError::VarData { .. } => "azure_var_data",
+        AzureError::AkPub { .. } => "azure_ak",
+        AzureError::QuoteSignature { .. } => "quote_signature",
         // Bytes that do not parse (the TPMS_ATTEST, a TPM structure):
         // malformed evidence; a parsed attestation that is no quote is a
         // structure failure.
-        AzureError::Format(_) | AzureError::Quote(QuoteError::Format(_)) => {
-            (MALFORMED_EVIDENCE, None, None)
-        }
-        AzureError::Quote(_) => ("quote_structure", None, None),
-        AzureError::Nonce { expected, got } => ("nonce", Some(expected.clone()), Some(got.clone())),
-        AzureError::PcrSelection { got } => {
-            ("pcr_selection", some("sha256:0-23"), Some(got.clone()))
-        }
-        AzureError::PcrDigest { quoted, computed } => {
-            ("pcr_digest", Some(quoted.clone()), Some(computed.clone()))
-        }
-        AzureError::UserData { expected, got } => {
-            ("azure_user_data", Some(expected.clone()), Some(got.clone()))
-        }
+        AzureError::Format(_) | AzureError::Quote(QuoteError::Format(_)) => MALFORMED_EVIDENCE,
+        AzureError::Quote(_) => "quote_structure",
+        AzureError::Nonce { .. } => "nonce",
+        AzureError::PcrSelection { .. } => "pcr_selection",
+        AzureError::PcrDigest { .. } => "pcr_digest",
+        AzureError::UserData { .. } => "azure_user_data",
         AzureError::Tdx(t) => return sealbuild_verifier_core::platform::tdx_reason(t),
-        AzureError::NotTdQuote => ("azure_td_quote", some("a TDX quote"), some("an SGX quote")),
-        AzureError::TdReportMismatch { quote, hcl, .. } => {
-            ("azure_td_report", Some(quote.clone()), Some(hcl.clone()))
-        }
-        AzureError::TdReportHash {
-            computed, reported, ..
-        } => (
-            "azure_td_report",
-            Some(computed.clone()),
-            Some(reported.clone()),
-        ),
+        AzureError::NotTdQuote => "azure_td_quote",
+        AzureError::TdReportMismatch { .. } | AzureError::TdReportHash { .. } => "azure_td_report",
     };
+    let (expected, observed) = e.expected_observed();
     Reason::new(check, expected, observed, e.to_string())
 }
 
 /// Why the HCL report carries another TEE's report.
 fn hcl_reason(e: &AzureError) -> Reason {
-    let (expected, observed) = match e {
-        AzureError::ReportType {
-            expected,
-            got,
-            name,
-        } => (
-            Some((*expected).to_string()),
-            Some(format!("{got} ({name})")),
-        ),
-        _ => (None, None),
-    };
+    let (expected, observed) = e.expected_observed();
     Reason::new("azure_hcl", expected, observed, e.to_string())
 }
 

@@ -204,10 +204,7 @@ fn policy_reasons(
         text,
         "tdx",
         |r| {
-            let sealbuild_verifier_core::policy::ReferenceRule::Tdx(rule) = &r.rule else {
-                return None;
-            };
-            let mut rule = rule.as_ref().clone();
+            let mut rule = r.rule.tdx()?.clone();
             rule.allow_debug |= a.allow_debug;
             if let Some(s) = &statuses {
                 rule.tcb_statuses = s.clone();

@@ -226,24 +226,6 @@ fn u32_len(v: u32, field: &'static str) -> Result<usize, FormatError> {
     })
 }
 
-fn expect_u32(
-    r: &mut Reader<'_>,
-    field: &'static str,
-    allowed: &[u32],
-    expected: &str,
-) -> Result<u32, FormatError> {
-    let v = r.u32_le(field)?;
-    if allowed.contains(&v) {
-        Ok(v)
-    } else {
-        Err(FormatError::unexpected(
-            field,
-            expected,
-            format_args!("{v:#x}"),
-        ))
-    }
-}
-
 /// The parts every HCL report has, whatever TEE report it carries: what
 /// [`parse_envelope`] checked, borrowed from the input.
 #[derive(Debug, Clone, Copy)]
@@ -275,15 +257,14 @@ pub(crate) fn parse_envelope(bytes: &[u8]) -> Result<Envelope<'_>, AzureError> {
         )
         .into());
     }
-    let version = expect_u32(&mut r, "HCL header version", &HCL_VERSIONS, "1 or 2")?;
+    let version = r.u32_le_one_of("HCL header version", &HCL_VERSIONS, "1 or 2")?;
     let report_size = u32_len(r.u32_le("HCL report_size")?, "HCL report_size")?;
-    expect_u32(
-        &mut r,
+    r.u32_le_one_of(
         "HCL request_type",
         &[REQUEST_TYPE_AK_CERT],
         "2 (AK_CERT_REQUEST)",
     )?;
-    expect_u32(&mut r, "HCL status", &[0], "0")?;
+    r.u32_le_one_of("HCL status", &[0], "0")?;
     let reserved = r.take(12, "HCL header reserved")?;
     if let Some(i) = reserved.iter().position(|&b| b != 0) {
         return Err(FormatError::unexpected(
@@ -298,12 +279,7 @@ pub(crate) fn parse_envelope(bytes: &[u8]) -> Result<Envelope<'_>, AzureError> {
     }
     let hw_report = r.take(REPORT_SIZE, "HCL hardware report")?;
     let data_size = u32_len(r.u32_le("HCL data_size")?, "HCL data_size")?;
-    expect_u32(
-        &mut r,
-        "HCL request data version",
-        &[REQUEST_DATA_VERSION],
-        "1",
-    )?;
+    r.u32_le_one_of("HCL request data version", &[REQUEST_DATA_VERSION], "1")?;
     let report_type = r.u32_le("HCL report_type")?;
     let hash_type = HclHashType::from_code(r.u32_le("HCL report_data_hash_type")?)?;
     let var_size = u32_len(

@@ -223,6 +223,38 @@ pub enum AzureError {
     },
 }
 
+impl AzureError {
+    /// The expected and the observed value this error names, for the
+    /// reason an operator reads (one mapping for the service and the CLI).
+    pub fn expected_observed(&self) -> (Option<String>, Option<String>) {
+        let some = |s: &str| Some(s.to_string());
+        match self {
+            Self::Vmpl { got } => (some("0"), Some(got.to_string())),
+            Self::VarDataDigest { expected, got, .. } | Self::UserData { expected, got } => {
+                (Some(expected.clone()), Some(got.clone()))
+            }
+            Self::Nonce { expected, got } => (Some(expected.clone()), Some(got.clone())),
+            Self::ReportDataTail { got, .. } => (some("zero"), Some(got.clone())),
+            Self::PcrSelection { got } => (some("sha256:0-23"), Some(got.clone())),
+            Self::PcrDigest { quoted, computed } => (Some(quoted.clone()), Some(computed.clone())),
+            Self::NotTdQuote => (some("a TDX quote"), some("an SGX quote")),
+            Self::TdReportMismatch { quote, hcl, .. } => (Some(quote.clone()), Some(hcl.clone())),
+            Self::TdReportHash {
+                computed, reported, ..
+            } => (Some(computed.clone()), Some(reported.clone())),
+            Self::ReportType {
+                expected,
+                got,
+                name,
+            } => (
+                Some((*expected).to_string()),
+                Some(format!("{got} ({name})")),
+            ),
+            _ => (None, None),
+        }
+    }
+}
+
 /// Everything [`verify_azure_snp`] needs; all bytes as received.
 #[derive(Debug, Clone, Copy)]
 pub struct AzureSnpInput<'a> {

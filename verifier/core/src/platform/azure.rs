@@ -70,25 +70,7 @@ impl AzureVerifier {
 }
 
 fn azure_reason(check: &str, e: AzureError) -> Vec<Reason> {
-    let (expected, observed) = match &e {
-        AzureError::VarDataDigest { expected, got, .. } => {
-            (Some(expected.clone()), Some(got.clone()))
-        }
-        AzureError::ReportDataTail { got, .. } => (Some("zero".into()), Some(got.clone())),
-        AzureError::TdReportMismatch { quote, hcl, .. } => (Some(quote.clone()), Some(hcl.clone())),
-        AzureError::TdReportHash {
-            computed, reported, ..
-        } => (Some(computed.clone()), Some(reported.clone())),
-        AzureError::ReportType {
-            expected,
-            got,
-            name,
-        } => (
-            Some((*expected).to_string()),
-            Some(format!("{got} ({name})")),
-        ),
-        _ => (None, None),
-    };
+    let (expected, observed) = e.expected_observed();
     vec![Reason::new(check, expected, observed, e.to_string())]
 }
 

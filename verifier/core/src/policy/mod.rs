@@ -251,6 +251,14 @@ impl ReferenceRule {
         }
     }
 
+    /// The TDX rule, for platforms that have one (as [`Self::snp`]).
+    pub fn tdx(&self) -> Option<&TdxRule> {
+        match self {
+            Self::Tdx(r) | Self::AzureTdx { tdx: r, .. } => Some(r),
+            Self::Tpm(_) | Self::Snp(_) | Self::Azure { .. } => None,
+        }
+    }
+
     /// The SEV-SNP rule, for platforms that have one.
     pub fn snp(&self) -> Option<&SnpRule> {
         match self {
